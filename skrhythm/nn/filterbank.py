@@ -1,0 +1,106 @@
+"""A bank of 1-by-n time filters of several lengths, max-pooled per sub-band.
+
+This is the first (and only) convolutional layer of the O-net and P-net of
+Pons & Serra (ICASSP 2017): every filter spans one mel band and ``n`` frames,
+is applied as a valid convolution with a bias and a ReLU, and is max-pooled
+over ``pool_bands`` adjacent bands and over all time positions, so that each
+filter yields one value per sub-band.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["FilterBank1xN", "n_subbands"]
+
+IMPLEMENTATIONS = ("reference",)
+
+
+def n_subbands(n_bands, pool_bands):
+    """Number of pooled sub-bands: ``n_bands // pool_bands``, at least one.
+
+    With fewer bands than ``pool_bands`` all bands form a single sub-band;
+    otherwise trailing bands that do not fill a sub-band are dropped (as in
+    the original Lasagne code; 40 bands / 4 gives 10 sub-bands exactly).
+    """
+    return max(1, n_bands // pool_bands)
+
+
+class FilterBank1xN(nn.Module):
+    """1-by-n convolutions of several lengths followed by sub-band max-pooling.
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        Filter lengths in frames, one entry per group of filters.
+    counts : sequence of int
+        Number of filters of each length (same size as ``lengths``).
+    n_bands : int
+        Number of mel bands of the input.
+    pool_bands : int, default=4
+        Bands max-pooled together into one sub-band.
+    implementation : {"reference"}, default="reference"
+        How the forward pass is computed. ``"reference"`` is one
+        :func:`torch.nn.functional.conv2d` per length followed by
+        :func:`torch.nn.functional.max_pool2d`: slow and obviously correct.
+
+    Shape
+    -----
+    Input ``(batch, n_bands, n_frames)`` with ``n_frames >= max(lengths)``;
+    output ``(batch, sum(counts), n_subbands)``.
+    """
+
+    def __init__(self, lengths, counts, n_bands, pool_bands=4, implementation="reference"):
+        super().__init__()
+        if len(lengths) != len(counts) or not lengths:
+            raise ValueError("lengths and counts must be non-empty and of the same size")
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+        self.lengths = tuple(int(n) for n in lengths)
+        self.counts = tuple(int(c) for c in counts)
+        self.n_bands = int(n_bands)
+        self.pool_bands = min(int(pool_bands), self.n_bands)
+        self.n_subbands = n_subbands(self.n_bands, int(pool_bands))
+        self.implementation = implementation
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.empty(c, n)) for n, c in zip(self.lengths, self.counts)
+        )
+        self.biases = nn.ParameterList(nn.Parameter(torch.empty(c)) for c in self.counts)
+        self.reset_parameters()
+
+    @property
+    def n_filters(self):
+        return sum(self.counts)
+
+    @property
+    def n_outputs(self):
+        """Number of pooled features: filters times sub-bands."""
+        return self.n_filters * self.n_subbands
+
+    def reset_parameters(self):
+        """He-uniform weights (fan-in ``n``) and zero biases, as in the paper's code."""
+        for w, b in zip(self.weights, self.biases):
+            nn.init.kaiming_uniform_(w, nonlinearity="relu")
+            nn.init.zeros_(b)
+
+    def forward(self, x):
+        if x.ndim != 3 or x.shape[1] != self.n_bands:
+            raise ValueError(
+                f"expected input of shape (batch, {self.n_bands}, n_frames), got {tuple(x.shape)}"
+            )
+        if x.shape[2] < max(self.lengths):
+            raise ValueError(
+                f"input has {x.shape[2]} frames, fewer than the longest filter ({max(self.lengths)})"
+            )
+        return self._forward_reference(x)
+
+    def _forward_reference(self, x):
+        x = x[:, None, : self.n_subbands * self.pool_bands]
+        pooled = []
+        for w, b in zip(self.weights, self.biases):
+            y = F.relu(F.conv2d(x, w[:, None, None, :], b))
+            y = F.max_pool2d(y, kernel_size=(self.pool_bands, y.shape[-1]))
+            pooled.append(y[..., 0])
+        return torch.cat(pooled, dim=1)

@@ -1,0 +1,78 @@
+"""The O-net / P-net architecture of Pons & Serra (ICASSP 2017)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .filterbank import FilterBank1xN
+
+__all__ = ["MusicCNN", "ONET_LENGTHS", "PNET_LENGTHS"]
+
+#: O-net filter lengths in frames: 6, 11, ..., 41 (onsets, up to a beat at 60 bpm).
+ONET_LENGTHS = tuple(range(6, 42, 5))
+#: P-net filter lengths in frames: 46, 51, ..., 216 (patterns up to 5 beats at 60 bpm).
+PNET_LENGTHS = tuple(range(46, 217, 5))
+
+
+class MusicCNN(nn.Module):
+    """Single-layer CNN of 1-by-n filters: ``n_onet`` O-nets and ``n_pnet`` P-nets.
+
+    Filter bank (valid 1-by-n convolutions, bias, ReLU, max-pool over
+    ``pool_bands`` bands and all time positions) -> concatenation -> dropout
+    -> dense layer to the classes (logits; the softmax is in the loss).
+
+    Parameters
+    ----------
+    n_bands : int
+        Mel bands of the input.
+    n_classes : int
+        Number of outputs.
+    n_onet, n_pnet : int
+        Copies of the O-net and of the P-net filter sets.
+    onet_lengths, pnet_lengths : sequence of int
+        Filter lengths of one O-net and one P-net.
+    onet_filters, pnet_filters : int
+        Filters per length in one O-net (5) and one P-net (1).
+    pool_bands : int, default=4
+        Bands pooled into one sub-band.
+    dropout : float, default=0.5
+        Dropout before the dense layer.
+    implementation : str, default="reference"
+        Filter-bank implementation, see :class:`FilterBank1xN`.
+    """
+
+    def __init__(
+        self,
+        n_bands,
+        n_classes,
+        n_onet=1,
+        n_pnet=1,
+        onet_lengths=ONET_LENGTHS,
+        onet_filters=5,
+        pnet_lengths=PNET_LENGTHS,
+        pnet_filters=1,
+        pool_bands=4,
+        dropout=0.5,
+        implementation="reference",
+    ):
+        super().__init__()
+        groups = [(n, n_onet * onet_filters) for n in onet_lengths]
+        groups += [(n, n_pnet * pnet_filters) for n in pnet_lengths]
+        groups = [(n, c) for n, c in groups if c > 0]
+        if not groups:
+            raise ValueError("the network has no filters: n_onet and n_pnet are both 0")
+        lengths, counts = zip(*groups)
+        self.filterbank = FilterBank1xN(lengths, counts, n_bands, pool_bands, implementation)
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(self.filterbank.n_outputs, n_classes)
+        nn.init.xavier_uniform_(self.dense.weight)
+        nn.init.zeros_(self.dense.bias)
+
+    @property
+    def min_frames(self):
+        """Shortest input (frames) the network accepts: its longest filter."""
+        return max(self.filterbank.lengths)
+
+    def forward(self, x):
+        features = self.filterbank(x).flatten(1)
+        return self.dense(self.dropout(features))
