@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -97,10 +97,10 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "sr": [Interval(int, 1, None, closed="left")],
-        "n_fft": [Interval(int, 1, None, closed="left")],
-        "hop_length": [Interval(int, 1, None, closed="left")],
-        "n_mels": [Interval(int, 1, None, closed="left")],
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "n_fft": [Interval(Integral, 1, None, closed="left")],
+        "hop_length": [Interval(Integral, 1, None, closed="left")],
+        "n_mels": [Interval(Integral, 1, None, closed="left")],
         "fmin": [Interval(Real, 0, None, closed="left")],
         "fmax": [Interval(Real, 0, None, closed="neither"), None],
         "window": [str],
@@ -108,7 +108,7 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         "duration": [Interval(Real, 0, None, closed="neither"), None],
         "pad_mode": [StrOptions({"wrap", "constant"})],
         "offset": [Interval(Real, 0, None, closed="left")],
-        "n_jobs": [int, None],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(

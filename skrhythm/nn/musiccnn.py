@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from .filterbank import FilterBank1xN
+from .layers import BatchInvariantLinear
 
 __all__ = ["MusicCNN", "ONET_LENGTHS", "PNET_LENGTHS"]
 
@@ -64,7 +65,7 @@ class MusicCNN(nn.Module):
         lengths, counts = zip(*groups)
         self.filterbank = FilterBank1xN(lengths, counts, n_bands, pool_bands, implementation)
         self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(self.filterbank.n_outputs, n_classes)
+        self.dense = BatchInvariantLinear(self.filterbank.n_outputs, n_classes)
         nn.init.xavier_uniform_(self.dense.weight)
         nn.init.zeros_(self.dense.bias)
 

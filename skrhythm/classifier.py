@@ -1,0 +1,454 @@
+"""Patch-based CNN classifiers as scikit-learn estimators, trained with skorch."""
+
+from __future__ import annotations
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import ProgressBar
+from skorch.helper import predefined_split
+
+from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
+from .training import KeepBestModel, PaperLRSchedule, PatchDataset
+
+__all__ = ["BasePatchCNNClassifier", "MusicCNNClassifier", "majority_vote"]
+
+
+def resolve_device(device):
+    """Map ``"auto"`` to ``"cuda"`` when CUDA is available, else ``"cpu"``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} requested but CUDA is not available")
+    return device
+
+
+def majority_vote(patch_proba):
+    """Class index chosen by most patches of each track, ties broken by mean probability.
+
+    Parameters
+    ----------
+    patch_proba : ndarray of shape (n_tracks, n_patches, n_classes)
+
+    Returns
+    -------
+    winners : ndarray of shape (n_tracks,) of int
+    """
+    n_classes = patch_proba.shape[2]
+    votes = np.eye(n_classes, dtype=np.int64)[patch_proba.argmax(axis=2)].sum(axis=1)
+    # Votes are integers and mean probabilities lie in [0, 1], so adding half the
+    # mean orders classes by votes first and by mean probability second.
+    return (votes + patch_proba.mean(axis=1) / 2).argmax(axis=1)
+
+
+class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
+    """Shared training, patching and aggregation of the spectrogram CNNs.
+
+    Subclasses define ``__init__`` (their architecture parameters plus the
+    common ones documented in :class:`MusicCNNClassifier`) and
+    ``_build_module(n_bands, n_frames, n_classes)``, which returns a torch
+    module mapping patches ``(batch, n_bands, n_frames)`` to logits and has a
+    ``min_frames`` attribute.
+    """
+
+    _parameter_constraints = {
+        "patch_frames": [Interval(Integral, 1, None, closed="left")],
+        "patch_hop": [Interval(Integral, 1, None, closed="left"), None],
+        "aggregate": [StrOptions({"vote", "mean"})],
+        "optimizer": [type, callable],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer_params": [dict, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"paper"}), None],
+        "train_split": [
+            Interval(Real, 0, 1, closed="neither"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
+        "callbacks": [list, None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def _build_module(self, n_bands, n_frames, n_classes):
+        raise NotImplementedError
+
+    # -- input ---------------------------------------------------------------
+
+    def _validate_X(self, X, y=None, reset=True):
+        """Validate input and return float32 spectrograms (n_tracks, n_bands, n_frames)."""
+        kwargs = dict(allow_nd=True, dtype=np.float32, reset=reset)
+        if y is None:
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, **kwargs)
+        if X.ndim == 2:  # one band per track: (n_samples, n_features) -> (n, 1, n_features)
+            X = X[:, None, :]
+        elif X.ndim != 3:
+            raise ValueError(
+                f"expected spectrograms of shape (n_tracks, n_mels, n_frames), got {X.ndim}-D input"
+            )
+        if X.shape[2] == 0:
+            raise ValueError("spectrograms have 0 frames")
+        return X, y
+
+    def _prepare(self, X):
+        """Standardise with the training statistics and pad short tracks."""
+        X = (X - self.mean_) / self.std_
+        if X.shape[2] < self.patch_frames:
+            # Pad with the training mean (0 after standardisation) up to one patch.
+            X = np.pad(X, ((0, 0), (0, 0), (0, self.patch_frames - X.shape[2])))
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    # -- fitting ---------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on the patches of the training tracks.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames) or (n_tracks, n_frames)
+            Log-mel spectrograms (e.g. from :class:`skrhythm.LogMelTransformer`);
+            2-D input is taken as single-band spectrograms.
+        y : array-like of shape (n_tracks,)
+            Class labels, one per track.
+
+        Returns
+        -------
+        self
+        """
+        X, y = self._validate_X(X, y, reset=True)
+        check_classification_targets(y)
+        if self.warm_start and hasattr(self, "net_"):
+            y_idx = self._encode_known(y)
+        else:
+            self.classes_, y_idx = np.unique(y, return_inverse=True)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"training data hold 1 class ({self.classes_[0]!r}); "
+                    "a classifier needs at least 2 classes"
+                )
+            self.mean_ = float(X.mean(dtype=np.float64))
+            self.std_ = float(X.std(dtype=np.float64)) or 1.0
+        self.n_frames_in_ = X.shape[2]
+        X = self._prepare(X)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.device_ = resolve_device(self.device)
+        devices = [torch.device(self.device_).index or 0] if self.device_.startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            train, valid = self._split(X, y_idx, seed)
+            if self.warm_start and hasattr(self, "net_"):
+                self.net_.partial_fit(train, None, epochs=self.max_epochs)
+            else:
+                self.net_ = self._build_net(X.shape[1], valid)
+                self.net_.fit(train, None)
+        self.history_ = self.net_.history
+        self.n_params_ = sum(p.numel() for p in self.net_.module_.parameters())
+        return self
+
+    def _encode_known(self, y):
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"warm_start: labels {unknown.tolist()} were not seen in the first fit"
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _split(self, X, y_idx, seed):
+        """Track-level train/validation split (patches of a track never straddle it)."""
+        if self.train_split is None:
+            return self._dataset(X, y_idx), None
+        try:
+            idx_train, idx_valid = train_test_split(
+                np.arange(len(X)), test_size=self.train_split, random_state=seed, stratify=y_idx
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"cannot hold out train_split={self.train_split!r} tracks: {exc}"
+            ) from exc
+        return (
+            self._dataset(X[idx_train], y_idx[idx_train]),
+            self._dataset(X[idx_valid], y_idx[idx_valid]),
+        )
+
+    def _dataset(self, X, y_idx=None):
+        return PatchDataset(X, y_idx, self.patch_frames, self.patch_hop or self.patch_frames)
+
+    def _build_net(self, n_bands, valid):
+        module = self._build_module(n_bands, self.patch_frames, len(self.classes_))
+        if self.patch_frames < module.min_frames:
+            raise ValueError(
+                f"patch_frames={self.patch_frames} is shorter than the longest filter "
+                f"({module.min_frames} frames)"
+            )
+        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
+        if self.lr_schedule == "paper":
+            callbacks.append(PaperLRSchedule())
+        if valid is not None:
+            callbacks.append(KeepBestModel("valid_acc_best"))
+        if self.verbose and self.verbose > 1:
+            callbacks.append(ProgressBar())
+        optimizer_params = {f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()}
+        return NeuralNetClassifier(
+            module,
+            criterion=torch.nn.CrossEntropyLoss,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            train_split=None if valid is None else predefined_split(valid),
+            callbacks=callbacks,
+            classes=list(range(len(self.classes_))),
+            device=self.device_,
+            verbose=int(bool(self.verbose)),
+            **optimizer_params,
+        )
+
+    # -- prediction --------------------------------------------------------------
+
+    def predict_patch_proba(self, X):
+        """Class probabilities of every patch of every track.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_tracks, n_patches, n_classes)
+        """
+        check_is_fitted(self)
+        X, _ = self._validate_X(X, reset=False)
+        dataset = self._dataset(self._prepare(X))
+        proba = self.net_.predict_proba(dataset).astype(np.float64)
+        return proba.reshape(len(X), dataset.n_patches_per_track, len(self.classes_))
+
+    def predict_proba(self, X):
+        """Per-track class probabilities: the mean of the track's patch probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_tracks, n_classes)
+        """
+        proba = self.predict_patch_proba(X).mean(axis=1)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Per-track class: majority vote of the patches or argmax of the mean probability.
+
+        With ``aggregate="vote"`` each patch votes for its most probable class
+        and the track takes the class with most votes, ties broken by the mean
+        probability; with ``aggregate="mean"`` the track takes the argmax of
+        :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_tracks, n_mels, n_frames)
+
+        Returns
+        -------
+        y : ndarray of shape (n_tracks,)
+        """
+        patch_proba = self.predict_patch_proba(X)
+        if self.aggregate == "mean":
+            return self.classes_[patch_proba.mean(axis=1).argmax(axis=1)]
+        return self.classes_[majority_vote(patch_proba)]
+
+
+class MusicCNNClassifier(BasePatchCNNClassifier):
+    """O-net / P-net CNN of Pons & Serra (ICASSP 2017) as a scikit-learn classifier.
+
+    A single layer of 1-by-n time filters over log-mel spectrogram patches:
+    ``n_onet`` copies of the O-net (``onet_filters`` filters for each length
+    in ``onet_lengths``: onsets) and ``n_pnet`` copies of the P-net
+    (``pnet_filters`` per length in ``pnet_lengths``: rhythm patterns), each a
+    valid convolution with bias and ReLU, max-pooled over ``pool_bands`` mel
+    bands and all time positions, then dropout and a dense layer to the
+    classes. The torch module (:class:`skrhythm.nn.MusicCNN`) is trained by a
+    skorch :class:`~skorch.NeuralNetClassifier` built in :meth:`fit`.
+
+    Tracks are cut into patches inside the estimator, so cross-validation
+    splits by track: training uses every full ``patch_frames``-frame patch
+    starting at multiples of ``patch_hop``; prediction aggregates a track's
+    patches (``aggregate``). Tracks shorter than ``patch_frames`` are padded at
+    the end with the training mean (0 after standardisation).
+
+    The input is standardised with one mean and standard deviation (scalars)
+    fitted on the training tracks only. The original code computed them over
+    the whole data set, test songs included, which leaks test statistics.
+
+    Parameters
+    ----------
+    n_onet, n_pnet : int, default=1
+        Copies of the O-net and P-net filter sets (not both 0).
+    onet_lengths : tuple of int, default=(6, 11, ..., 41)
+    onet_filters : int, default=5
+    pnet_lengths : tuple of int, default=(46, 51, ..., 216)
+    pnet_filters : int, default=1
+    pool_bands : int, default=4
+        Mel bands max-pooled into one sub-band (40 bands give 10 sub-bands).
+    dropout : float, default=0.5
+    filterbank : str, default="auto"
+        Filter-bank implementation (see :class:`skrhythm.nn.FilterBank1xN`).
+    patch_frames : int, default=250
+        Patch length in frames (250 frames of hop 1024 at 44.1 kHz: 5.8 s).
+    patch_hop : int or None, default=None
+        Hop between training and prediction patches; ``None`` means
+        ``patch_frames`` (no overlap). The paper uses 250 and 80.
+    aggregate : {"vote", "mean"}, default="vote"
+        Track prediction from its patches: majority vote of the patches'
+        argmax (ties broken by mean probability), as in the paper, or argmax of
+        the mean probability. :meth:`predict_proba` is always the mean.
+    optimizer : torch optimizer class, default=torch.optim.SGD
+    lr : float, default=0.01
+    optimizer_params : dict or None, default=None
+        Extra optimizer arguments, e.g. ``{"momentum": 0.9}``.
+    batch_size : int, default=50
+    max_epochs : int, default=20
+        The paper trains up to 250 epochs; 20 keeps a laptop fit short.
+    lr_schedule : {"paper"} or None, default="paper"
+        :class:`skrhythm.training.PaperLRSchedule`: halve the learning rate
+        after 20 epochs without a new best training loss, stop after 40.
+    train_split : float, int or None, default=None
+        Tracks held out (fraction or count, stratified) for validation; the
+        weights of the epoch with the best validation patch accuracy are kept.
+        The paper holds out 69 tracks.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra callbacks (``EarlyStopping``, ``Checkpoint``, ...), copied at fit.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
+    random_state : int, RandomState or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split; fits with the same seed and data give the same model.
+    verbose : int, default=0
+        1 prints skorch's epoch table, 2 adds a progress bar per epoch.
+    warm_start : bool, default=False
+        Continue training the fitted network for ``max_epochs`` more epochs.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Mel bands (or features of 2-D input).
+    n_frames_in_ : int
+        Frames per track seen by the last fit.
+    mean_, std_ : float
+        Standardisation statistics of the training tracks.
+    net_ : skorch.NeuralNetClassifier
+        The trained net; its torch module is ``net_.module_``.
+    history_ : skorch.History
+        Per-epoch training history.
+    n_params_ : int
+        Trainable parameters (e.g. 11,608 for O-net + P-net, 40 bands, 8 classes).
+    device_ : str
+        Device the net was trained on.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import Pipeline
+    >>> from skrhythm import LogMelTransformer, MusicCNNClassifier
+    >>> pipe = Pipeline([("logmel", LogMelTransformer()),
+    ...                  ("cnn", MusicCNNClassifier(n_onet=1, n_pnet=1))])
+    """
+
+    _parameter_constraints = {
+        **BasePatchCNNClassifier._parameter_constraints,
+        "n_onet": [Interval(Integral, 0, None, closed="left")],
+        "n_pnet": [Interval(Integral, 0, None, closed="left")],
+        "onet_lengths": [tuple, list],
+        "onet_filters": [Interval(Integral, 1, None, closed="left")],
+        "pnet_lengths": [tuple, list],
+        "pnet_filters": [Interval(Integral, 1, None, closed="left")],
+        "pool_bands": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "filterbank": [str],
+    }
+
+    def __init__(
+        self,
+        n_onet=1,
+        n_pnet=1,
+        *,
+        onet_lengths=ONET_LENGTHS,
+        onet_filters=5,
+        pnet_lengths=PNET_LENGTHS,
+        pnet_filters=1,
+        pool_bands=4,
+        dropout=0.5,
+        filterbank="auto",
+        patch_frames=250,
+        patch_hop=None,
+        aggregate="vote",
+        optimizer=torch.optim.SGD,
+        lr=0.01,
+        optimizer_params=None,
+        batch_size=50,
+        max_epochs=20,
+        lr_schedule="paper",
+        train_split=None,
+        callbacks=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_onet = n_onet
+        self.n_pnet = n_pnet
+        self.onet_lengths = onet_lengths
+        self.onet_filters = onet_filters
+        self.pnet_lengths = pnet_lengths
+        self.pnet_filters = pnet_filters
+        self.pool_bands = pool_bands
+        self.dropout = dropout
+        self.filterbank = filterbank
+        self.patch_frames = patch_frames
+        self.patch_hop = patch_hop
+        self.aggregate = aggregate
+        self.optimizer = optimizer
+        self.lr = lr
+        self.optimizer_params = optimizer_params
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.lr_schedule = lr_schedule
+        self.train_split = train_split
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def _build_module(self, n_bands, n_frames, n_classes):
+        if self.n_onet == 0 and self.n_pnet == 0:
+            raise ValueError("n_onet and n_pnet are both 0: the network would have no filters")
+        return MusicCNN(
+            n_bands,
+            n_classes,
+            n_onet=self.n_onet,
+            n_pnet=self.n_pnet,
+            onet_lengths=self.onet_lengths,
+            onet_filters=self.onet_filters,
+            pnet_lengths=self.pnet_lengths,
+            pnet_filters=self.pnet_filters,
+            pool_bands=self.pool_bands,
+            dropout=self.dropout,
+            implementation=self.filterbank,
+        )

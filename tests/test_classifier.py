@@ -1,0 +1,235 @@
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from skorch.callbacks import EarlyStopping
+
+from skrhythm import LogMelTransformer, MusicCNNClassifier
+from skrhythm.classifier import majority_vote
+from skrhythm.nn import MusicCNN
+from skrhythm.training import PaperLRSchedule, PatchDataset, patch_starts
+
+# 4-s clips at 22050 Hz with hop 512: 173 frames; short filters keep fits fast.
+LOGMEL = dict(sr=22050, n_fft=1024, hop_length=512, duration=None)
+SMALL = dict(onet_lengths=(4, 8), pnet_lengths=(16, 32), patch_frames=64, patch_hop=32,
+             lr=0.1, batch_size=16, max_epochs=15, random_state=0, filterbank="reference")
+
+PAPER_COUNTS = {  # NOTES.md: 40 mel bands, 8 classes
+    (1, 0): 4188, (2, 0): 8368, (0, 1): 7428, (0, 2): 14848,
+    (1, 1): 11608, (2, 2): 23208, (4, 4): 46408, (8, 8): 92808,
+}
+
+
+@pytest.fixture(scope="module")
+def spectrograms(clicks):
+    audio, labels = clicks
+    return LogMelTransformer(**LOGMEL).transform(audio), labels
+
+
+@pytest.mark.parametrize(("n_onet", "n_pnet"), list(PAPER_COUNTS))
+def test_parameter_counts_match_the_paper(n_onet, n_pnet):
+    expected = PAPER_COUNTS[n_onet, n_pnet]
+    module = MusicCNN(40, 8, n_onet, n_pnet)
+    assert sum(p.numel() for p in module.parameters()) == expected
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 40, 250)).astype(np.float32)
+    clf = MusicCNNClassifier(n_onet, n_pnet, max_epochs=0).fit(X, np.arange(8))
+    assert clf.n_params_ == expected
+    assert clf.n_params_ == sum(p.numel() for p in clf.net_.module_.parameters())
+
+
+def test_both_nets_zero_is_an_error(spectrograms):
+    X, y = spectrograms
+    with pytest.raises(ValueError, match="n_onet and n_pnet are both 0"):
+        MusicCNNClassifier(0, 0, **{**SMALL, "max_epochs": 1}).fit(X, y)
+
+
+@pytest.mark.parametrize(("hop", "n_patches"), [(250, 5), (80, 14)])
+def test_every_full_patch_is_used(hop, n_patches):
+    assert len(patch_starts(1292, 250, hop)) == n_patches
+    data = PatchDataset(np.zeros((2, 40, 1292), np.float32), [0, 1], 250, hop)
+    assert len(data) == 2 * n_patches
+    x, target = data[n_patches]  # first patch of the second track
+    assert x.shape == (40, 250) and target == 1
+    last, _ = data[len(data) - 1]
+    assert last.data_ptr() == data.spectrograms[1, :, (n_patches - 1) * hop :].data_ptr()
+
+
+def test_majority_vote_breaks_ties_by_mean_probability():
+    patch_proba = np.array(
+        [
+            [[0.6, 0.4, 0.0], [0.6, 0.4, 0.0], [0.0, 0.1, 0.9]],  # 2 votes for 0, mean favours 2
+            [[0.51, 0.49, 0.0], [0.0, 0.9, 0.1]],  # 1-1 tie: mean favours class 1
+        ],
+        dtype=object,
+    )
+    winners = [majority_vote(np.array(p, dtype=float)[None])[0] for p in patch_proba]
+    assert winners == [0, 1]
+    means = [np.mean(p, axis=0).argmax() for p in patch_proba]
+    assert means == [0, 1]
+    # vote and mean disagree here: 2 of 3 patches say 0, but class 2 has the larger mean
+    skewed = np.array([[[0.5, 0.0, 0.5], [0.5, 0.0, 0.5], [0.0, 0.0, 1.0]]]) + [0.01, 0, 0]
+    assert majority_vote(skewed)[0] == 0 and skewed.mean(axis=1).argmax() == 2
+
+
+def test_vote_and_mean_aggregation(spectrograms):
+    X, y = spectrograms
+    vote = MusicCNNClassifier(**SMALL).fit(X, y)
+    mean = clone(vote).set_params(aggregate="mean").fit(X, y)
+    patch_proba = vote.predict_patch_proba(X)
+    assert patch_proba.shape == (len(X), 4, 2)
+    np.testing.assert_allclose(vote.predict_proba(X), patch_proba.mean(axis=1))
+    np.testing.assert_array_equal(vote.predict(X), vote.classes_[majority_vote(patch_proba)])
+    np.testing.assert_array_equal(mean.predict(X), mean.classes_[patch_proba.mean(1).argmax(1)])
+
+
+def test_pipeline_cross_validation_learns_the_rhythms(clicks):
+    audio, labels = clicks
+    pipe = Pipeline([("logmel", LogMelTransformer(**LOGMEL)), ("cnn", MusicCNNClassifier(**SMALL))])
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    scores = cross_val_score(pipe, audio, labels, cv=cv)
+    assert scores.mean() >= 0.8, scores
+
+
+def test_grid_search_over_filter_counts_in_parallel(spectrograms):
+    X, y = spectrograms
+    search = GridSearchCV(
+        MusicCNNClassifier(**{**SMALL, "max_epochs": 3}),
+        {"n_onet": [0, 1], "n_pnet": [1, 2]},
+        cv=2,
+        n_jobs=2,
+    ).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_estimator_.n_params_ > 0
+
+
+def test_random_state_reproducible_across_clone_and_pickle(spectrograms):
+    X, y = spectrograms
+    clf = MusicCNNClassifier(**SMALL).fit(X, y)
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal(clone(clf).fit(X, y).predict_proba(X), proba)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), proba)
+    np.testing.assert_array_equal(joblib.load(_dump(clf)).predict_proba(X), proba)
+    other = clone(clf).set_params(random_state=1).fit(X, y)
+    assert not np.array_equal(other.predict_proba(X), proba)
+
+
+def _dump(obj):
+    import io
+
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_fit_does_not_touch_global_torch_rng(spectrograms):
+    X, y = spectrograms
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    MusicCNNClassifier(**{**SMALL, "max_epochs": 1}).fit(X, y)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_standardisation_uses_training_data_only(spectrograms):
+    X, y = spectrograms
+    clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 1}).fit(X[:8], y[:8])
+    assert clf.mean_ == pytest.approx(X[:8].mean(dtype=np.float64))
+    assert clf.std_ == pytest.approx(X[:8].std(dtype=np.float64))
+    assert clf.mean_ != pytest.approx(X.mean(dtype=np.float64))
+
+
+def test_short_tracks_are_padded_to_one_patch(spectrograms):
+    X, y = spectrograms
+    clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 2}).fit(X[:, :, :40], y)
+    assert clf.predict_patch_proba(X[:, :, :40]).shape == (len(X), 1, 2)
+    assert clf.predict(X[:, :, :10]).shape == (len(X),)  # shorter than the longest filter
+    assert clf.predict_patch_proba(X).shape[1] == 4  # longer tracks: all their patches
+
+
+def test_validation_split_keeps_best_epoch_and_callbacks_work(spectrograms):
+    X, y = spectrograms
+    clf = MusicCNNClassifier(
+        **{**SMALL, "max_epochs": 30},
+        train_split=0.25,
+        callbacks=[EarlyStopping(monitor="valid_loss", patience=3)],
+    ).fit(X, y)
+    history = clf.history_
+    assert "valid_acc" in history[-1] and len(history) < 30
+    best = max(history[:, "valid_acc"])
+    assert np.isclose(history[int(np.argmax(history[:, "valid_acc"])), "valid_acc"], best)
+    assert clf.get_params()["callbacks"][0].__class__ is EarlyStopping  # params untouched
+
+
+def test_paper_lr_schedule_halves_then_stops():
+    class FakeNet:
+        verbose = 0
+
+        def __init__(self):
+            from skorch.history import History
+
+            self.history = History()
+            self.optimizer_ = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.01)
+
+    net, schedule = FakeNet(), PaperLRSchedule(halve_after=2, stop_after=4).initialize()
+    losses = [1.0, 2.0, 2.0, 2.0, 0.5, 3.0, 3.0, 3.0, 3.0, 3.0]
+    lrs = []
+    with pytest.raises(KeyboardInterrupt):
+        for loss in losses:
+            net.history.new_epoch()
+            net.history.record("train_loss", loss)
+            schedule.on_epoch_end(net)
+            lrs.append(net.optimizer_.param_groups[0]["lr"])
+    assert lrs == [0.01, 0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.005, 0.005]
+
+
+def test_warm_start_continues_training(spectrograms):
+    X, y = spectrograms
+    clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 2}, warm_start=True).fit(X, y)
+    clf.fit(X, y)
+    assert len(clf.history_) == 4
+    with pytest.raises(ValueError, match="not seen"):
+        clf.fit(X, np.where(y == y[0], "other", y))
+
+
+@pytest.mark.parametrize(
+    "X_bad, match",
+    [
+        (np.full((4, 40, 70), np.nan, np.float32), "NaN"),
+        (np.zeros((0, 40, 70), np.float32), "0 sample"),
+        (np.zeros(70, np.float32), "2D array"),
+        (np.zeros((4, 2, 40, 70), np.float32), "n_mels, n_frames"),
+    ],
+)
+def test_bad_training_input(X_bad, match):
+    with pytest.raises(ValueError, match=match):
+        MusicCNNClassifier(**SMALL).fit(X_bad, np.arange(len(X_bad)) % 2)
+
+
+def test_wrong_number_of_mel_bands_at_predict(spectrograms):
+    X, y = spectrograms
+    clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="40 features"):
+        clf.predict(X[:, :30])
+
+
+def test_patch_shorter_than_longest_filter_is_an_error(spectrograms):
+    X, y = spectrograms
+    with pytest.raises(ValueError, match="longest filter"):
+        MusicCNNClassifier(**{**SMALL, "patch_frames": 20}).fit(X, y)
+
+
+def test_cuda_request_without_cuda_is_clear(spectrograms):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here; the error path cannot be reached")
+    X, y = spectrograms
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        MusicCNNClassifier(**SMALL, device="cuda").fit(X, y)
+    clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 1}, device="auto").fit(X, y)
+    assert clf.device_ == "cpu"
