@@ -302,9 +302,7 @@ class RhythmDescriptor(_SpectrogramFeatures):
 
     def _check_params(self):
         if self.max_lag <= self.min_lag:
-            raise ValueError(
-                f"max_lag={self.max_lag} must be larger than min_lag={self.min_lag}"
-            )
+            raise ValueError(f"max_lag={self.max_lag} must be larger than min_lag={self.min_lag}")
         n_points = self._log_lags().size
         if self.n_coefs > n_points // 2 + 1:
             raise ValueError(
@@ -420,9 +418,7 @@ class TempoFeatures(_SpectrogramFeatures):
 
     def _check_params(self):
         if self.max_bpm <= self.min_bpm:
-            raise ValueError(
-                f"max_bpm={self.max_bpm} must be larger than min_bpm={self.min_bpm}"
-            )
+            raise ValueError(f"max_bpm={self.max_bpm} must be larger than min_bpm={self.min_bpm}")
         starts = np.asarray(self.fold_starts, dtype=float)
         if starts.ndim != 1 or not np.all(starts > 0):
             raise ValueError(f"fold_starts must be positive tempi, got {self.fold_starts!r}")
