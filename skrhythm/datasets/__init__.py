@@ -1,0 +1,25 @@
+"""Data sets: loaders for local copies of Ballroom, Extended Ballroom and any
+``<label>/<file>`` audio tree, and a synthetic Ballroom-like generator.
+
+The loaders follow scikit-learn's conventions: they return a
+:class:`~sklearn.utils.Bunch` (or ``(X, y)`` with ``return_X_y=True``) whose
+``filenames`` can be passed straight to :class:`skrhythm.LogMelTransformer`,
+with ``target`` (class names), ``target_names``, ``tempo`` (bpm, NaN where
+unknown), ``groups`` (for GroupKFold: replicas and duplicates share a group)
+and ``DESCR``.
+"""
+
+from ._ballroom import load_ballroom, load_extended_ballroom
+from ._base import DatasetIntegrityError
+from ._folder import load_audio_folder, load_waveforms, write_audio_folder
+from ._synthetic import make_ballroom_like
+
+__all__ = [
+    "DatasetIntegrityError",
+    "load_audio_folder",
+    "load_ballroom",
+    "load_extended_ballroom",
+    "load_waveforms",
+    "make_ballroom_like",
+    "write_audio_folder",
+]

@@ -1,0 +1,216 @@
+"""Audio trees of the form ``<label>/<file>``: reading, writing, decoding."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from ..audio import AudioDecodeError, load_audio
+from ._base import make_bunch
+
+__all__ = ["load_audio_folder", "load_waveforms", "write_audio_folder"]
+
+_FOLDER_DESCR = """\
+Audio folder {root}
+{underline}
+{n_files} audio files in {n_labels} class folders ``<label>/<file>``; the
+folder names are the labels. ``tempo`` is unknown (NaN) and every file is its
+own group.
+"""
+
+
+def load_audio_folder(
+    root, *, extensions=(".wav", ".flac", ".mp3", ".ogg", ".au"), return_X_y=False
+):
+    """List a ``<label>/<file>`` tree of audio files (GTZAN style).
+
+    Every sub-directory of ``root`` is a class named after it; the audio files
+    directly inside it (matched by extension, case-insensitively; hidden files
+    skipped) are its tracks. Files are listed, not decoded.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The tree's top directory.
+    extensions : tuple of str, default=(".wav", ".flac", ".mp3", ".ogg", ".au")
+        File suffixes that count as audio.
+    return_X_y : bool, default=False
+        Return ``(filenames, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``filenames`` (sorted by label, then name), ``target`` (the folder
+        names), ``target_names`` (sorted labels holding at least one file),
+        ``tempo`` (all NaN), ``groups`` (``arange``) and ``DESCR``.
+    (filenames, target) : tuple
+        If ``return_X_y`` is True.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` is not a directory.
+    ValueError
+        If no audio file is found in any sub-directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skrhythm.datasets import load_audio_folder, make_ballroom_like, write_audio_folder
+    >>> root = tempfile.mkdtemp()
+    >>> paths = write_audio_folder(make_ballroom_like(2, duration=1.0, sr=8000), root)
+    >>> data = load_audio_folder(root)
+    >>> len(data.filenames), list(data.target_names[:2])
+    (16, ['ChaChaCha', 'Jive'])
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"audio folder {str(root)!r} is not a directory")
+    suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    filenames, target = [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes
+        )
+        filenames += [str(p) for p in files]
+        target += [folder.name] * len(files)
+    if not filenames:
+        raise ValueError(
+            f"no audio files ({', '.join(sorted(suffixes))}) found in the sub-directories of "
+            f"{str(root)!r}; expected a <label>/<file> tree"
+        )
+    labels = sorted(set(target))
+    return make_bunch(
+        return_X_y=return_X_y,
+        filenames=filenames,
+        target=target,
+        target_names=labels,
+        tempo=np.full(len(filenames), np.nan),
+        groups=np.arange(len(filenames)),
+        descr=_FOLDER_DESCR.format(
+            root=root,
+            underline="-" * (13 + len(str(root))),
+            n_files=len(filenames),
+            n_labels=len(labels),
+        ),
+    )
+
+
+def write_audio_folder(data, root, *, sr=None, subtype="PCM_16"):
+    """Write waveforms as a ``<label>/<label>.<index>.wav`` tree.
+
+    The tree can be read back with :func:`load_audio_folder`.
+
+    Parameters
+    ----------
+    data : Bunch or tuple (X, y)
+        A Bunch with ``data`` (waveforms), ``target`` and ``sr`` such as the
+        one :func:`make_ballroom_like` returns, or a pair ``(X, y)`` of
+        waveforms (2-D array or list of 1-D arrays) and labels.
+    root : str or path-like
+        Directory to write into (created if needed). Existing files of the
+        same names are overwritten.
+    sr : int or None, default=None
+        Sample rate written in the files; ``None`` takes ``data.sr`` (required
+        for ``(X, y)`` input).
+    subtype : str, default="PCM_16"
+        soundfile subtype of the WAV files, e.g. ``"FLOAT"`` for lossless
+        float32.
+
+    Returns
+    -------
+    filenames : list of str
+        The written paths, in the order of the input.
+
+    Raises
+    ------
+    ValueError
+        If ``sr`` is unknown, the lengths of waveforms and labels differ, or a
+        label is not a valid folder name.
+    """
+    import soundfile as sf
+
+    if isinstance(data, tuple):
+        waves, labels = data
+    else:
+        waves, labels = data.data, data.target
+        sr = data.sr if sr is None else sr
+    if sr is None:
+        raise ValueError("sr is required when data is an (X, y) pair")
+    if len(waves) != len(labels):
+        raise ValueError(f"{len(waves)} waveforms but {len(labels)} labels")
+    root = Path(root).expanduser()
+    counts, written = {}, []
+    for wave, label in zip(waves, labels, strict=True):
+        label = str(label)
+        if not label or label.startswith(".") or os.sep in label or "/" in label:
+            raise ValueError(f"label {label!r} cannot be used as a folder name")
+        index = counts[label] = counts.get(label, -1) + 1
+        path = root / label / f"{label}.{index:05d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, np.asarray(wave, dtype=np.float32), int(sr), subtype=subtype)
+        written.append(str(path))
+    return written
+
+
+def _try_load(path, sr, duration):
+    try:
+        return load_audio(path, sr, duration=duration)[0]
+    except (OSError, ValueError) as exc:
+        return exc
+
+
+def load_waveforms(filenames, sr=44100, *, duration=None, n_jobs=None, progress=True):
+    """Decode many audio files at once, reporting every unreadable one.
+
+    Parameters
+    ----------
+    filenames : sequence of str or path-like
+        Files to decode, e.g. a loader's ``filenames``.
+    sr : int, default=44100
+        Sample rate to resample to.
+    duration : float or None, default=None
+        Keep the first ``duration`` seconds of every file. Files shorter than
+        that are repeated (wrapped) to the full length, so the result is one
+        2-D array. ``None`` keeps every file whole.
+    n_jobs : int or None, default=None
+        Files decoded in parallel by joblib.
+    progress : bool, default=True
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    waveforms : ndarray of shape (n_files, round(duration * sr)) or list of ndarray
+        float32 mono waveforms: a 2-D array when ``duration`` is given, else a
+        list of 1-D arrays.
+
+    Raises
+    ------
+    AudioDecodeError
+        After decoding all files, if any could not be read; the message lists
+        every bad file with its reason.
+    """
+    from tqdm.auto import tqdm
+
+    filenames = [os.fspath(f) for f in filenames]
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_try_load)(f, sr, duration) for f in filenames
+    )
+    results = list(tqdm(jobs, total=len(filenames), disable=not progress, desc="decoding"))
+    errors = [
+        f"{f}: {r}" for f, r in zip(filenames, results, strict=True) if isinstance(r, Exception)
+    ]
+    if errors:
+        raise AudioDecodeError(
+            f"{len(errors)} of {len(filenames)} audio files could not be read:\n"
+            + "\n".join(errors)
+        )
+    if duration is None:
+        return results
+    n = int(round(duration * sr))
+    return np.stack([np.pad(w, (0, n - w.size), mode="wrap") for w in results])
