@@ -1,8 +1,13 @@
-"""Tests of the CBMI 2016 baseline networks (Time, Time-freq, Black-box)."""
+"""Tests of the CBMI 2016 baselines (Time, Time-freq, Black-box): modules and estimator."""
 
+import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skrhythm import LogMelTransformer
+from skrhythm.baselines import ARCHITECTURES, BaselineCNNClassifier
 from skrhythm.nn.baselines import BlackBoxCNN, TimeCNN, TimeFreqCNN
 
 #: Parameter counts for 40 bands x 80 frames and 8 classes (Pons, Lidy & Serra, CBMI 2016).
@@ -87,3 +92,92 @@ def test_small_configurations():
     assert module.min_frames == 3
     assert module(torch.zeros(1, 4, 6)).shape == (1, 2)
     assert BlackBoxCNN(3, 4, 2, kernel=(2, 2), pool_bands=2)(torch.zeros(1, 3, 4)).shape == (1, 2)
+
+
+# -- the scikit-learn estimator -------------------------------------------------------
+
+#: Small networks for the 1-band, few-frame data of scikit-learn's checks.
+FAST_ARCH = {
+    "time": dict(time_length=2),
+    "timefreq": dict(time_length=2, freq_length=1, hidden=8),
+    "blackbox": dict(kernel=(1, 2), pool_bands=1, hidden=8),
+}
+
+
+def fast_baseline(architecture, **params):
+    """A small, quickly trained BaselineCNNClassifier."""
+    defaults = dict(
+        n_filters=4,
+        patch_frames=8,
+        optimizer=torch.optim.Adam,
+        lr=0.05,
+        batch_size=32,
+        max_epochs=20,
+        random_state=0,
+    )
+    return BaselineCNNClassifier(architecture, **{**defaults, **FAST_ARCH[architecture], **params})
+
+
+@parametrize_with_checks([fast_baseline(arch) for arch in FAST_ARCH])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize(("architecture", "cls"), zip(FAST_ARCH, MODULES))
+def test_estimator_parameter_counts_match_the_paper(architecture, cls):
+    X = np.random.default_rng(0).standard_normal((8, 40, 160)).astype(np.float32)
+    clf = BaselineCNNClassifier(architecture, max_epochs=0).fit(X, np.arange(8))
+    assert isinstance(clf.net_.module_, cls)
+    assert clf.n_params_ == PAPER_PARAMS[cls]
+
+
+@pytest.mark.parametrize("architecture", list(FAST_ARCH))
+def test_fit_on_click_tracks(clicks, architecture):
+    audio, labels = clicks
+    X = LogMelTransformer(sr=22050, duration=None).transform(audio)  # 87 frames
+    small = dict(time_length=20, freq_length=8, kernel=(4, 4), hidden=16)
+    clf = BaselineCNNClassifier(
+        architecture,
+        patch_frames=40,
+        patch_hop=20,
+        n_filters=8,
+        lr=0.05,
+        max_epochs=10,
+        random_state=0,
+        **{k: v for k, v in small.items() if k in FAST_ARCH[architecture]},
+    )
+    assert clf.fit(X, labels).score(X, labels) >= 0.9
+    assert clf.predict_proba(X).shape == (len(X), 2)
+
+
+def test_grid_search_over_architectures(clicks):
+    audio, labels = clicks
+    X = LogMelTransformer(sr=22050, duration=None).transform(audio)
+    base = BaselineCNNClassifier(
+        patch_frames=40,
+        time_length=10,
+        freq_length=8,
+        kernel=(4, 4),
+        hidden=8,
+        n_filters=4,
+        max_epochs=2,
+        random_state=0,
+    )
+    search = GridSearchCV(base, {"architecture": list(ARCHITECTURES)}, cv=2).fit(X, labels)
+    assert search.best_params_["architecture"] in ARCHITECTURES
+    assert len(search.cv_results_["params"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (dict(architecture="timefreq"), "n_bands=3 is too small: TimeFreqCNN needs at least 32"),
+        (dict(architecture="time", patch_frames=50), "n_frames=50 is too small"),
+        (dict(architecture="blackbox", kernel=(2, 0)), "kernel must be two positive integers"),
+        (dict(architecture="deep"), "architecture"),
+    ],
+)
+def test_invalid_configurations(params, match):
+    X = np.zeros((4, 3, 100), np.float32)
+    with pytest.raises(ValueError, match=match):
+        BaselineCNNClassifier(**params).fit(X, [0, 1, 0, 1])

@@ -1,0 +1,226 @@
+"""The CBMI 2016 baseline CNNs (Time, Time-freq, Black-box) as one scikit-learn classifier."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .classifier import BasePatchCNNClassifier
+from .nn.baselines import BlackBoxCNN, TimeCNN, TimeFreqCNN
+
+__all__ = ["BaselineCNNClassifier"]
+
+ARCHITECTURES = ("time", "timefreq", "blackbox")
+
+
+class BaselineCNNClassifier(BasePatchCNNClassifier):
+    """Baseline CNNs of Pons, Lidy & Serra (CBMI 2016) as a scikit-learn classifier.
+
+    One estimator for the three baselines the ICASSP 2017 paper compares the
+    O-net / P-net with, chosen by ``architecture`` so that a grid search can
+    pick the model (``{"cnn__architecture": ["time", "timefreq",
+    "blackbox"]}``, or ``{"cnn": [MusicCNNClassifier(),
+    BaselineCNNClassifier("time"), ...]}``):
+
+    - ``"time"`` (:class:`skrhythm.nn.baselines.TimeCNN`): ``n_filters``
+      1 x ``time_length`` filters max-pooled over all bands, dense to the
+      classes (7,336 parameters for 40 x 80 patches and 8 classes);
+    - ``"timefreq"`` (:class:`skrhythm.nn.baselines.TimeFreqCNN`): the time
+      branch plus ``n_filters`` ``freq_length`` x 1 filters max-pooled over
+      all frames, concatenated, dense ``hidden`` + ReLU, dense to the classes
+      (196,816 parameters);
+    - ``"blackbox"`` (:class:`skrhythm.nn.baselines.BlackBoxCNN`):
+      ``n_filters`` ``kernel`` (12 x 8) filters max-pooled over
+      ``pool_bands`` bands, dense ``hidden`` + ReLU, dense to the classes
+      (3,275,312 parameters).
+
+    All use valid convolutions with ReLU, Glorot-uniform weights, zero biases
+    and dropout before each dense layer. Their dense layers see the time axis,
+    so the networks are built for ``patch_frames``-frame patches (80 frames,
+    about 1.86 s at 44.1 kHz with hop 1024, as in the CBMI code). Training,
+    patching (tracks are cut into patches inside the estimator, so
+    cross-validation splits by track), standardisation and the aggregation of
+    patch predictions are those of :class:`skrhythm.MusicCNNClassifier`,
+    whose documentation describes the common parameters in full.
+
+    Parameters
+    ----------
+    architecture : {"time", "timefreq", "blackbox"}, default="timefreq"
+        Which baseline.
+    n_filters : int, default=32
+        Filters of each convolution (time, frequency and black-box filters).
+    time_length : int, default=60
+        Length in frames of the time filters (``"time"``, ``"timefreq"``).
+    freq_length : int, default=32
+        Height in bands of the frequency filters (``"timefreq"``); the input
+        needs at least that many bands.
+    kernel : tuple of int, default=(12, 8)
+        Black-box filter size (bands, frames) (``"blackbox"``).
+    pool_bands : int, default=4
+        Black-box max-pooling over band positions, floored (``"blackbox"``).
+    hidden : int, default=200
+        Hidden dense units (``"timefreq"``, ``"blackbox"``).
+    dropout : float, default=0.5
+        Dropout before each dense layer.
+    patch_frames : int, default=80
+        Patch length in frames; at least ``time_length`` (``"time"``,
+        ``"timefreq"``) or ``kernel[1]`` (``"blackbox"``).
+    patch_hop : int or None, default=None
+        Hop between patches; ``None`` means ``patch_frames`` (non-overlapping
+        patches, as in the CBMI code).
+    aggregate : {"vote", "mean"}, default="vote"
+    optimizer : torch optimizer class, default=torch.optim.SGD
+    lr : float, default=0.01
+    optimizer_params : dict or None, default=None
+    batch_size : int, default=10
+        The CBMI code trains with batches of 10 patches.
+    max_epochs : int, default=20
+    lr_schedule : {"paper"} or None, default="paper"
+    train_split : float, int or None, default=None
+    callbacks : list of skorch callbacks or None, default=None
+    device : str, default="cpu"
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+    warm_start : bool, default=False
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Mel bands (or features of 2-D input).
+    n_frames_in_ : int
+        Frames per track seen by the last fit.
+    mean_, std_ : float
+        Standardisation statistics of the training tracks.
+    net_ : skorch.NeuralNetClassifier
+        The trained net; its torch module is ``net_.module_``.
+    history_ : skorch.History
+        Per-epoch training history.
+    n_params_ : int
+        Trainable parameters (7,336, 196,816 or 3,275,312 for 40 bands,
+        80-frame patches and 8 classes).
+    device_ : str
+        Device the net was trained on.
+
+    See Also
+    --------
+    skrhythm.MusicCNNClassifier : the O-net / P-net of the ICASSP 2017 paper.
+    skrhythm.rhythm.make_rhythm_descriptor_pipeline : a non-deep baseline.
+
+    References
+    ----------
+    J. Pons, T. Lidy and X. Serra, "Experimenting with musically motivated
+    convolutional neural networks", CBMI 2016.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.pipeline import Pipeline
+    >>> from skrhythm import LogMelTransformer
+    >>> from skrhythm.baselines import BaselineCNNClassifier
+    >>> pipe = Pipeline([("logmel", LogMelTransformer()), ("cnn", BaselineCNNClassifier())])
+    >>> search = GridSearchCV(pipe, {"cnn__architecture": ["time", "timefreq", "blackbox"]})
+    """
+
+    _parameter_constraints = {
+        **BasePatchCNNClassifier._parameter_constraints,
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "n_filters": [Interval(Integral, 1, None, closed="left")],
+        "time_length": [Interval(Integral, 1, None, closed="left")],
+        "freq_length": [Interval(Integral, 1, None, closed="left")],
+        "kernel": [tuple, list],
+        "pool_bands": [Interval(Integral, 1, None, closed="left")],
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        architecture="timefreq",
+        *,
+        n_filters=32,
+        time_length=60,
+        freq_length=32,
+        kernel=(12, 8),
+        pool_bands=4,
+        hidden=200,
+        dropout=0.5,
+        patch_frames=80,
+        patch_hop=None,
+        aggregate="vote",
+        optimizer=torch.optim.SGD,
+        lr=0.01,
+        optimizer_params=None,
+        batch_size=10,
+        max_epochs=20,
+        lr_schedule="paper",
+        train_split=None,
+        callbacks=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.architecture = architecture
+        self.n_filters = n_filters
+        self.time_length = time_length
+        self.freq_length = freq_length
+        self.kernel = kernel
+        self.pool_bands = pool_bands
+        self.hidden = hidden
+        self.dropout = dropout
+        self.patch_frames = patch_frames
+        self.patch_hop = patch_hop
+        self.aggregate = aggregate
+        self.optimizer = optimizer
+        self.lr = lr
+        self.optimizer_params = optimizer_params
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.lr_schedule = lr_schedule
+        self.train_split = train_split
+        self.callbacks = callbacks
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def _build_module(self, n_bands, n_frames, n_classes):
+        if self.architecture == "time":
+            return TimeCNN(
+                n_bands,
+                n_frames,
+                n_classes,
+                self.dropout,
+                n_filters=self.n_filters,
+                length=self.time_length,
+            )
+        if self.architecture == "timefreq":
+            return TimeFreqCNN(
+                n_bands,
+                n_frames,
+                n_classes,
+                self.dropout,
+                time_filters=self.n_filters,
+                time_length=self.time_length,
+                freq_filters=self.n_filters,
+                freq_length=self.freq_length,
+                hidden=self.hidden,
+            )
+        kernel = tuple(self.kernel)
+        if len(kernel) != 2 or not all(isinstance(k, Integral) and k >= 1 for k in kernel):
+            raise ValueError(
+                f"kernel must be two positive integers (bands, frames), got {self.kernel!r}"
+            )
+        return BlackBoxCNN(
+            n_bands,
+            n_frames,
+            n_classes,
+            self.dropout,
+            n_filters=self.n_filters,
+            kernel=kernel,
+            pool_bands=self.pool_bands,
+            hidden=self.hidden,
+        )
