@@ -1,0 +1,365 @@
+"""The ``skrhythm`` command: ``compare``, ``train`` and ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+DATA_HELP = (
+    "embedded (generated ballroom-style set, the default), ballroom:PATH, "
+    "extended-ballroom:PATH or folder:PATH (one sub-folder per label)"
+)
+
+
+class CLIError(Exception):
+    """An error reported as one line, without a traceback."""
+
+
+def _models(value):
+    from .experiments import MODELS
+
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown model(s) {', '.join(unknown) or value!r}; choose from {', '.join(MODELS)}"
+        )
+    return tuple(names)
+
+
+def _positive(value):
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return number
+
+
+def build_parser():
+    """The argument parser of the ``skrhythm`` command."""
+    from .experiments import PROTOCOLS
+
+    parser = argparse.ArgumentParser(
+        prog="skrhythm",
+        description="Rhythm and dance-style classification with the O-net/P-net CNNs of "
+        "Pons & Serra (ICASSP 2017).",
+    )
+    parser.add_argument("--version", action="version", version=f"skrhythm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cmp = sub.add_parser("compare", help="run the paper's architecture comparison")
+    cmp.add_argument("--data", default="embedded", help=DATA_HELP)
+    cmp.add_argument("--protocol", choices=sorted(PROTOCOLS), default="quick",
+                     help="quick: a few minutes on a laptop CPU (default); paper: 10 folds, "
+                     "both hops, all models, up to 250 epochs")
+    cmp.add_argument("--models", type=_models, help="comma-separated model names")
+    cmp.add_argument("--folds", type=_positive, help="number of folds")
+    cmp.add_argument("--cv", choices=("stratified", "paper"),
+                     help="fold scheme (default: the protocol's)")
+    cmp.add_argument("--epochs", type=_positive, help="maximum training epochs")
+    cmp.add_argument("--n-per-class", type=_positive, help="tracks per class (embedded data)")
+    cmp.add_argument("--n-jobs", type=int, default=1, help="parallel (model, fold) fits")
+    cmp.add_argument("--scheduler", help="address of a dask.distributed scheduler to run on")
+    cmp.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--out", default="skrhythm-results", help="output folder")
+    cmp.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    cmp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    trn = sub.add_parser("train", help="fit a model on a data set and save it")
+    trn.add_argument("--data", default="embedded", help=DATA_HELP)
+    trn.add_argument("--model", type=_models, default=("o+p",), help="model name (default o+p)")
+    trn.add_argument("--hop", type=_positive, default=80, help="patch hop (default 80)")
+    trn.add_argument("--epochs", type=_positive, default=20)
+    trn.add_argument("--n-per-class", type=_positive, default=12)
+    trn.add_argument("--device", default="cpu")
+    trn.add_argument("--seed", type=int, default=0)
+    trn.add_argument("--out", required=True, help="model file: .skops (safe) or .joblib")
+
+    prd = sub.add_parser("predict", help="predict the style of audio files with a saved model")
+    prd.add_argument("model", help="a model file written by 'skrhythm train'")
+    prd.add_argument("files", nargs="+", help="audio files")
+    prd.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    prd.add_argument("--trusted", action="store_true",
+                     help="load .joblib/.pkl files (these can run code: only your own files)")
+    return parser
+
+
+# -- data ----------------------------------------------------------------------------------
+
+
+def load_data(spec, *, n_per_class, duration, seed):
+    """Resolve a ``--data`` value: return (inputs, target, groups, description).
+
+    ``inputs`` are waveforms (embedded data) or file paths.
+    """
+    kind, _, path = spec.partition(":")
+    kind = kind.lower()
+    if kind == "embedded" and not path:
+        from .datasets import make_ballroom_like
+
+        bunch = make_ballroom_like(n_per_class=n_per_class, duration=duration, random_state=seed)
+        return bunch.data, np.asarray(bunch.target), None, f"embedded ({n_per_class} per class)"
+    loaders = {"ballroom": "load_ballroom", "extended-ballroom": "load_extended_ballroom",
+               "folder": "load_audio_folder"}
+    if kind not in loaders or not path:
+        raise CLIError(f"--data {spec!r}: expected {DATA_HELP}")
+    if not Path(path).exists():
+        raise CLIError(f"--data {spec!r}: {path} does not exist")
+    from . import datasets
+
+    bunch = getattr(datasets, loaders[kind])(path)
+    groups = bunch.get("groups")
+    return list(bunch.filenames), np.asarray(bunch.target), groups, f"{kind}:{Path(path).resolve()}"
+
+
+def _compute_features(key, params, inputs, n_jobs):
+    from .features import LogMelTransformer
+
+    return LogMelTransformer(**params, n_jobs=n_jobs).transform(inputs)
+
+
+def _features(inputs, params, cache_dir, n_jobs):
+    """Log-mel features of the inputs, cached on disk by their content and the parameters.
+
+    The cache key is a hash of the waveforms, or each file's path, size and
+    modification time.
+    """
+    from joblib import Memory
+
+    if isinstance(inputs, np.ndarray):
+        import hashlib
+
+        key = hashlib.sha1(np.ascontiguousarray(inputs).view(np.uint8)).hexdigest()
+    else:
+        key = [(str(p), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in inputs]
+    cached = Memory(cache_dir, verbose=0).cache(_compute_features, ignore=["inputs", "n_jobs"])
+    return cached(key, params, inputs, n_jobs)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_compare(args):
+    from dataclasses import replace
+
+    from .experiments import (
+        MODELS,
+        PROTOCOLS,
+        run_comparison,
+        run_info,
+        summarize,
+        write_json_atomic,
+    )
+
+    protocol = PROTOCOLS[args.protocol]
+    protocol = replace(
+        protocol,
+        models=args.models or protocol.models,
+        n_folds=args.folds or protocol.n_folds,
+        cv=args.cv or protocol.cv,
+        max_epochs=args.epochs or protocol.max_epochs,
+        n_per_class=args.n_per_class or protocol.n_per_class,
+    )
+    out = Path(args.out)
+    feature_params = {"sr": 44100, "hop_length": 1024}
+    info = run_info(protocol, data=args.data, seed=args.seed, device=args.device,
+                    n_jobs=args.n_jobs, feature_params=feature_params)
+    config_path = out / "config.json"
+    if args.resume and config_path.exists():
+        stored = json.loads(config_path.read_text())
+        for key in ("protocol", "data", "seed"):
+            if json.dumps(stored[key], sort_keys=True) != json.dumps(info[key], sort_keys=True,
+                                                                        default=list):
+                raise CLIError(f"--resume: the run in {out} used another {key} "
+                               f"({stored[key]!r}); use the same options or another --out")
+    elif (out / "folds").exists() and any((out / "folds").iterdir()) and not args.resume:
+        raise CLIError(f"{out} already holds results; pass --resume to continue, "
+                       "or choose another --out")
+    _say(f"skrhythm compare: protocol {protocol.name!r}: {len(protocol.models)} models, "
+         f"{protocol.n_folds} folds ({protocol.cv}), up to {protocol.max_epochs} epochs, "
+         f"hops {'/'.join(map(str, protocol.hops))}; data {args.data}")
+    if protocol.name == "quick":
+        _say("  (quick protocol: fewer models, folds, epochs and tracks than the paper; "
+             "--protocol paper runs the full comparison)")
+    inputs, y, groups, description = load_data(args.data, n_per_class=protocol.n_per_class,
+                                                duration=protocol.duration, seed=args.seed)
+    info["data_description"] = description
+    info["n_tracks"] = len(y)
+    write_json_atomic(config_path, info)
+    _say(f"  {len(y)} tracks, {len(set(y))} classes; computing log-mel features (cached)...")
+    X = _features(inputs, {"duration": protocol.duration, **feature_params},
+                  out / "cache", args.n_jobs)
+    del inputs
+    runner = dict(protocol=protocol, out_dir=out, groups=groups, seed=args.seed,
+                  device=args.device, n_jobs=args.n_jobs, resume=True,
+                  feature_params=feature_params, progress=not args.no_progress)
+    try:
+        with _backend(args.scheduler):
+            records = run_comparison(X, y, **runner)
+    except KeyboardInterrupt:
+        done = len(list((out / "folds").glob("*.json")))
+        raise CLIError(f"interrupted: {done} finished fold results are kept in {out}; "
+                       "continue with the same command and --resume") from None
+    table = summarize(records)
+    _write_tables(table, out, info)
+    _say("\n" + _markdown(table))
+    _plots(table, records, out, MODELS)
+    _say(f"\nResults, configuration and plots in {out}/ (results.csv, results.json, "
+         "results.md, accuracy_vs_params.png, ...)")
+    return 0
+
+
+class _backend:
+    """joblib's dask backend on a scheduler address, or nothing."""
+
+    def __init__(self, address):
+        self.address = address
+
+    def __enter__(self):
+        if self.address is None:
+            self._ctx = None
+            return self
+        try:
+            from distributed import Client
+        except ImportError:
+            raise CLIError("--scheduler needs the distributed extra: "
+                           "pip install 'skrhythm[distributed]'") from None
+        import joblib
+
+        self._client = Client(self.address)
+        self._ctx = joblib.parallel_backend("dask")
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
+            self._client.close()
+        return False
+
+
+def _markdown(table):
+    lines = ["| model | hop | params | track accuracy (%) | patch accuracy (%) | fit time (s) |",
+             "| --- | --- | ---: | --- | ---: | ---: |"]
+    for r in table.itertuples():
+        params = "-" if r.params is None or np.isnan(float(r.params)) else f"{int(r.params):,}"
+        patch = "-" if np.isnan(r.patch_accuracy) else f"{100 * r.patch_accuracy:.2f}"
+        lines.append(f"| {r.label} | {r.hop or '-'} | {params} | "
+                     f"{100 * r.accuracy:.2f} +- {100 * r.accuracy_std:.2f} | {patch} | "
+                     f"{r.fit_time:.1f} |")
+    return "\n".join(lines)
+
+
+def _write_tables(table, out, info):
+    from .experiments import write_json_atomic
+
+    csv_tmp = out / ".results.csv.tmp"
+    table.to_csv(csv_tmp, index=False)
+    csv_tmp.replace(out / "results.csv")
+    write_json_atomic(out / "results.json",
+                      {"config": info, "results": table.to_dict(orient="records")})
+    md_tmp = out / ".results.md.tmp"
+    md_tmp.write_text(f"# skrhythm compare ({info['protocol']['name']} protocol)\n\n"
+                      f"{_markdown(table)}\n")
+    md_tmp.replace(out / "results.md")
+
+
+def _plots(table, records, out, models):
+    import joblib
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .plotting import (
+        plot_accuracy_vs_params,
+        plot_confusion_matrix,
+        plot_filters,
+        save_figure,
+    )
+
+    save_figure(plot_accuracy_vs_params(table), out / "accuracy_vs_params")
+    best = table.loc[table["accuracy"].idxmax()]
+    folds = [r for r in records if r["model"] == best["model"] and (r["hop"] or 0) == best["hop"]]
+    y_true = np.concatenate([r["y_true"] for r in folds])
+    y_pred = np.concatenate([r["y_pred"] for r in folds])
+    save_figure(plot_confusion_matrix(y_true, y_pred, title=f"{best['label']} (hop {best['hop']}),"
+                                      " all test folds"), out / "confusion_matrix")
+    fitted = sorted((out / "models").glob("*_fold0.joblib"))
+    preferred = [p for p in fitted if p.name.startswith("o+p_")] or fitted
+    if preferred:
+        save_figure(plot_filters(joblib.load(preferred[0])), out / "filters")
+
+
+def cmd_train(args):
+    from sklearn.pipeline import Pipeline
+
+    from .experiments import make_model
+    from .features import LogMelTransformer
+    from .persistence import save_model
+
+    (name,) = args.model[:1]
+    inputs, y, _, description = load_data(args.data, n_per_class=args.n_per_class,
+                                          duration=30.0, seed=args.seed)
+    model = make_model(name, args.hop, max_epochs=args.epochs, random_state=args.seed,
+                       device=args.device)
+    if hasattr(model, "verbose"):
+        model.set_params(verbose=1)
+    pipe = Pipeline([("logmel", LogMelTransformer(duration=30.0)), ("model", model)])
+    _say(f"skrhythm train: {name} on {description}: {len(y)} tracks")
+    pipe.fit(inputs, y)
+    save_model(pipe, args.out)
+    _say(f"saved to {args.out}")
+    return 0
+
+
+def cmd_predict(args):
+    from .persistence import load_model
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        raise CLIError(f"no such file: {', '.join(missing)}")
+    pipe = load_model(args.model, trusted=args.trusted)
+    proba = pipe.predict_proba(args.files)
+    classes = [str(c) for c in pipe.classes_]
+    rows = [{"file": f, "style": classes[int(np.argmax(p))],
+             **{c: round(float(v), 4) for c, v in zip(classes, p)}}
+            for f, p in zip(args.files, proba)]
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+    elif args.format == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        for row in rows:
+            top = sorted(classes, key=lambda c: -row[c])[:3]
+            print(f"{row['file']}: {row['style']}  (" +
+                  ", ".join(f"{c} {row[c]:.2f}" for c in top) + ")")
+    return 0
+
+
+def _say(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    """Entry point of the ``skrhythm`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = {"compare": cmd_compare, "train": cmd_train, "predict": cmd_predict}[args.command]
+    try:
+        return command(args)
+    except (CLIError, FileNotFoundError, FileExistsError, ValueError, ImportError) as exc:
+        print(f"skrhythm {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
