@@ -27,8 +27,9 @@ def _models(value):
     names = [v.strip().lower() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in MODELS]
     if unknown or not names:
+        names = ", ".join(unknown) or repr(value)
         raise argparse.ArgumentTypeError(
-            f"unknown model(s) {', '.join(unknown) or value!r}; choose from {', '.join(MODELS)}"
+            f"unknown model(s) {names}; choose from {', '.join(MODELS)}"
         )
     return tuple(names)
 
