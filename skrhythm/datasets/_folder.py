@@ -61,9 +61,9 @@ def load_audio_folder(
     >>> import tempfile
     >>> from skrhythm.datasets import load_audio_folder, make_ballroom_like, write_audio_folder
     >>> root = tempfile.mkdtemp()
-    >>> paths = write_audio_folder(make_ballroom_like(2, duration=1.0, sr=8000), root)
+    >>> paths = write_audio_folder(make_ballroom_like(2, duration=1.0, sr=16000), root)
     >>> data = load_audio_folder(root)
-    >>> len(data.filenames), list(data.target_names[:2])
+    >>> len(data.filenames), data.target_names[:2].tolist()
     (16, ['ChaChaCha', 'Jive'])
     """
     root = Path(root).expanduser()

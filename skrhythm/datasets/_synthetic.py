@@ -456,7 +456,7 @@ def make_ballroom_like(
     --------
     >>> from skrhythm.datasets import make_ballroom_like
     >>> data = make_ballroom_like(n_per_class=2, duration=5.0, sr=22050, random_state=0)
-    >>> data.data.shape, data.data.dtype, list(data.target[:3])
+    >>> data.data.shape, data.data.dtype, data.target[:3].tolist()
     ((16, 110250), dtype('float32'), ['ChaChaCha', 'ChaChaCha', 'Jive'])
     """
     if int(n_per_class) != n_per_class or n_per_class < 1:
