@@ -2,7 +2,8 @@
 
 __version__ = "0.1.0"
 
+from .baselines import BaselineCNNClassifier  # noqa: E402
 from .classifier import MusicCNNClassifier  # noqa: E402
 from .features import LogMelTransformer  # noqa: E402
 
-__all__ = ["LogMelTransformer", "MusicCNNClassifier", "__version__"]
+__all__ = ["BaselineCNNClassifier", "LogMelTransformer", "MusicCNNClassifier", "__version__"]
