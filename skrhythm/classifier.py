@@ -85,6 +85,13 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
     def _build_module(self, n_bands, n_frames, n_classes):
         raise NotImplementedError
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # skorch loads a CUDA-trained net onto the CPU when CUDA is absent. (skops
+        # files hold the net as plain data, rebuilt by skrhythm.persistence.)
+        if isinstance(getattr(self, "net_", None), NeuralNetClassifier):
+            self.device_ = str(self.net_.device)
+
     # -- input ---------------------------------------------------------------
 
     def _validate_X(self, X, y=None, reset=True):
@@ -144,6 +151,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
             self.mean_ = float(X.mean(dtype=np.float64))
             self.std_ = float(X.std(dtype=np.float64)) or 1.0
         self.n_frames_in_ = X.shape[2]
+        self.n_bands_in_ = X.shape[1]
         X = self._prepare(X)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.device_ = resolve_device(self.device)
@@ -351,6 +359,8 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
         Mel bands (or features of 2-D input).
     n_frames_in_ : int
         Frames per track seen by the last fit.
+    n_bands_in_ : int
+        Spectrogram bands the net takes: ``n_features_in_``, or 1 for 2-D input.
     mean_, std_ : float
         Standardisation statistics of the training tracks.
     net_ : skorch.NeuralNetClassifier
@@ -360,7 +370,8 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
     n_params_ : int
         Trainable parameters (e.g. 11,608 for O-net + P-net, 40 bands, 8 classes).
     device_ : str
-        Device the net was trained on.
+        Device the net is on: the training device, or ``"cpu"`` once a
+        CUDA-trained model is loaded where CUDA is not available.
 
     Examples
     --------
