@@ -1,0 +1,310 @@
+"""Saving and loading fitted skrhythm models: skops (safe), joblib and pickle.
+
+The file format follows the file name's suffix:
+
+``.skops``
+    :mod:`skops.io`, the format to exchange models in. Loading builds only
+    types known to be safe: skops' own list (Python and NumPy containers,
+    scikit-learn estimators, ...), the estimators of skrhythm and torch
+    optimizer classes (which appear as parameters). Any other type in the
+    file is refused with :class:`UntrustedTypesError` unless the caller names
+    it in ``trusted`` after auditing the file (e.g. with
+    :func:`skops.io.get_untrusted_types`). The torch networks are stored as
+    NumPy arrays (module weights and optimizer state) and rebuilt on load.
+``.joblib``, ``.pkl``, ``.pickle``
+    :mod:`joblib` and :mod:`pickle`. **Unsafe for files from untrusted
+    sources**: unpickling can run arbitrary code. Fast, and exact for any
+    object.
+
+Every file records the versions of skrhythm, torch and scikit-learn that wrote
+it. A model written by another major.minor version of skrhythm is refused
+with :class:`ModelVersionError`; other torch or scikit-learn versions give a
+warning.
+
+A model trained on a GPU loads on a machine without CUDA: its networks are
+moved to the CPU (skorch does this for joblib/pickle, :func:`load_model` for
+skops) and the classifiers' ``device_`` then reads ``"cpu"``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import os
+import pickle
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+import torch
+from sklearn.base import BaseEstimator
+from skorch.history import History
+
+from . import __version__
+from .classifier import BasePatchCNNClassifier
+
+__all__ = ["ModelVersionError", "UntrustedTypesError", "load_model", "save_model"]
+
+_FORMATS = {".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle"}
+_FILE_KIND = "skrhythm-model"
+_NET_KIND = "skrhythm-torch-net"
+
+
+class ModelVersionError(ValueError):
+    """The model file was written by an incompatible skrhythm version."""
+
+
+class UntrustedTypesError(ValueError):
+    """A skops file holds types that are neither known to be safe nor trusted."""
+
+
+def _format(path):
+    suffix = Path(path).suffix.lower()
+    if suffix not in _FORMATS:
+        raise ValueError(
+            f"cannot tell the model format of {os.fspath(path)!r}: use one of the suffixes "
+            f"{', '.join(_FORMATS)}"
+        )
+    return _FORMATS[suffix]
+
+
+def _metadata():
+    return {
+        "kind": _FILE_KIND,
+        "skrhythm": __version__,
+        "torch": str(torch.__version__),
+        "sklearn": sklearn.__version__,
+    }
+
+
+def _check_metadata(metadata, path):
+    if not isinstance(metadata, dict) or metadata.get("kind") != _FILE_KIND:
+        raise ValueError(f"{os.fspath(path)!r} is not a model file written by skrhythm.save_model")
+    saved = metadata["skrhythm"]
+    if saved.split(".")[:2] != __version__.split(".")[:2]:
+        raise ModelVersionError(
+            f"{os.fspath(path)!r} was saved with skrhythm {saved}, which is incompatible "
+            f"with the installed skrhythm {__version__} (the major.minor versions differ); "
+            f"install skrhythm {saved} to load it, or fit the model again"
+        )
+    for library, version in (("torch", str(torch.__version__)), ("sklearn", sklearn.__version__)):
+        if metadata[library] != version:
+            warnings.warn(
+                f"{os.fspath(path)!r} was saved with {library} {metadata[library]}, "
+                f"{library} {version} is installed; predictions may differ slightly",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+# -- torch networks as plain data (skops) ----------------------------------------
+
+
+def _tensors_to_arrays(obj):
+    """Copy of a nested dict/list structure with every tensor as a NumPy array."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().numpy()
+    if isinstance(obj, dict):
+        return {key: _tensors_to_arrays(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tensors_to_arrays(value) for value in obj)
+    return obj
+
+
+def _arrays_to_tensors(obj):
+    """Inverse of :func:`_tensors_to_arrays`."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.array(obj))
+    if isinstance(obj, dict):
+        return {key: _arrays_to_tensors(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_arrays_to_tensors(value) for value in obj)
+    return obj
+
+
+def _to_plain(obj):
+    """Copy of a fitted model whose skorch nets are replaced by plain data.
+
+    Estimators are copied shallowly and walked through their attributes (and
+    lists, tuples and dicts within), so the model passed in is not changed.
+    """
+    if isinstance(obj, BaseEstimator):
+        plain = copy.copy(obj)
+        plain.__dict__ = {key: _to_plain(value) for key, value in obj.__dict__.items()}
+        if isinstance(obj, BasePatchCNNClassifier) and hasattr(obj, "net_"):
+            plain.net_ = {
+                "kind": _NET_KIND,
+                "module": _tensors_to_arrays(obj.net_.module_.state_dict()),
+                "optimizer": _tensors_to_arrays(obj.net_.optimizer_.state_dict()),
+            }
+            plain.history_ = [dict(epoch) for epoch in obj.history_]
+        return plain
+    if isinstance(obj, dict):
+        return {key: _to_plain(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_plain(value) for value in obj)
+    return obj
+
+
+def _from_plain(obj):
+    """Rebuild, in place, the skorch nets of a model loaded from a skops file."""
+    if isinstance(obj, BaseEstimator):
+        for value in obj.__dict__.values():
+            _from_plain(value)
+        if isinstance(obj, BasePatchCNNClassifier) and isinstance(obj.__dict__.get("net_"), dict):
+            _rebuild_net(obj)
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            _from_plain(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            _from_plain(value)
+    return obj
+
+
+def _rebuild_net(clf):
+    state = clf.net_
+    if state.get("kind") != _NET_KIND:
+        raise ValueError(f"unexpected network state in a {type(clf).__name__}")
+    if clf.device_.startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"the model was trained on {clf.device_!r} but CUDA is not available; "
+            "loading it on the CPU",
+            UserWarning,
+            stacklevel=4,
+        )
+        clf.device_ = "cpu"
+    # The validation split of the original fit is not stored (the net is built
+    # without one), so a warm-started fit after loading trains without it.
+    net = clf._build_net(clf.n_bands_in_, None)
+    net.initialize()
+    net.module_.load_state_dict(_arrays_to_tensors(state["module"]))
+    net.optimizer_.load_state_dict(_arrays_to_tensors(state["optimizer"]))
+    net.history = History(clf.history_)
+    clf.net_, clf.history_ = net, net.history
+
+
+# -- trust ------------------------------------------------------------------------
+
+
+def _trusted_by_skrhythm(name):
+    """Whether a type named in a skops file is one skrhythm vouches for.
+
+    Those are the scikit-learn estimators defined in skrhythm and the torch
+    optimizer classes. Only modules under ``skrhythm.`` and ``torch.optim.``
+    are imported to find out.
+    """
+    module_name, _, attribute = name.rpartition(".")
+    if module_name == "skrhythm" or module_name.startswith("skrhythm."):
+        base = BaseEstimator
+    elif module_name.startswith("torch.optim."):
+        base = torch.optim.Optimizer
+    else:
+        return False
+    try:
+        cls = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(cls, type) and issubclass(cls, base)
+
+
+def save_model(model, path):
+    """Save a fitted estimator or pipeline; the format follows the suffix.
+
+    Parameters
+    ----------
+    model : estimator
+        Any (fitted) scikit-learn estimator, pipeline or search, e.g. a
+        ``Pipeline(LogMelTransformer, MusicCNNClassifier)``.
+    path : str or path-like
+        Ends in ``.skops`` (safe to share), ``.joblib``, ``.pkl`` or
+        ``.pickle`` (unsafe to load from untrusted sources); see the module
+        docstring.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skrhythm import LogMelTransformer
+    >>> from skrhythm.persistence import load_model, save_model
+    >>> path = os.path.join(tempfile.mkdtemp(), "logmel.skops")
+    >>> save_model(LogMelTransformer(n_mels=64), path)
+    >>> load_model(path).n_mels
+    64
+    """
+    fmt = _format(path)
+    if fmt == "skops":
+        import skops.io
+
+        skops.io.dump({"metadata": _metadata(), "model": _to_plain(model)}, path)
+        return
+    with open(path, "wb") as f:
+        # The metadata come first, in a pickle without any class, so that
+        # load_model can check the versions before unpickling the model.
+        pickle.dump(_metadata(), f, protocol=pickle.HIGHEST_PROTOCOL)
+        if fmt == "joblib":
+            joblib.dump(model, f)
+        else:
+            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _MetadataUnpickler(pickle.Unpickler):
+    """Reads the metadata dict of a joblib/pickle model file, refusing any class."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"unexpected type {module}.{name} in the metadata")
+
+
+def load_model(path, *, trusted=None):
+    """Load a model written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.skops``, ``.joblib``, ``.pkl`` or ``.pickle`` file. joblib and
+        pickle files can run arbitrary code when loaded: load only files you
+        trust.
+    trusted : list of str or None, default=None
+        skops files only: extra type names (``"module.Class"``) to allow, such
+        as custom skorch callbacks passed to a classifier. Audit a file's types
+        with :func:`skops.io.get_untrusted_types` before trusting them.
+
+    Returns
+    -------
+    model : estimator
+
+    Raises
+    ------
+    UntrustedTypesError
+        If a skops file holds types that are neither safe nor in ``trusted``.
+    ModelVersionError
+        If the file was written by another major.minor version of skrhythm.
+    ValueError
+        If the suffix is unknown or the file was not written by :func:`save_model`.
+    """
+    fmt = _format(path)
+    if fmt == "skops":
+        import skops.io
+
+        found = skops.io.get_untrusted_types(file=path)
+        allowed = set(trusted or ())
+        refused = sorted(t for t in found if t not in allowed and not _trusted_by_skrhythm(t))
+        if refused:
+            raise UntrustedTypesError(
+                f"{os.fspath(path)!r} holds types that are not known to be safe: "
+                f"{', '.join(refused)}. Nothing was loaded. If you trust the file and these "
+                "types, pass them as load_model(..., trusted=[...])"
+            )
+        content = skops.io.load(path, trusted=found)
+        _check_metadata(content.get("metadata") if isinstance(content, dict) else None, path)
+        return _from_plain(content["model"])
+    with open(path, "rb") as f:
+        try:
+            metadata = _MetadataUnpickler(f).load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a model file written by skrhythm.save_model"
+            ) from exc
+        _check_metadata(metadata, path)
+        return joblib.load(f) if fmt == "joblib" else pickle.load(f)
