@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Memory, Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
+from . import __version__
 from .audio import load_audio
 
 __all__ = ["LogMelTransformer"]
@@ -21,6 +23,25 @@ _COMPRESSIONS = ("log10", "db", "none")
 
 def _is_path(item):
     return isinstance(item, (str, bytes, os.PathLike))
+
+
+def _content_digest(track):
+    """SHA-256 of a file's bytes or of a float32 waveform's samples."""
+    digest = hashlib.sha256()
+    if _is_path(track):
+        if not os.path.isfile(track):
+            return None  # load_audio refuses it with a clear error, so nothing is cached
+        with open(track, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return "file:" + digest.hexdigest()
+    digest.update(np.ascontiguousarray(track).view(np.uint8))
+    return "wave:" + digest.hexdigest()
+
+
+def _features_by_key(key, transformer, track):
+    """Features of one track; the cache keys them on ``key`` alone."""
+    return transformer._track_features(track)
 
 
 class LogMelTransformer(TransformerMixin, BaseEstimator):
@@ -69,6 +90,14 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         Seconds skipped at the start of each file (file input only).
     n_jobs : int or None, default=None
         Tracks processed in parallel by joblib (useful for many files).
+    cache : str, path-like, joblib.Memory or None, default=None
+        Cache every track's spectrogram on disk, in this directory or
+        :class:`joblib.Memory`, so that repeated transforms (the folds and
+        candidates of a grid search, reruns of an experiment) compute each
+        track's features once. The key is the SHA-256 of the file's bytes (or of
+        the waveform's samples), the parameters above and the skrhythm
+        version: editing a file or changing a parameter computes the features
+        anew, while renaming or moving a file does not. ``None`` caches nothing.
 
     Attributes
     ----------
@@ -109,6 +138,7 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         "pad_mode": [StrOptions({"wrap", "constant"})],
         "offset": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Integral, None],
+        "cache": [str, os.PathLike, HasMethods(["cache"]), None],
     }
 
     def __init__(
@@ -125,6 +155,7 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         pad_mode="wrap",
         offset=0.0,
         n_jobs=None,
+        cache=None,
     ):
         self.sr = sr
         self.n_fft = n_fft
@@ -138,6 +169,7 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         self.pad_mode = pad_mode
         self.offset = offset
         self.n_jobs = n_jobs
+        self.cache = cache
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -177,7 +209,16 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         tracks = self._as_tracks(X, reset=False)
-        specs = Parallel(n_jobs=self.n_jobs)(delayed(self._track_features)(t) for t in tracks)
+        if self.cache is None:
+            jobs = (delayed(self._track_features)(t) for t in tracks)
+        else:
+            memory = Memory(self.cache, verbose=0) if _is_path(self.cache) else self.cache
+            cached = memory.cache(_features_by_key, ignore=["transformer", "track"])
+            params = self.get_params()
+            del params["n_jobs"], params["cache"]
+            params["skrhythm"] = __version__
+            jobs = (delayed(cached)((params, _content_digest(t)), self, t) for t in tracks)
+        specs = Parallel(n_jobs=self.n_jobs)(jobs)
         lengths = {s.shape[1] for s in specs}
         if len(lengths) > 1:
             raise ValueError(
