@@ -21,8 +21,9 @@ import numpy as np
 
 __all__ = ["AudioDecodeError", "load_audio"]
 
-# A decoded length may fall short of the announced one by this much before the
-# file counts as truncated: MP3 lengths announced in headers are estimates.
+# A decoded length may fall short of the announced one by this fraction before
+# the file counts as truncated: MP3 lengths announced in headers are estimates,
+# and some WAV writers round their chunk sizes.
 _TRUNCATION_TOLERANCE = 0.02
 
 
@@ -31,7 +32,7 @@ class AudioDecodeError(ValueError):
 
 
 def _wav_shortfall(path):
-    """Bytes missing from a RIFF/WAVE file's ``data`` chunk (0 if complete).
+    """Fraction of a RIFF/WAVE file's ``data`` chunk missing on disk (0 if complete).
 
     libsndfile quietly shortens a truncated WAV file to what is there, so the
     chunk size written in the header is compared with the bytes on disk.
@@ -50,7 +51,7 @@ def _wav_shortfall(path):
             if chunk_id == b"data":
                 if chunk_size in (0, 0xFFFFFFFF):
                     return 0
-                return max(0, chunk_size - (size - f.tell()))
+                return max(0, chunk_size - (size - f.tell())) / chunk_size
             f.seek(chunk_size + chunk_size % 2, os.SEEK_CUR)
 
 
@@ -71,11 +72,11 @@ def _read_soundfile(path, offset, duration):
             f"audio file {str(path)!r} is truncated: its header announces {announced} "
             f"frames but only {start + data.shape[0]} could be decoded"
         )
-    lost_bytes = _wav_shortfall(path)
-    if lost_bytes:
+    shortfall = _wav_shortfall(path)
+    if shortfall > _TRUNCATION_TOLERANCE:
         raise AudioDecodeError(
-            f"audio file {str(path)!r} is truncated: {lost_bytes} bytes of its WAV data "
-            "chunk are missing"
+            f"audio file {str(path)!r} is truncated: {shortfall:.0%} of its WAV data chunk "
+            "is missing"
         )
     return data.T, sr
 
