@@ -9,13 +9,14 @@ filter yields one value per sub-band.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["FilterBank1xN", "n_subbands"]
 
-IMPLEMENTATIONS = ("reference",)
+IMPLEMENTATIONS = ("auto", "fast", "reference")
 
 
 def n_subbands(n_bands, pool_bands):
@@ -41,10 +42,16 @@ class FilterBank1xN(nn.Module):
         Number of mel bands of the input.
     pool_bands : int, default=4
         Bands max-pooled together into one sub-band.
-    implementation : {"reference"}, default="reference"
+    implementation : {"auto", "fast", "reference"}, default="auto"
         How the forward pass is computed. ``"reference"`` is one
         :func:`torch.nn.functional.conv2d` per length followed by
         :func:`torch.nn.functional.max_pool2d`: slow and obviously correct.
+        ``"fast"`` (CPU tensors only) fuses the correlations with the
+        max-pooling in numba kernels that never store the full activation,
+        and back-propagates through the pooled argmax positions only; each
+        sample's output is independent of the rest of the batch. ``"auto"``
+        picks ``"fast"`` for CPU input and ``"reference"`` otherwise (CUDA),
+        at every forward call.
 
     Shape
     -----
@@ -52,12 +59,14 @@ class FilterBank1xN(nn.Module):
     output ``(batch, sum(counts), n_subbands)``.
     """
 
-    def __init__(self, lengths, counts, n_bands, pool_bands=4, implementation="reference"):
+    def __init__(self, lengths, counts, n_bands, pool_bands=4, implementation="auto"):
         super().__init__()
         if len(lengths) != len(counts) or not lengths:
             raise ValueError("lengths and counts must be non-empty and of the same size")
         if implementation not in IMPLEMENTATIONS:
-            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+            raise ValueError(
+                f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}"
+            )
         self.lengths = tuple(int(n) for n in lengths)
         self.counts = tuple(int(c) for c in counts)
         self.n_bands = int(n_bands)
@@ -68,6 +77,10 @@ class FilterBank1xN(nn.Module):
             nn.Parameter(torch.empty(c, n)) for n, c in zip(self.lengths, self.counts)
         )
         self.biases = nn.ParameterList(nn.Parameter(torch.empty(c)) for c in self.counts)
+        # Per-filter length and offset into the concatenated weights (fast path).
+        self._filter_lengths = np.repeat(np.asarray(self.lengths, np.int64), self.counts)
+        offsets = np.cumsum(self._filter_lengths) - self._filter_lengths
+        self._filter_offsets = offsets.astype(np.int64)
         self.reset_parameters()
 
     @property
@@ -92,9 +105,32 @@ class FilterBank1xN(nn.Module):
             )
         if x.shape[2] < max(self.lengths):
             raise ValueError(
-                f"input has {x.shape[2]} frames, fewer than the longest filter ({max(self.lengths)})"
+                f"input has {x.shape[2]} frames, "
+                f"fewer than the longest filter ({max(self.lengths)})"
             )
+        if x.dtype != self.weights[0].dtype:
+            raise TypeError(
+                f"input dtype {x.dtype} differs from the weights' dtype {self.weights[0].dtype}"
+            )
+        implementation = self.implementation
+        if implementation == "auto":
+            implementation = "fast" if x.device.type == "cpu" else "reference"
+        if implementation == "fast":
+            return self._forward_fast(x)
         return self._forward_reference(x)
+
+    def _forward_fast(self, x):
+        if x.device.type != "cpu":
+            raise ValueError(f'implementation="fast" needs a CPU tensor, got one on {x.device}')
+        # Imported here so that numba is loaded only when the fast path is used.
+        from ._fast_filterbank import pooled_correlation
+
+        w = torch.cat([w.reshape(-1) for w in self.weights])
+        b = torch.cat(list(self.biases))
+        maxima = pooled_correlation(
+            x, w, self._filter_lengths, self._filter_offsets, self.pool_bands, self.n_subbands
+        )
+        return F.relu(maxima + b[:, None])
 
     def _forward_reference(self, x):
         x = x[:, None, : self.n_subbands * self.pool_bands]

@@ -38,7 +38,7 @@ class MusicCNN(nn.Module):
         Bands pooled into one sub-band.
     dropout : float, default=0.5
         Dropout before the dense layer.
-    implementation : str, default="reference"
+    implementation : str, default="auto"
         Filter-bank implementation, see :class:`FilterBank1xN`.
     """
 
@@ -54,7 +54,7 @@ class MusicCNN(nn.Module):
         pnet_filters=1,
         pool_bands=4,
         dropout=0.5,
-        implementation="reference",
+        implementation="auto",
     ):
         super().__init__()
         groups = [(n, n_onet * onet_filters) for n in onet_lengths]

@@ -1,0 +1,204 @@
+"""Fused 1-by-n correlation and sub-band max-pooling on the CPU (numba kernels).
+
+The forward kernel computes, for every sample, sub-band and filter, the valid
+correlation of the filter with each band of the sub-band into a small scratch
+row and keeps only the running maximum and its position, so the full
+``(batch, filters, bands, time)`` activation is never stored. The backward
+kernels use these argmax positions: the pooled output depends on one input
+window per (sample, filter, sub-band), so the weight gradient is a gather of
+those windows and the input gradient a scatter of the weights.
+
+Every output element is computed by one thread with a fixed summation order
+that depends only on its own sample, so the result of a sample does not depend
+on the rest of the batch. The kernels are compiled lazily (on first use, for
+each dtype) and run on at most ``torch.get_num_threads()`` numba threads.
+
+Unless ``NUMBA_THREADING_LAYER`` is set, numba's "workqueue" threading layer
+is selected (if numba has not started its threads yet): the "omp" layer numba
+would otherwise pick terminates any process forked after using it, which
+breaks ``multiprocessing`` with the fork start method. The workqueue layer
+does not support concurrent launches, so a lock serialises kernel launches
+from concurrent Python threads (for instance joblib's threading backend).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+
+__all__ = ["pooled_correlation"]
+
+_LAUNCH_LOCK = threading.Lock()
+
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+
+
+@njit(inline="always", fastmath={"contract"})
+def _correlate(y, xr, w, offset, n, n_out):
+    """``y[t] = sum_k w[offset + k] * xr[t + k]`` for ``t < n_out``, k ascending.
+
+    The loop over ``k`` is unrolled by four (same summation order) so that each
+    pass over ``y`` does four multiply-adds per load and store of ``y``.
+    """
+    for t in range(n_out):
+        y[t] = 0
+    k = 0
+    while k + 4 <= n:
+        w0 = w[offset + k]
+        w1 = w[offset + k + 1]
+        w2 = w[offset + k + 2]
+        w3 = w[offset + k + 3]
+        for t in range(n_out):
+            y[t] = (
+                y[t] + w0 * xr[k + t] + w1 * xr[k + 1 + t] + w2 * xr[k + 2 + t] + w3 * xr[k + 3 + t]
+            )
+        k += 4
+    while k < n:
+        wk = w[offset + k]
+        for t in range(n_out):
+            y[t] = y[t] + wk * xr[k + t]
+        k += 1
+
+
+@njit(parallel=True, cache=False, fastmath={"contract"})
+def _forward_kernel(x, w, lengths, offsets, pool_bands, n_subbands):
+    n_batch, _, n_frames = x.shape
+    n_filters = lengths.shape[0]
+    maxima = np.empty((n_batch, n_filters, n_subbands), x.dtype)
+    argmax = np.empty((n_batch, n_filters, n_subbands), np.int64)
+    for task in prange(n_batch * n_subbands):
+        b = task // n_subbands
+        s = task % n_subbands
+        y = np.empty(n_frames, x.dtype)
+        for f in range(n_filters):
+            n = lengths[f]
+            n_out = n_frames - n + 1
+            best = -np.inf
+            best_at = s * pool_bands * n_frames
+            for band in range(s * pool_bands, (s + 1) * pool_bands):
+                _correlate(y, x[b, band], w, offsets[f], n, n_out)
+                for t in range(n_out):
+                    if y[t] > best:
+                        best = y[t]
+                        best_at = band * n_frames + t
+            maxima[b, f, s] = best
+            argmax[b, f, s] = best_at
+    return maxima, argmax
+
+
+@njit(parallel=True, cache=False)
+def _weight_grad_kernel(x, grad, argmax, lengths, offsets, grad_w):
+    n_batch, _, n_frames = x.shape
+    n_filters, n_subbands = grad.shape[1], grad.shape[2]
+    for f in prange(n_filters):
+        o = offsets[f]
+        for b in range(n_batch):
+            for s in range(n_subbands):
+                g = grad[b, f, s]
+                if g != 0:
+                    band, t = divmod(argmax[b, f, s], n_frames)
+                    for k in range(lengths[f]):
+                        grad_w[o + k] += g * x[b, band, t + k]
+
+
+@njit(parallel=True, cache=False)
+def _input_grad_kernel(w, grad, argmax, lengths, offsets, grad_x):
+    n_batch, _, n_frames = grad_x.shape
+    n_filters, n_subbands = grad.shape[1], grad.shape[2]
+    for b in prange(n_batch):
+        for f in range(n_filters):
+            o = offsets[f]
+            for s in range(n_subbands):
+                g = grad[b, f, s]
+                if g != 0:
+                    band, t = divmod(argmax[b, f, s], n_frames)
+                    for k in range(lengths[f]):
+                        grad_x[b, band, t + k] += g * w[o + k]
+
+
+def _launch(kernel, *args):
+    """Run a parallel kernel on as many numba threads as torch uses (at least one)."""
+    n_threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    with _LAUNCH_LOCK:
+        numba.set_num_threads(n_threads)
+        return kernel(*args)
+
+
+class _PooledCorrelation(torch.autograd.Function):
+    """Max over ``pool_bands`` bands and all time of valid 1-by-n correlations."""
+
+    @staticmethod
+    def forward(ctx, x, w, lengths, offsets, pool_bands, n_subbands):
+        x = x.detach().contiguous()
+        w = w.detach().contiguous()
+        maxima, argmax = _launch(
+            _forward_kernel, x.numpy(), w.numpy(), lengths, offsets, pool_bands, n_subbands
+        )
+        argmax = torch.from_numpy(argmax)
+        ctx.save_for_backward(x, w, argmax)
+        ctx.lengths, ctx.offsets = lengths, offsets
+        return torch.from_numpy(maxima)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        x, w, argmax = ctx.saved_tensors
+        grad = grad.contiguous().numpy()
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.zeros_like(x)
+            _launch(
+                _input_grad_kernel,
+                w.numpy(),
+                grad,
+                argmax.numpy(),
+                ctx.lengths,
+                ctx.offsets,
+                grad_x.numpy(),
+            )
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.zeros_like(w)
+            _launch(
+                _weight_grad_kernel,
+                x.numpy(),
+                grad,
+                argmax.numpy(),
+                ctx.lengths,
+                ctx.offsets,
+                grad_w.numpy(),
+            )
+        return grad_x, grad_w, None, None, None, None
+
+
+def pooled_correlation(x, w, lengths, offsets, pool_bands, n_subbands):
+    """Sub-band max of valid 1-by-n correlations, differentiable through the argmax.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        CPU input of shape ``(batch, n_bands, n_frames)``, float32 or float64.
+    w : torch.Tensor
+        All filters concatenated into one 1-d tensor of the dtype of ``x``.
+    lengths, offsets : numpy.ndarray of int64
+        Length of each filter and the position of its first weight in ``w``.
+    pool_bands : int
+        Bands per sub-band; sub-band ``s`` covers bands
+        ``s * pool_bands`` to ``(s + 1) * pool_bands - 1``.
+    n_subbands : int
+        Number of sub-bands; bands from ``n_subbands * pool_bands`` on are
+        ignored (and get zero gradient).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(batch, len(lengths), n_subbands)``: for each filter and
+        sub-band, the largest correlation over the bands of the sub-band and
+        all valid time positions (no bias, no ReLU).
+    """
+    return _PooledCorrelation.apply(x, w, lengths, offsets, pool_bands, n_subbands)

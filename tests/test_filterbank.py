@@ -1,0 +1,199 @@
+"""The fused CPU filter bank against the conv2d + max_pool2d reference."""
+
+import numpy as np
+import pytest
+import torch
+
+from skrhythm.nn._fast_filterbank import pooled_correlation
+from skrhythm.nn.filterbank import IMPLEMENTATIONS, FilterBank1xN, n_subbands
+from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
+
+
+def make_bank(lengths, counts, n_bands, pool_bands=4, seed=0, dtype=torch.float32):
+    torch.manual_seed(seed)
+    bank = FilterBank1xN(lengths, counts, n_bands, pool_bands).to(dtype)
+    with torch.no_grad():
+        for b in bank.biases:
+            b.uniform_(-1.0, 0.5)
+    return bank
+
+
+def center_biases(bank, x):
+    """Biases near minus the mean pooled maximum, so that about half the ReLUs are off."""
+    with torch.no_grad():
+        for b in bank.biases:
+            b.zero_()
+        maxima = bank._forward_reference(x)
+        centers = -(maxima.mean(dim=(0, 2)) + 0.01)
+        for b, c in zip(bank.biases, centers.split(bank.counts)):
+            b.copy_(c)
+
+
+def outputs_and_grads(bank, x, implementation, grad_out):
+    bank.implementation = implementation
+    x = x.detach().clone().requires_grad_(True)
+    bank.zero_grad()
+    out = bank(x)
+    out.backward(grad_out)
+    grads = [x.grad] + [p.grad.clone() for p in bank.parameters()]
+    return out.detach(), grads
+
+
+# (lengths, counts, n_bands, pool_bands, batch, n_frames)
+CASES = [
+    ((6, 11), (5, 5), 40, 4, 3, 60),
+    ((1, 2, 3, 4, 5), (1, 2, 3, 2, 1), 8, 4, 1, 9),  # batch 1, filter as long as the input
+    ((7, 20, 33), (2, 1, 3), 10, 4, 5, 40),  # 10 bands / 4: 2 sub-bands, 2 bands dropped
+    ((5, 9), (3, 2), 3, 4, 4, 30),  # fewer bands than pool_bands: one sub-band
+    ((4, 13), (2, 2), 12, 3, 2, 50),  # pool_bands 3
+    ((8,), (6,), 7, 1, 3, 25),  # no pooling over bands
+    (ONET_LENGTHS + PNET_LENGTHS, (5,) * 8 + (1,) * 35, 40, 4, 2, 250),  # O-net + P-net
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_matches_reference(case):
+    lengths, counts, n_bands, pool_bands, batch, n_frames = case
+    bank = make_bank(lengths, counts, n_bands, pool_bands)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, n_bands, n_frames, generator=gen)
+    grad_out = torch.randn(batch, sum(counts), n_subbands(n_bands, pool_bands), generator=gen)
+    center_biases(bank, x)
+
+    ref, ref_grads = outputs_and_grads(bank, x, "reference", grad_out)
+    fast, fast_grads = outputs_and_grads(bank, x, "fast", grad_out)
+
+    assert fast.dtype == torch.float32
+    assert fast.shape == ref.shape == (batch, sum(counts), bank.n_subbands)
+    assert (ref == 0).any() and (ref > 0).any()  # both ReLU branches are exercised
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+    names = ["input"] + [name for name, _ in bank.named_parameters()]
+    for name, g_fast, g_ref in zip(names, fast_grads, ref_grads):
+        torch.testing.assert_close(g_fast, g_ref, rtol=1e-5, atol=1e-5, msg=name)
+    # bands beyond the last full sub-band get no gradient
+    assert not fast_grads[0][:, bank.n_subbands * bank.pool_bands :].any()
+
+
+def test_non_contiguous_input():
+    bank = make_bank((3, 10), (2, 2), 8)
+    x = torch.randn(4, 30, 8).transpose(1, 2)
+    torch.testing.assert_close(bank._forward_fast(x), bank._forward_reference(x))
+
+
+def test_ties_constant_input():
+    """Constant input: every window ties. Forward values must agree, and the
+    gradients must be a valid subgradient (all windows are equal, so the weight
+    gradient does not depend on which argmax is chosen, and the input gradient
+    has the same total and lies in the pooled bands)."""
+    lengths, counts = (3, 6), (2, 1)
+    bank = make_bank(lengths, counts, 10, seed=3)
+    x = torch.full((2, 10, 12), 0.7)
+    grad_out = torch.randn(2, 3, 2, generator=torch.Generator().manual_seed(0))
+    ref, ref_grads = outputs_and_grads(bank, x, "reference", grad_out)
+    fast, fast_grads = outputs_and_grads(bank, x, "fast", grad_out)
+    torch.testing.assert_close(fast, ref)
+    for g_fast, g_ref in zip(fast_grads[1:], ref_grads[1:]):
+        torch.testing.assert_close(g_fast, g_ref)
+    torch.testing.assert_close(fast_grads[0].sum(dim=(1, 2)), ref_grads[0].sum(dim=(1, 2)))
+    assert not fast_grads[0][:, 8:].any()
+
+
+def test_ties_small_integers_forward_exact():
+    bank = make_bank((2, 3), (3, 3), 8, seed=4)
+    with torch.no_grad():
+        for w in bank.weights:
+            w.copy_(torch.randint(-2, 3, w.shape))
+    x = torch.randint(0, 3, (5, 8, 10)).float()
+    assert torch.equal(bank._forward_fast(x), bank._forward_reference(x))
+
+
+def test_batch_composition_invariance():
+    bank = make_bank(ONET_LENGTHS + PNET_LENGTHS, (5,) * 8 + (1,) * 35, 40)
+    x = torch.randn(9, 40, 250, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        full = bank._forward_fast(x)
+        for i in range(len(x)):
+            assert torch.equal(bank._forward_fast(x[i : i + 1])[0], full[i])
+        assert torch.equal(bank._forward_fast(x[3:7]), full[3:7])
+
+
+def test_thread_count_does_not_change_results():
+    bank = make_bank((5, 30), (4, 2), 12)
+    x = torch.randn(6, 12, 80)
+    n_threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = bank._forward_fast(x)
+    finally:
+        torch.set_num_threads(n_threads)
+    assert torch.equal(bank._forward_fast(x), one)
+
+
+def test_gradcheck_float64():
+    gen = torch.Generator().manual_seed(5)
+    lengths = np.array([2, 3, 3, 5], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    x = torch.randn(2, 5, 9, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(int(lengths.sum()), dtype=torch.float64, generator=gen, requires_grad=True)
+
+    def pooled(x, w):
+        return pooled_correlation(x, w, lengths, offsets, 2, 2)
+
+    assert torch.autograd.gradcheck(pooled, (x, w))
+
+
+def test_float64_module_matches_reference():
+    bank = make_bank((4, 7), (2, 3), 9, dtype=torch.float64)
+    x = torch.randn(3, 9, 20, dtype=torch.float64)
+    fast = bank._forward_fast(x)
+    assert fast.dtype == torch.float64
+    torch.testing.assert_close(fast, bank._forward_reference(x))
+
+
+def test_auto_selects_by_device(monkeypatch):
+    calls = []
+    monkeypatch.setattr(FilterBank1xN, "_forward_fast", lambda self, x: calls.append("fast"))
+    monkeypatch.setattr(
+        FilterBank1xN, "_forward_reference", lambda self, x: calls.append("reference")
+    )
+    bank = FilterBank1xN((3,), (2,), 4)
+    bank(torch.zeros(1, 4, 5))
+    bank(torch.zeros(1, 4, 5, device="meta"))  # a non-CPU device (stands in for CUDA)
+    bank.implementation = "reference"
+    bank(torch.zeros(1, 4, 5))
+    bank.implementation = "fast"
+    bank(torch.zeros(1, 4, 5, device="meta"))
+    assert calls == ["fast", "reference", "reference", "fast"]
+
+
+def test_defaults_are_auto():
+    assert set(IMPLEMENTATIONS) == {"auto", "fast", "reference"}
+    assert FilterBank1xN((3,), (1,), 4).implementation == "auto"
+    assert MusicCNN(40, 3).filterbank.implementation == "auto"
+    assert MusicCNN(40, 3, implementation="reference").filterbank.implementation == "reference"
+
+
+def test_musiccnn_fast_matches_reference():
+    torch.manual_seed(0)
+    net = MusicCNN(40, 5, n_onet=2, n_pnet=1, implementation="fast").eval()
+    x = torch.randn(3, 40, 250)
+    with torch.no_grad():
+        fast = net(x)
+        net.filterbank.implementation = "reference"
+        torch.testing.assert_close(fast, net(x), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_input():
+    bank = FilterBank1xN((3, 5), (1, 1), 6, implementation="fast")
+    with pytest.raises(ValueError, match="shape"):
+        bank(torch.zeros(6, 10))
+    with pytest.raises(ValueError, match="shape"):
+        bank(torch.zeros(2, 5, 10))
+    with pytest.raises(ValueError, match="frames"):
+        bank(torch.zeros(2, 6, 4))
+    with pytest.raises(TypeError, match="dtype"):
+        bank(torch.zeros(2, 6, 10, dtype=torch.float64))
+    with pytest.raises(ValueError, match="CPU"):
+        bank(torch.zeros(2, 6, 10, device="meta"))
+    with pytest.raises(ValueError, match="implementation"):
+        FilterBank1xN((3,), (1,), 6, implementation="fastest")
