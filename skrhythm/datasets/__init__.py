@@ -1,12 +1,12 @@
-"""Data sets: loaders for local copies of Ballroom, Extended Ballroom and any
-``<label>/<file>`` audio tree, and a synthetic Ballroom-like generator.
+"""Data sets: Ballroom copies, audio folders and a synthetic Ballroom-like generator.
 
-The loaders follow scikit-learn's conventions: they return a
-:class:`~sklearn.utils.Bunch` (or ``(X, y)`` with ``return_X_y=True``) whose
-``filenames`` can be passed straight to :class:`skrhythm.LogMelTransformer`,
-with ``target`` (class names), ``target_names``, ``tempo`` (bpm, NaN where
-unknown), ``groups`` (for GroupKFold: replicas and duplicates share a group)
-and ``DESCR``.
+Loaders read a user's local copy of Ballroom, Extended Ballroom or any
+``<label>/<file>`` audio tree (nothing is downloaded). Following
+scikit-learn's conventions they return a :class:`~sklearn.utils.Bunch` (or
+``(X, y)`` with ``return_X_y=True``) whose ``filenames`` can be passed
+straight to :class:`skrhythm.LogMelTransformer`, with ``target`` (class
+names), ``target_names``, ``tempo`` (bpm, NaN where unknown), ``groups`` (for
+GroupKFold: replicas and duplicates share a group) and ``DESCR``.
 """
 
 from ._ballroom import load_ballroom, load_extended_ballroom
