@@ -5,7 +5,8 @@ the O-net + P-net (:class:`skrhythm.MusicCNNClassifier`) and the non-deep
 rhythm-descriptor and tempo pipelines (:mod:`skrhythm.rhythm`) on the same
 stratified folds of :func:`skrhythm.datasets.make_ballroom_like`, from log-mel
 spectrograms computed once, and prints a table of parameter counts, track
-accuracy (mean +- std over folds) and mean fit time per fold.
+accuracy (mean +- std over folds) and mean fit time per fold, one row as
+each model finishes (cheapest first).
 
 Usage::
 
@@ -33,12 +34,12 @@ def make_models(sr, hop_length, max_epochs, seed):
     """Models by table label; the CNNs use 80-frame patch hops, as the paper's best runs."""
     cnn = dict(max_epochs=max_epochs, random_state=seed)
     return {
-        "O-net + P-net": MusicCNNClassifier(1, 1, patch_hop=80, **cnn),
+        "Tempo only (SVM)": make_tempo_pipeline(sr, hop_length),
+        "Rhythm descriptor + tempo (SVM)": make_rhythm_descriptor_pipeline(sr, hop_length),
         "Time [CBMI 2016]": BaselineCNNClassifier("time", **cnn),
         "Time-freq [CBMI 2016]": BaselineCNNClassifier("timefreq", **cnn),
         "Black-box [CBMI 2016]": BaselineCNNClassifier("blackbox", **cnn),
-        "Rhythm descriptor + tempo (SVM)": make_rhythm_descriptor_pipeline(sr, hop_length),
-        "Tempo only (SVM)": make_tempo_pipeline(sr, hop_length),
+        "O-net + P-net": MusicCNNClassifier(1, 1, patch_hop=80, **cnn),
     }
 
 
@@ -75,20 +76,18 @@ def main(argv=None):
     models = make_models(logmel.sr, logmel.hop_length, args.epochs, args.seed)
     if args.only:
         models = {k: m for k, m in models.items() if any(w.lower() in k.lower() for w in args.only)}
+    header = f"| {'model':<32} | {'params':>9} | {'accuracy (%)':>14} | {'fit time (s)':>12} |"
+    print("\n" + header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|", flush=True)
     rows = []
     for label, model in models.items():
         res = cross_validate(model, X, y, cv=folds, return_estimator=True, error_score="raise")
         n_params = getattr(res["estimator"][0], "n_params_", None)
-        acc = res["test_score"]
-        rows.append((label, n_params, acc.mean(), acc.std(), res["fit_time"].mean()))
-        print(f"  done: {label} ({res['fit_time'].sum():.0f} s)", flush=True)
-    header = f"| {'model':<32} | {'params':>9} | {'accuracy (%)':>14} | {'fit time (s)':>12} |"
-    print("\n" + header)
-    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-    for label, n_params, mean, std, fit_time in rows:
+        acc, fit_time = res["test_score"], res["fit_time"].mean()
+        rows.append((label, n_params, acc.mean(), acc.std(), fit_time))
         params = "-" if n_params is None else f"{n_params:,}"
-        accuracy = f"{100 * mean:.1f} +- {100 * std:.1f}"
-        print(f"| {label:<32} | {params:>9} | {accuracy:>14} | {fit_time:>12.1f} |")
+        accuracy = f"{100 * acc.mean():.1f} +- {100 * acc.std():.1f}"
+        print(f"| {label:<32} | {params:>9} | {accuracy:>14} | {fit_time:>12.1f} |", flush=True)
     return rows
 
 

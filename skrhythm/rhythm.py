@@ -47,8 +47,10 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 __all__ = [
     "RhythmDescriptor",
     "TempoFeatures",
+    "autocorrelation",
     "make_rhythm_descriptor_pipeline",
     "make_tempo_pipeline",
+    "onset_envelopes",
 ]
 
 
