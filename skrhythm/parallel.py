@@ -1,0 +1,97 @@
+"""Torch threads under process parallelism (joblib, dask).
+
+torch runs each process's operations on as many threads as the machine has
+cores. When several fits run side by side, in joblib or dask worker
+processes, each process would do so and ``n_workers * n_cores`` threads would
+compete for ``n_cores`` cores, which is slower than one thread per worker.
+
+- joblib's default ``loky`` backend (``n_jobs=...`` of a grid search) limits
+  the threads of its worker processes itself, and torch follows
+  (``OMP_NUM_THREADS``).
+- dask workers started by a nanny (``LocalCluster(processes=True)``,
+  ``dask worker``) get ``OMP_NUM_THREADS=1`` from dask's default
+  ``distributed.nanny.pre-spawn-environ`` setting. Workers started another
+  way, or a cluster whose configuration changes that setting, need
+  :func:`limit_dask_torch_threads`.
+- :func:`limit_torch_threads` limits the current process for a block of
+  code, e.g. around ``joblib.parallel_backend("threading")``.
+
+Example with dask (install the ``distributed`` extra)::
+
+    from dask.distributed import Client, LocalCluster
+    from joblib import parallel_backend
+    from skrhythm.parallel import limit_dask_torch_threads
+
+    cluster = LocalCluster(n_workers=4, threads_per_worker=1)
+    client = Client(cluster)
+    limit_dask_torch_threads(client, 1)
+    with parallel_backend("dask"):
+        search.fit(X, y)  # e.g. a GridSearchCV over a skrhythm pipeline
+"""
+
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+
+import torch
+
+__all__ = ["limit_dask_torch_threads", "limit_torch_threads"]
+
+
+def _check_threads(n_threads):
+    if not isinstance(n_threads, int) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+
+
+@contextmanager
+def limit_torch_threads(n_threads=1):
+    """Run a block with torch limited to ``n_threads`` intra-op threads.
+
+    The previous setting is restored on exit. The setting is per process:
+    it does not reach worker processes.
+
+    Parameters
+    ----------
+    n_threads : int, default=1
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skrhythm.parallel import limit_torch_threads
+    >>> with limit_torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    """
+    _check_threads(n_threads)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _set_torch_threads(n_threads):
+    torch.set_num_threads(n_threads)
+
+
+def limit_dask_torch_threads(client, n_threads=1):
+    """Limit torch to ``n_threads`` threads in every current and future dask worker.
+
+    Registers a worker setup callback, so that workers that join the cluster
+    later (adaptive scaling, restarts) are limited too. With several threads
+    per worker, the worker's tasks share these torch threads.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    n_threads : int, default=1
+
+    Examples
+    --------
+    Check the setting with ``client.run(torch.get_num_threads)``, which
+    returns each worker's thread count.
+    """
+    _check_threads(n_threads)
+    client.register_worker_callbacks(setup=functools.partial(_set_torch_threads, n_threads))
