@@ -267,8 +267,10 @@ def load_model(path, *, trusted=None):
         trust.
     trusted : list of str or None, default=None
         skops files only: extra type names (``"module.Class"``) to allow, such
-        as custom skorch callbacks passed to a classifier. Audit a file's types
-        with :func:`skops.io.get_untrusted_types` before trusting them.
+        as skorch callbacks passed to a classifier, or the scorer and splitter
+        objects a fitted :class:`~sklearn.model_selection.GridSearchCV` holds
+        (save its ``best_estimator_`` to avoid them). Audit a file's types with
+        :func:`skops.io.get_untrusted_types` before trusting them.
 
     Returns
     -------
