@@ -263,7 +263,9 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
 
     def _track_features(self, track):
         if _is_path(track):
-            wave, _ = load_audio(track, self.sr, offset=self.offset, duration=self.duration)
+            wave, _ = load_audio(
+                os.fsdecode(track), self.sr, offset=self.offset, duration=self.duration
+            )
             if wave.size == 0:
                 raise ValueError(f"audio file {os.fsdecode(track)!r} holds no samples")
             if not np.isfinite(wave).all():
@@ -306,4 +308,10 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
             S = np.log10(1.0 + 10000.0 * S)
         elif self.compression == "db":
             S = 10.0 * np.log10(np.maximum(S, 1e-10))
-        return S.astype(np.float32, copy=False)
+        S = S.astype(np.float32, copy=False)
+        if not np.isfinite(S).all():
+            raise ValueError(
+                f"the spectrogram overflows float32 (peak amplitude {np.abs(wave).max():.3g}); "
+                "scale the audio to about [-1, 1]"
+            )
+        return S
