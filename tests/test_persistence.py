@@ -13,6 +13,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.exceptions import DeviceWarning
 
 from skrhythm import LogMelTransformer, MusicCNNClassifier, persistence
+from skrhythm.baselines import BaselineCNNClassifier
 from skrhythm.persistence import ModelVersionError, UntrustedTypesError, load_model, save_model
 
 FORMATS = ["skops", "joblib", "pkl"]
@@ -47,6 +48,22 @@ def test_round_trip_gives_identical_probabilities(fitted, tmp_path, fmt):
     momentum = [s["momentum_buffer"] for s in cnn.net_.optimizer_.state_dict()["state"].values()]
     expected = pipe.named_steps["cnn"].net_.optimizer_.state_dict()["state"]
     assert all(torch.equal(m, e["momentum_buffer"]) for m, e in zip(momentum, expected.values()))
+
+
+@pytest.mark.parametrize(
+    ("clf", "shape"),
+    [
+        (BaselineCNNClassifier("time", time_length=8, patch_frames=16), (6, 20, 24)),
+        (MusicCNNClassifier(**TINY), (6, 24)),  # 2-D input: one band
+    ],
+)
+def test_skops_rebuilds_other_patch_classifiers(tmp_path, clf, shape):
+    X = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    clf.set_params(max_epochs=1, random_state=0).fit(X, np.arange(6) % 2)
+    save_model(clf, tmp_path / "model.skops")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "model.skops").predict_proba(X), clf.predict_proba(X)
+    )
 
 
 def test_skops_save_leaves_the_model_untouched(fitted, tmp_path):
