@@ -54,14 +54,14 @@ def test_limit_torch_threads_restores_the_setting():
 
 def test_grid_search_and_cross_validation_on_dask(client, pipeline, clicks):
     audio, labels = clicks
-    grid = {"cnn__n_onet": [0, 1], "cnn__n_pnet": [1, 2]}
+    grid = {"cnn__n_pnet": [1, 2]}
     serial = GridSearchCV(pipeline, grid, cv=CV).fit(audio, labels)
     serial_scores = cross_val_score(pipeline, audio, labels, cv=CV)
     with distributed.get_task_stream(client) as stream, parallel_backend("dask"):
         search = GridSearchCV(pipeline, grid, cv=CV, n_jobs=-1).fit(audio, labels)
         scores = cross_val_score(pipeline, audio, labels, cv=CV, n_jobs=-1)
-    # 4 candidates x 2 folds, then 2 folds, ran on the two workers
-    assert len(stream.data) >= 10
+    # 2 candidates x 2 folds, then 2 folds, ran on the two workers
+    assert len(stream.data) >= 6
     assert len({task["worker"] for task in stream.data}) == 2
     np.testing.assert_allclose(
         search.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
