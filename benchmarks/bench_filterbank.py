@@ -17,7 +17,8 @@ the peak reset just before the step (Linux ``/proc/self/clear_refs``), in a
 fresh subprocess per implementation, network and batch size. The time the numba kernels take to
 compile (first call, once per process) is printed first.
 
-Run ``python benchmarks/bench_filterbank.py`` (``--quick`` for a short run).
+Run ``python benchmarks/bench_filterbank.py`` (``--quick`` for a short run,
+``--threads N`` to set the number of torch and numba threads).
 Nothing here asserts anything: timings on a shared machine are noisy, so the
 load average is printed alongside.
 """
@@ -108,6 +109,7 @@ def time_alternating(functions, repeats, min_seconds):
 def peak_memory_mib(network, batch, implementation):
     """Max-RSS growth (MiB) over one training step, in a fresh interpreter."""
     command = [sys.executable, __file__, "--memory", network, str(batch), implementation]
+    command += ["--threads", str(torch.get_num_threads())]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(out.stdout.split()[-1])
 
@@ -151,8 +153,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="O+P only, batch 1 and 50")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory column")
+    parser.add_argument("--threads", type=int, help="torch (and so numba) threads to use")
     parser.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory:
         network, batch, implementation = args.memory
         memory_child(network, int(batch), implementation)
