@@ -112,11 +112,10 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         return X, y
 
     def _prepare(self, X):
-        """Standardise with the training statistics and pad short tracks."""
-        X = (X - self.mean_) / self.std_
+        """Pad tracks shorter than a patch with the training mean (0 once standardised)."""
         if X.shape[2] < self.patch_frames:
-            # Pad with the training mean (0 after standardisation) up to one patch.
-            X = np.pad(X, ((0, 0), (0, 0), (0, self.patch_frames - X.shape[2])))
+            pad = ((0, 0), (0, 0), (0, self.patch_frames - X.shape[2]))
+            X = np.pad(X, pad, constant_values=self.mean_)
         return np.ascontiguousarray(X, dtype=np.float32)
 
     # -- fitting ---------------------------------------------------------------
@@ -194,7 +193,8 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _dataset(self, X, y_idx=None):
-        return PatchDataset(X, y_idx, self.patch_frames, self.patch_hop or self.patch_frames)
+        return PatchDataset(X, y_idx, self.patch_frames, self.patch_hop or self.patch_frames,
+                            mean=self.mean_, std=self.std_)
 
     def _build_net(self, n_bands, valid):
         module = self._build_module(n_bands, self.patch_frames, len(self.classes_))

@@ -35,11 +35,12 @@ def patch_starts(n_frames, patch_frames, patch_hop):
 
 
 class PatchDataset(Dataset):
-    """Fixed-length patches of a stack of spectrograms, as views.
+    """Fixed-length, standardised patches of a stack of spectrograms.
 
     Item ``i`` is patch ``i % n_patches_per_track`` of track
-    ``i // n_patches_per_track``; nothing is copied until the DataLoader
-    stacks a batch.
+    ``i // n_patches_per_track``, standardised as ``(x - mean) / std`` when it
+    is read: the spectrograms are neither copied nor standardised as a whole,
+    so memory stays at one patch per item (a view when ``mean=0, std=1``).
 
     Parameters
     ----------
@@ -47,10 +48,13 @@ class PatchDataset(Dataset):
     targets : ndarray of shape (n_tracks,) of int, or None
         Class indices; ``None`` for prediction (the items then carry -1).
     patch_frames, patch_hop : int
+    mean, std : float, default=0.0 and 1.0
+        Standardisation statistics.
     """
 
-    def __init__(self, spectrograms, targets, patch_frames, patch_hop):
+    def __init__(self, spectrograms, targets, patch_frames, patch_hop, mean=0.0, std=1.0):
         self.spectrograms = torch.as_tensor(spectrograms)
+        self.mean, self.std = mean, std
         n_tracks = len(self.spectrograms)
         if targets is None:
             targets = np.full(n_tracks, -1)
@@ -68,7 +72,10 @@ class PatchDataset(Dataset):
     def __getitem__(self, i):
         track, k = divmod(i, len(self.starts))
         start = self.starts[k]
-        return self.spectrograms[track, :, start : start + self.patch_frames], self.targets[track]
+        patch = self.spectrograms[track, :, start : start + self.patch_frames]
+        if self.mean != 0.0 or self.std != 1.0:
+            patch = (patch - self.mean) / self.std
+        return patch, self.targets[track]
 
 
 class PaperLRSchedule(Callback):

@@ -17,7 +17,7 @@ from skrhythm.training import PaperLRSchedule, PatchDataset, patch_starts
 # 4-s clips at 22050 Hz with hop 512: 173 frames; short filters keep fits fast.
 LOGMEL = dict(sr=22050, n_fft=1024, hop_length=512, duration=None)
 SMALL = dict(onet_lengths=(4, 8), pnet_lengths=(16, 32), patch_frames=64, patch_hop=32,
-             lr=0.1, batch_size=16, max_epochs=15, random_state=0, filterbank="reference")
+             lr=0.1, batch_size=16, max_epochs=15, random_state=0)
 
 PAPER_COUNTS = {  # NOTES.md: 40 mel bands, 8 classes
     (1, 0): 4188, (2, 0): 8368, (0, 1): 7428, (0, 2): 14848,
@@ -84,6 +84,8 @@ def test_vote_and_mean_aggregation(spectrograms):
     patch_proba = vote.predict_patch_proba(X)
     assert patch_proba.shape == (len(X), 4, 2)
     np.testing.assert_allclose(vote.predict_proba(X), patch_proba.mean(axis=1))
+    standardised = vote._dataset(X)[5][0]  # second patch of the second track, standardised
+    np.testing.assert_allclose(standardised, (X[1, :, 32:96] - vote.mean_) / vote.std_, rtol=1e-6)
     np.testing.assert_array_equal(vote.predict(X), vote.classes_[majority_vote(patch_proba)])
     np.testing.assert_array_equal(mean.predict(X), mean.classes_[patch_proba.mean(1).argmax(1)])
 

@@ -19,7 +19,6 @@ def fast_music_cnn(**params):
         lr=0.05,
         batch_size=32,
         max_epochs=20,
-        filterbank="reference",
         random_state=0,
     )
     return MusicCNNClassifier(**{**defaults, **params})
