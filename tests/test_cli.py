@@ -107,3 +107,28 @@ def test_summary_orders_models_like_the_poster():
     ]
     assert table["accuracy"].tolist() == pytest.approx([0.6] * 4)
     assert table["accuracy_std"].tolist() == pytest.approx([np.std([0.5, 0.7], ddof=1)] * 4)
+
+
+def test_train_then_predict_on_files(tmp_path, capsys):
+    import soundfile as sf
+
+    from skrhythm.datasets import make_ballroom_like
+
+    model = tmp_path / "model.skops"
+    argv = ["train", "--n-per-class", "1", "--epochs", "1", "--hop", "250", "--out", str(model)]
+    assert cli.main(argv) == 0
+    assert model.stat().st_size > 0
+    clips = make_ballroom_like(n_per_class=1, duration=8.0, random_state=3)
+    files = []
+    for i in (0, 5):
+        files.append(tmp_path / f"clip {i}.wav")
+        sf.write(files[-1], clips.data[i], 44100)
+    capsys.readouterr()
+    assert cli.main(["predict", str(model), *map(str, files), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in rows] == list(map(str, files))
+    for row in rows:
+        assert row["style"] in clips.target_names
+        assert sum(row[c] for c in clips.target_names) == pytest.approx(1, abs=1e-3)
+    assert cli.main(["predict", str(model), str(files[0]), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("file,style,")
