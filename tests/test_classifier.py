@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import joblib
@@ -235,3 +236,34 @@ def test_cuda_request_without_cuda_is_clear(spectrograms):
         MusicCNNClassifier(**SMALL, device="cuda").fit(X, y)
     clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 1}, device="auto").fit(X, y)
     assert clf.device_ == "cpu"
+
+
+def test_checkpoint_survives_a_crash_mid_training(spectrograms, tmp_path):
+    from skorch.callbacks import Callback, Checkpoint
+
+    class CrashAtEpoch3(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 3:
+                raise RuntimeError("simulated crash")
+
+    X, y = spectrograms
+    clf = MusicCNNClassifier(
+        **SMALL, callbacks=[Checkpoint(monitor=None, dirname=str(tmp_path)), CrashAtEpoch3()]
+    )
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        clf.fit(X, y)
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history) == 3  # the checkpoint of the last finished epoch is on disk
+    state = torch.load(tmp_path / "params.pt")
+    module = MusicCNN(40, 2, onet_lengths=(4, 8), pnet_lengths=(16, 32))
+    module.load_state_dict(state)  # a complete, loadable set of weights
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_gpu_smoke(spectrograms):
+    X, y = spectrograms
+    clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 2}, device="cuda").fit(X, y)
+    assert clf.device_ == "cuda" and next(clf.net_.module_.parameters()).is_cuda
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(clf)).predict_proba(X), proba, atol=1e-6)
