@@ -99,12 +99,20 @@ def test_ties_constant_input():
 
 
 def test_ties_small_integers_forward_exact():
+    """Many exact ties. Weights, biases and inputs are small multiples of 1/2, so
+    every partial sum is exactly representable in float32: the result is exact
+    whatever the summation order or the point where the bias is added (FMA or
+    not, any SIMD width), and the two paths must agree bitwise."""
     bank = make_bank((2, 3), (3, 3), 8, seed=4)
+    gen = torch.Generator().manual_seed(4)
     with torch.no_grad():
-        for w in bank.weights:
-            w.copy_(torch.randint(-2, 3, w.shape))
-    x = torch.randint(0, 3, (5, 8, 10)).float()
-    assert torch.equal(bank._forward_fast(x), bank._forward_reference(x))
+        for w, b in zip(bank.weights, bank.biases):
+            w.copy_(torch.randint(-2, 3, w.shape, generator=gen))
+            b.copy_(torch.randint(-6, 3, b.shape, generator=gen) / 2)
+    x = torch.randint(0, 3, (5, 8, 10), generator=gen).float()
+    fast, ref = bank._forward_fast(x), bank._forward_reference(x)
+    assert (ref == 0).any() and (ref > 0).any()
+    assert torch.equal(fast, ref)
 
 
 def test_batch_composition_invariance():
