@@ -1,12 +1,27 @@
-"""The fused CPU filter bank against the conv2d + max_pool2d reference."""
+"""The fused filter banks (numba on the CPU, Triton on the GPU) against the conv2d reference.
+
+The Triton kernels run on CUDA when a GPU is present, otherwise on CPU tensors
+in Triton's interpreter (``TRITON_INTERPRET=1``, set in conftest.py); they are
+skipped only where Triton is not installed (``pip install -e ".[gpu]"``).
+"""
 
 import numpy as np
 import pytest
 import torch
 
 from skrhythm.nn._fast_filterbank import pooled_correlation
-from skrhythm.nn.filterbank import IMPLEMENTATIONS, FilterBank1xN, n_subbands
+from skrhythm.nn.filterbank import IMPLEMENTATIONS, FilterBank1xN, n_subbands, triton_available
 from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
+
+CUDA = torch.cuda.is_available()
+needs_triton = pytest.mark.skipif(
+    not triton_available(), reason='Triton is not installed (pip install -e ".[gpu]")'
+)
+#: The fused implementations and the device each runs on here.
+FUSED = [
+    pytest.param(("fast", "cpu"), id="fast"),
+    pytest.param(("triton", "cuda" if CUDA else "cpu"), id="triton", marks=needs_triton),
+]
 
 
 def make_bank(lengths, counts, n_bands, pool_bands=4, seed=0, dtype=torch.float32):
@@ -29,17 +44,21 @@ def center_biases(bank, x):
             b.copy_(c)
 
 
-def outputs_and_grads(bank, x, implementation, grad_out):
+def outputs_and_grads(bank, x, implementation, grad_out, device="cpu"):
+    """Output and the gradients of input and parameters, computed on ``device``, on the CPU."""
     bank.implementation = implementation
-    x = x.detach().clone().requires_grad_(True)
+    bank.to(device)
+    x = x.detach().to(device).requires_grad_(True)
     bank.zero_grad()
     out = bank(x)
-    out.backward(grad_out)
-    grads = [x.grad] + [p.grad.clone() for p in bank.parameters()]
-    return out.detach(), grads
+    out.backward(grad_out.to(device))
+    grads = [x.grad.cpu()] + [p.grad.cpu() for p in bank.parameters()]
+    bank.to("cpu")
+    return out.detach().cpu(), grads
 
 
-# (lengths, counts, n_bands, pool_bands, batch, n_frames)
+# (lengths, counts, n_bands, pool_bands, batch, n_frames); the last one is too slow for
+# Triton's interpreter and runs for Triton on a GPU only.
 CASES = [
     ((6, 11), (5, 5), 40, 4, 3, 60),
     ((1, 2, 3, 4, 5), (1, 2, 3, 2, 1), 8, 4, 1, 9),  # batch 1, filter as long as the input
@@ -51,8 +70,16 @@ CASES = [
 ]
 
 
+def fused_case(fused, case):
+    if fused[0] == "triton" and fused[1] == "cpu" and case is CASES[-1]:
+        pytest.skip("O-net + P-net takes minutes in Triton's interpreter; runs on CUDA")
+    return fused
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_fast_matches_reference(case):
+@pytest.mark.parametrize("fused", FUSED)
+def test_fused_matches_reference(fused, case):
+    implementation, device = fused_case(fused, case)
     lengths, counts, n_bands, pool_bands, batch, n_frames = case
     bank = make_bank(lengths, counts, n_bands, pool_bands)
     gen = torch.Generator().manual_seed(1)
@@ -61,7 +88,7 @@ def test_fast_matches_reference(case):
     center_biases(bank, x)
 
     ref, ref_grads = outputs_and_grads(bank, x, "reference", grad_out)
-    fast, fast_grads = outputs_and_grads(bank, x, "fast", grad_out)
+    fast, fast_grads = outputs_and_grads(bank, x, implementation, grad_out, device)
 
     assert fast.dtype == torch.float32
     assert fast.shape == ref.shape == (batch, sum(counts), bank.n_subbands)
@@ -74,13 +101,24 @@ def test_fast_matches_reference(case):
     assert not fast_grads[0][:, bank.n_subbands * bank.pool_bands :].any()
 
 
-def test_non_contiguous_input():
+def forward(bank, x, implementation, device="cpu"):
+    """Output without gradients of ``bank`` on ``device``, returned on the CPU."""
+    bank.implementation = implementation
+    with torch.no_grad():
+        out = bank.to(device)(x.to(device)).cpu()
+    bank.to("cpu")
+    return out
+
+
+@pytest.mark.parametrize("fused", FUSED)
+def test_non_contiguous_input(fused):
     bank = make_bank((3, 10), (2, 2), 8)
     x = torch.randn(4, 30, 8).transpose(1, 2)
-    torch.testing.assert_close(bank._forward_fast(x), bank._forward_reference(x))
+    torch.testing.assert_close(forward(bank, x, *fused), forward(bank, x, "reference"))
 
 
-def test_ties_constant_input():
+@pytest.mark.parametrize("fused", FUSED)
+def test_ties_constant_input(fused):
     """Constant input: every window ties. Forward values must agree, and the
     gradients must be a valid subgradient (all windows are equal, so the weight
     gradient does not depend on which argmax is chosen, and the input gradient
@@ -90,7 +128,7 @@ def test_ties_constant_input():
     x = torch.full((2, 10, 12), 0.7)
     grad_out = torch.randn(2, 3, 2, generator=torch.Generator().manual_seed(0))
     ref, ref_grads = outputs_and_grads(bank, x, "reference", grad_out)
-    fast, fast_grads = outputs_and_grads(bank, x, "fast", grad_out)
+    fast, fast_grads = outputs_and_grads(bank, x, fused[0], grad_out, fused[1])
     torch.testing.assert_close(fast, ref)
     for g_fast, g_ref in zip(fast_grads[1:], ref_grads[1:]):
         torch.testing.assert_close(g_fast, g_ref)
@@ -98,7 +136,8 @@ def test_ties_constant_input():
     assert not fast_grads[0][:, 8:].any()
 
 
-def test_ties_small_integers_forward_exact():
+@pytest.mark.parametrize("fused", FUSED)
+def test_ties_small_integers_forward_exact(fused):
     """Many exact ties. Weights, biases and inputs are small multiples of 1/2, so
     every partial sum is exactly representable in float32: the result is exact
     whatever the summation order or the point where the bias is added (FMA or
@@ -110,19 +149,22 @@ def test_ties_small_integers_forward_exact():
             w.copy_(torch.randint(-2, 3, w.shape, generator=gen))
             b.copy_(torch.randint(-6, 3, b.shape, generator=gen) / 2)
     x = torch.randint(0, 3, (5, 8, 10), generator=gen).float()
-    fast, ref = bank._forward_fast(x), bank._forward_reference(x)
+    fast, ref = forward(bank, x, *fused), forward(bank, x, "reference")
     assert (ref == 0).any() and (ref > 0).any()
     assert torch.equal(fast, ref)
 
 
-def test_batch_composition_invariance():
-    bank = make_bank(ONET_LENGTHS + PNET_LENGTHS, (5,) * 8 + (1,) * 35, 40)
-    x = torch.randn(9, 40, 250, generator=torch.Generator().manual_seed(2))
-    with torch.no_grad():
-        full = bank._forward_fast(x)
-        for i in range(len(x)):
-            assert torch.equal(bank._forward_fast(x[i : i + 1])[0], full[i])
-        assert torch.equal(bank._forward_fast(x[3:7]), full[3:7])
+@pytest.mark.parametrize("fused", FUSED)
+def test_batch_composition_invariance(fused):
+    if fused[0] == "triton" and fused[1] == "cpu":  # a smaller bank for the interpreter
+        bank, x = make_bank((3, 10, 17), (5, 5, 1), 12), torch.randn(9, 12, 40)
+    else:
+        bank = make_bank(ONET_LENGTHS + PNET_LENGTHS, (5,) * 8 + (1,) * 35, 40)
+        x = torch.randn(9, 40, 250, generator=torch.Generator().manual_seed(2))
+    full = forward(bank, x, *fused)
+    for i in range(len(x)):
+        assert torch.equal(forward(bank, x[i : i + 1], *fused)[0], full[i])
+    assert torch.equal(forward(bank, x[3:7], *fused), full[3:7])
 
 
 def test_thread_count_does_not_change_results():
@@ -150,12 +192,31 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(pooled, (x, w))
 
 
-def test_float64_module_matches_reference():
+@needs_triton
+def test_triton_gradcheck_float64():
+    from skrhythm.nn._triton_filterbank import pooled_correlation as triton_pooled
+
+    device = "cuda" if CUDA else "cpu"
+    gen = torch.Generator().manual_seed(5)
+    lengths = torch.tensor([2, 3, 3, 5], dtype=torch.int32, device=device)
+    offsets = torch.tensor([0, 2, 5, 8], dtype=torch.int32, device=device)
+    x = torch.randn(2, 5, 9, dtype=torch.float64, generator=gen).to(device).requires_grad_()
+    w = torch.randn(13, dtype=torch.float64, generator=gen).to(device).requires_grad_()
+
+    def pooled(x, w):
+        return triton_pooled(x, w, lengths, offsets, 2, 2, 5)
+
+    # fast_mode checks random projections of the Jacobian: few interpreted launches
+    assert torch.autograd.gradcheck(pooled, (x, w), fast_mode=True)
+
+
+@pytest.mark.parametrize("fused", FUSED)
+def test_float64_module_matches_reference(fused):
     bank = make_bank((4, 7), (2, 3), 9, dtype=torch.float64)
     x = torch.randn(3, 9, 20, dtype=torch.float64)
-    fast = bank._forward_fast(x)
+    fast = forward(bank, x, *fused)
     assert fast.dtype == torch.float64
-    torch.testing.assert_close(fast, bank._forward_reference(x))
+    torch.testing.assert_close(fast, forward(bank, x, "reference"))
 
 
 def test_auto_selects_by_device(monkeypatch):
@@ -174,8 +235,30 @@ def test_auto_selects_by_device(monkeypatch):
     assert calls == ["fast", "reference", "reference", "fast"]
 
 
+def test_auto_picks_triton_on_cuda(monkeypatch):
+    import skrhythm.nn.filterbank as filterbank
+
+    bank = FilterBank1xN((3,), (2,), 4)
+    assert bank.resolved_implementation("cpu") == "fast"
+    assert bank.resolved_implementation("cuda") == ("triton" if triton_available() else "reference")
+    monkeypatch.setattr(filterbank, "triton_available", lambda: False)
+    assert bank.resolved_implementation("cuda:0") == "reference"
+    bank.implementation = "reference"
+    assert bank.resolved_implementation("cpu") == "reference"
+
+
+@needs_triton
+def test_triton_needs_cuda_or_interpreter(monkeypatch):
+    import skrhythm.nn._triton_filterbank as triton_filterbank
+
+    monkeypatch.setattr(triton_filterbank, "interpreted", lambda: False)
+    bank = FilterBank1xN((3,), (2,), 4, implementation="triton")
+    with pytest.raises(ValueError, match="CUDA tensor.*TRITON_INTERPRET"):
+        bank(torch.zeros(1, 4, 5))
+
+
 def test_defaults_are_auto():
-    assert set(IMPLEMENTATIONS) == {"auto", "fast", "reference"}
+    assert set(IMPLEMENTATIONS) == {"auto", "fast", "triton", "reference"}
     assert FilterBank1xN((3,), (1,), 4).implementation == "auto"
     assert MusicCNN(40, 3).filterbank.implementation == "auto"
     assert MusicCNN(40, 3, implementation="reference").filterbank.implementation == "reference"

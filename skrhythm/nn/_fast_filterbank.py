@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from ._pooled_correlation import PooledCorrelation
+
 __all__ = ["pooled_correlation"]
 
 _LAUNCH_LOCK = threading.Lock()
@@ -130,50 +132,47 @@ def _launch(kernel, *args):
         return kernel(*args)
 
 
-class _PooledCorrelation(torch.autograd.Function):
-    """Max over ``pool_bands`` bands and all time of valid 1-by-n correlations."""
+class _NumbaKernels:
+    """The CPU backend of :class:`~skrhythm.nn._pooled_correlation.PooledCorrelation`.
+
+    ``geometry`` is ``(lengths, offsets, pool_bands, n_subbands)`` with int64
+    numpy arrays.
+    """
 
     @staticmethod
-    def forward(ctx, x, w, lengths, offsets, pool_bands, n_subbands):
-        x = x.detach().contiguous()
-        w = w.detach().contiguous()
-        maxima, argmax = _launch(
-            _forward_kernel, x.numpy(), w.numpy(), lengths, offsets, pool_bands, n_subbands
+    def forward(x, w, geometry):
+        maxima, argmax = _launch(_forward_kernel, x.numpy(), w.numpy(), *geometry)
+        return torch.from_numpy(maxima), torch.from_numpy(argmax)
+
+    @staticmethod
+    def input_grad(w, grad, argmax, geometry, x):
+        lengths, offsets = geometry[:2]
+        grad_x = torch.zeros_like(x)
+        _launch(
+            _input_grad_kernel,
+            w.numpy(),
+            grad.numpy(),
+            argmax.numpy(),
+            lengths,
+            offsets,
+            grad_x.numpy(),
         )
-        argmax = torch.from_numpy(argmax)
-        ctx.save_for_backward(x, w, argmax)
-        ctx.lengths, ctx.offsets = lengths, offsets
-        return torch.from_numpy(maxima)
+        return grad_x
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        x, w, argmax = ctx.saved_tensors
-        grad = grad.contiguous().numpy()
-        grad_x = grad_w = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.zeros_like(x)
-            _launch(
-                _input_grad_kernel,
-                w.numpy(),
-                grad,
-                argmax.numpy(),
-                ctx.lengths,
-                ctx.offsets,
-                grad_x.numpy(),
-            )
-        if ctx.needs_input_grad[1]:
-            grad_w = torch.zeros_like(w)
-            _launch(
-                _weight_grad_kernel,
-                x.numpy(),
-                grad,
-                argmax.numpy(),
-                ctx.lengths,
-                ctx.offsets,
-                grad_w.numpy(),
-            )
-        return grad_x, grad_w, None, None, None, None
+    def weight_grad(x, grad, argmax, geometry, w):
+        lengths, offsets = geometry[:2]
+        grad_w = torch.zeros_like(w)
+        _launch(
+            _weight_grad_kernel,
+            x.numpy(),
+            grad.numpy(),
+            argmax.numpy(),
+            lengths,
+            offsets,
+            grad_w.numpy(),
+        )
+        return grad_w
 
 
 def pooled_correlation(x, w, lengths, offsets, pool_bands, n_subbands):
@@ -201,4 +200,5 @@ def pooled_correlation(x, w, lengths, offsets, pool_bands, n_subbands):
         sub-band, the largest correlation over the bands of the sub-band and
         all valid time positions (no bias, no ReLU).
     """
-    return _PooledCorrelation.apply(x, w, lengths, offsets, pool_bands, n_subbands)
+    geometry = (lengths, offsets, pool_bands, n_subbands)
+    return PooledCorrelation.apply(x, w, _NumbaKernels, geometry)

@@ -16,7 +16,16 @@ from torch import nn
 
 __all__ = ["FilterBank1xN", "n_subbands"]
 
-IMPLEMENTATIONS = ("auto", "fast", "reference")
+IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
+
+
+def triton_available():
+    """Whether Triton can be imported (it ships with CUDA builds of torch)."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def n_subbands(n_bands, pool_bands):
@@ -42,16 +51,19 @@ class FilterBank1xN(nn.Module):
         Number of mel bands of the input.
     pool_bands : int, default=4
         Bands max-pooled together into one sub-band.
-    implementation : {"auto", "fast", "reference"}, default="auto"
+    implementation : {"auto", "fast", "triton", "reference"}, default="auto"
         How the forward pass is computed. ``"reference"`` is one
         :func:`torch.nn.functional.conv2d` per length followed by
         :func:`torch.nn.functional.max_pool2d`: slow and obviously correct.
-        ``"fast"`` (CPU tensors only) fuses the correlations with the
-        max-pooling in numba kernels that never store the full activation,
-        and back-propagates through the pooled argmax positions only; each
+        ``"fast"`` (CPU tensors) fuses the correlations with the max-pooling
+        in numba kernels that never store the full activation, and
+        back-propagates through the pooled argmax positions only;
+        ``"triton"`` (CUDA tensors, or CPU tensors under Triton's
+        interpreter) does the same in Triton kernels. With both, each
         sample's output is independent of the rest of the batch. ``"auto"``
-        picks ``"fast"`` for CPU input and ``"reference"`` otherwise (CUDA),
-        at every forward call.
+        picks, at every forward call, ``"fast"`` for CPU input, ``"triton"``
+        for CUDA input when Triton is installed, and ``"reference"``
+        otherwise.
 
     Shape
     -----
@@ -81,6 +93,10 @@ class FilterBank1xN(nn.Module):
         self._filter_lengths = np.repeat(np.asarray(self.lengths, np.int64), self.counts)
         offsets = np.cumsum(self._filter_lengths) - self._filter_lengths
         self._filter_offsets = offsets.astype(np.int64)
+        # The same on the module's device, for the Triton kernels (not saved in state_dict).
+        for name, value in (("lengths", self._filter_lengths), ("offsets", self._filter_offsets)):
+            tensor = torch.as_tensor(value, dtype=torch.int32)
+            self.register_buffer(f"_filter_{name}_int32", tensor, persistent=False)
         self.reset_parameters()
 
     @property
@@ -112,12 +128,23 @@ class FilterBank1xN(nn.Module):
             raise TypeError(
                 f"input dtype {x.dtype} differs from the weights' dtype {self.weights[0].dtype}"
             )
-        implementation = self.implementation
-        if implementation == "auto":
-            implementation = "fast" if x.device.type == "cpu" else "reference"
+        implementation = self.resolved_implementation(x.device)
         if implementation == "fast":
             return self._forward_fast(x)
+        if implementation == "triton":
+            return self._forward_triton(x)
         return self._forward_reference(x)
+
+    def resolved_implementation(self, device):
+        """The implementation a forward pass on ``device`` uses (``"auto"`` resolved)."""
+        if self.implementation != "auto":
+            return self.implementation
+        device = torch.device(device)
+        if device.type == "cpu":
+            return "fast"
+        if device.type == "cuda" and triton_available():
+            return "triton"
+        return "reference"
 
     def _forward_fast(self, x):
         if x.device.type != "cpu":
@@ -125,12 +152,23 @@ class FilterBank1xN(nn.Module):
         # Imported here so that numba is loaded only when the fast path is used.
         from ._fast_filterbank import pooled_correlation
 
+        geometry = (self._filter_lengths, self._filter_offsets, self.pool_bands, self.n_subbands)
+        return self._fused(pooled_correlation, x, geometry)
+
+    def _forward_triton(self, x):
+        # Imported here so that Triton is loaded only when this path is used.
+        from ._triton_filterbank import pooled_correlation
+
+        lengths = self._filter_lengths_int32.to(x.device)
+        offsets = self._filter_offsets_int32.to(x.device)
+        geometry = (lengths, offsets, self.pool_bands, self.n_subbands, max(self.lengths))
+        return self._fused(pooled_correlation, x, geometry)
+
+    def _fused(self, pooled_correlation, x, geometry):
+        """Bias and ReLU on the pooled maxima of a fused kernel backend."""
         w = torch.cat([w.reshape(-1) for w in self.weights])
         b = torch.cat(list(self.biases))
-        maxima = pooled_correlation(
-            x, w, self._filter_lengths, self._filter_offsets, self.pool_bands, self.n_subbands
-        )
-        return F.relu(maxima + b[:, None])
+        return F.relu(pooled_correlation(x, w, *geometry) + b[:, None])
 
     def _forward_reference(self, x):
         x = x[:, None, : self.n_subbands * self.pool_bands]

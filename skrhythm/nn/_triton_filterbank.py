@@ -1,0 +1,204 @@
+"""Fused 1-by-n correlation and sub-band max-pooling on the GPU (Triton kernels).
+
+The GPU twin of :mod:`skrhythm.nn._fast_filterbank`. The forward kernel gives
+each program one sample, one sub-band and a block of ``BLOCK_F`` filters; it
+walks the sub-band's bands in ``BLOCK_T``-frame tiles, accumulates the
+``(BLOCK_F, BLOCK_T)`` correlations over the filter taps (each input load
+serves the whole block of filters) and keeps, per filter, only the running
+maximum and its position: the ``(batch, filters, bands, time)`` activation is
+never stored. Filters of a block may differ in length: taps past a filter's
+length have zero weight and time positions past its last valid one are
+masked, so blocks of similar lengths (the O-net and P-net are built in
+ascending length) waste little work.
+
+The backward kernels go through the argmax positions: the weight gradient is a
+gather of one window per (sample, filter, sub-band), reduced in fixed chunks of
+samples and then summed, so it is deterministic; the input gradient (needed
+only when the input requires a gradient, never in training) is a scatter with
+atomic additions, so its last bits may vary between runs.
+
+Every output element is computed by one program from its own sample only, so
+a sample's output does not depend on the rest of the batch. Kernels run on
+CUDA tensors, or on CPU tensors under Triton's interpreter
+(``TRITON_INTERPRET=1`` set before Triton is imported), which the tests use.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._pooled_correlation import PooledCorrelation
+
+__all__ = ["pooled_correlation", "interpreted"]
+
+BLOCK_F = 16
+BLOCK_T = 128
+WEIGHT_GRAD_CHUNK = 16
+
+_DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
+
+
+def interpreted():
+    """Whether Triton runs kernels in its CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return triton.knobs.runtime.interpret
+
+
+@triton.jit
+def _forward_kernel(
+    x_ptr, w_ptr, lengths_ptr, offsets_ptr, maxima_ptr, argmax_ptr,
+    n_bands, n_frames, n_filters, pool_bands, n_subbands,
+    DTYPE: tl.constexpr, BLOCK_F: tl.constexpr, BLOCK_T: tl.constexpr,
+):  # fmt: skip
+    task = tl.program_id(0)
+    b = task // n_subbands
+    s = task % n_subbands
+    f = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)
+    f_mask = f < n_filters
+    lengths = tl.load(lengths_ptr + f, mask=f_mask, other=0)
+    offsets = tl.load(offsets_ptr + f, mask=f_mask, other=0)
+    max_length = tl.max(lengths, axis=0)
+    min_length = tl.min(tl.where(f_mask, lengths, max_length), axis=0)
+    last_start = n_frames - lengths  # last valid position of each filter
+    best = tl.full([BLOCK_F], float("-inf"), DTYPE)
+    best_at = tl.zeros([BLOCK_F], tl.int32) + s * pool_bands * n_frames
+    t_local = tl.arange(0, BLOCK_T)
+    for band in range(s * pool_bands, (s + 1) * pool_bands):
+        row = x_ptr + (b * n_bands + band) * n_frames
+        for t0 in range(0, n_frames - min_length + 1, BLOCK_T):
+            t = t0 + t_local
+            acc = tl.zeros([BLOCK_F, BLOCK_T], DTYPE)
+            for k in range(0, max_length):
+                wk = tl.load(w_ptr + offsets + k, mask=f_mask & (k < lengths), other=0.0)
+                xk = tl.load(row + t + k, mask=t + k < n_frames, other=0.0)
+                acc += wk[:, None] * xk[None, :]
+            acc = tl.where(t[None, :] <= last_start[:, None], acc, float("-inf"))
+            tile_best, tile_at = tl.max(
+                acc, axis=1, return_indices=True, return_indices_tie_break_left=True
+            )
+            better = tile_best > best
+            best = tl.where(better, tile_best, best)
+            best_at = tl.where(better, band * n_frames + t0 + tile_at, best_at)
+    out = (b * n_filters + f) * n_subbands + s
+    tl.store(maxima_ptr + out, best, mask=f_mask)
+    tl.store(argmax_ptr + out, best_at, mask=f_mask)
+
+
+@triton.jit
+def _weight_grad_kernel(
+    x_ptr, grad_ptr, argmax_ptr, lengths_ptr, offsets_ptr, partial_ptr,
+    n_batch, sample_size, n_filters, n_subbands, n_weights,
+    DTYPE: tl.constexpr, CHUNK: tl.constexpr, BLOCK_K: tl.constexpr,
+):  # fmt: skip
+    f = tl.program_id(0)
+    chunk = tl.program_id(1)
+    length = tl.load(lengths_ptr + f)
+    offset = tl.load(offsets_ptr + f)
+    k = tl.arange(0, BLOCK_K)
+    k_mask = k < length
+    acc = tl.zeros([BLOCK_K], DTYPE)
+    for b in range(chunk * CHUNK, tl.minimum(chunk * CHUNK + CHUNK, n_batch)):
+        for s in range(0, n_subbands):
+            out = (b * n_filters + f) * n_subbands + s
+            g = tl.load(grad_ptr + out)
+            at = tl.load(argmax_ptr + out)
+            window = tl.load(x_ptr + b * sample_size + at + k, mask=k_mask, other=0.0)
+            acc += g * window
+    tl.store(partial_ptr + chunk * n_weights + offset + k, acc, mask=k_mask)
+
+
+@triton.jit
+def _input_grad_kernel(
+    w_ptr, grad_ptr, argmax_ptr, lengths_ptr, offsets_ptr, grad_x_ptr,
+    sample_size, n_filters, n_subbands,
+    BLOCK_K: tl.constexpr,
+):  # fmt: skip
+    b = tl.program_id(0)
+    f = tl.program_id(1)
+    length = tl.load(lengths_ptr + f)
+    offset = tl.load(offsets_ptr + f)
+    k = tl.arange(0, BLOCK_K)
+    k_mask = k < length
+    w = tl.load(w_ptr + offset + k, mask=k_mask, other=0.0)
+    for s in range(0, n_subbands):
+        out = (b * n_filters + f) * n_subbands + s
+        g = tl.load(grad_ptr + out)
+        at = tl.load(argmax_ptr + out)
+        tl.atomic_add(grad_x_ptr + b * sample_size + at + k, g * w, mask=k_mask)
+
+
+class _TritonKernels:
+    """The GPU backend of :class:`~skrhythm.nn._pooled_correlation.PooledCorrelation`.
+
+    ``geometry`` is ``(lengths, offsets, pool_bands, n_subbands, max_length)``
+    with the lengths and offsets as int32 tensors on the device of the input.
+    """
+
+    @staticmethod
+    def forward(x, w, geometry):
+        lengths, offsets, pool_bands, n_subbands, _ = geometry
+        n_batch, n_bands, n_frames = x.shape
+        n_filters = len(lengths)
+        maxima = torch.empty(n_batch, n_filters, n_subbands, dtype=x.dtype, device=x.device)
+        argmax = torch.empty(n_batch, n_filters, n_subbands, dtype=torch.int32, device=x.device)
+        grid = (n_batch * n_subbands, triton.cdiv(n_filters, BLOCK_F))
+        _forward_kernel[grid](
+            x, w, lengths, offsets, maxima, argmax,
+            n_bands, n_frames, n_filters, pool_bands, n_subbands,
+            DTYPE=_DTYPES[x.dtype], BLOCK_F=BLOCK_F, BLOCK_T=BLOCK_T,
+        )  # fmt: skip
+        return maxima, argmax
+
+    @staticmethod
+    def weight_grad(x, grad, argmax, geometry, w):
+        lengths, offsets = geometry[:2]
+        n_batch, n_bands, n_frames = x.shape
+        n_filters, n_subbands = grad.shape[1:]
+        n_chunks = triton.cdiv(n_batch, WEIGHT_GRAD_CHUNK)
+        partial = torch.empty(n_chunks, len(w), dtype=x.dtype, device=x.device)
+        _weight_grad_kernel[(n_filters, n_chunks)](
+            x, grad, argmax, lengths, offsets, partial,
+            n_batch, n_bands * n_frames, n_filters, n_subbands, len(w),
+            DTYPE=_DTYPES[x.dtype], CHUNK=WEIGHT_GRAD_CHUNK, BLOCK_K=_block_k(geometry),
+        )  # fmt: skip
+        return partial.sum(dim=0)
+
+    @staticmethod
+    def input_grad(w, grad, argmax, geometry, x):
+        lengths, offsets = geometry[:2]
+        n_batch, n_bands, n_frames = x.shape
+        n_filters, n_subbands = grad.shape[1:]
+        grad_x = torch.zeros_like(x)
+        _input_grad_kernel[(n_batch, n_filters)](
+            w, grad, argmax, lengths, offsets, grad_x,
+            n_bands * n_frames, n_filters, n_subbands,
+            BLOCK_K=_block_k(geometry),
+        )  # fmt: skip
+        return grad_x
+
+
+def _block_k(geometry):
+    """Taps per program of the backward kernels: the longest filter, as a power of two."""
+    return triton.next_power_of_2(geometry[4])
+
+
+def pooled_correlation(x, w, lengths, offsets, pool_bands, n_subbands, max_length):
+    """Sub-band max of valid 1-by-n correlations on the GPU, differentiable through the argmax.
+
+    The arguments and the result are those of
+    :func:`skrhythm.nn._fast_filterbank.pooled_correlation`, except that
+    ``lengths`` and ``offsets`` are int32 tensors on the device of ``x`` (a
+    CUDA device, or the CPU under Triton's interpreter), ``max_length`` is
+    ``max(lengths)`` (known on the host, so no device sync is needed) and
+    ``x`` is float32 or float64.
+    """
+    if x.dtype not in _DTYPES:
+        raise TypeError(f"the Triton filter bank takes float32 or float64 input, got {x.dtype}")
+    if x.device.type != "cuda" and not interpreted():
+        raise ValueError(
+            f'implementation="triton" needs a CUDA tensor (got one on {x.device}); '
+            "set TRITON_INTERPRET=1 before importing triton to run it on the CPU"
+        )
+    geometry = (lengths, offsets, int(pool_bands), int(n_subbands), int(max_length))
+    return PooledCorrelation.apply(x, w, _TritonKernels, geometry)
