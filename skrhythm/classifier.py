@@ -18,7 +18,7 @@ from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
-from .training import KeepBestModel, PaperLRSchedule, PatchDataset
+from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader
 
 __all__ = ["BasePatchCNNClassifier", "MusicCNNClassifier", "majority_vote"]
 
@@ -193,8 +193,9 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _dataset(self, X, y_idx=None):
+        """Patches of ``X`` on the net's device (copied there once)."""
         return PatchDataset(X, y_idx, self.patch_frames, self.patch_hop or self.patch_frames,
-                            mean=self.mean_, std=self.std_)
+                            mean=self.mean_, std=self.std_, device=self.device_)
 
     def _build_net(self, n_bands, valid):
         module = self._build_module(n_bands, self.patch_frames, len(self.classes_))
@@ -218,6 +219,8 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
+            iterator_train=PatchLoader,
+            iterator_valid=PatchLoader,
             iterator_train__shuffle=True,
             train_split=None if valid is None else predefined_split(valid),
             callbacks=callbacks,
