@@ -1,0 +1,219 @@
+"""Training throughput of the estimator against its ceilings, on the CPU or a GPU.
+
+For each network and batch size, on random 40-band spectrograms of 30-s tracks
+(1292 frames, patches of 250 frames at hop 250), it measures in the same run,
+as patches per second of training:
+
+* ``estimator``: ``MusicCNNClassifier.fit`` epochs, end to end (data to the
+  device, batches gathered by index, skorch's loop, validation excluded), with
+  the reference filter bank (``conv2d``) and with the fused one
+  (``"auto"``: numba on the CPU, Triton on CUDA);
+* ``raw loop``: a plain torch loop over the same module, optimiser and
+  batches (data already on the device, no skorch): the ceiling for the
+  estimator's own overhead;
+* ``kernels``: the fused filter bank alone, forward and backward, on one
+  fixed batch: the ceiling set by the kernels.
+
+It prints the ratios estimator / raw loop and estimator / kernels, and the
+fused / reference speed-up. Then (``--projection``) it times one training
+epoch, with validation, of every O-net/P-net model of the paper at hops 250
+and 80 on the fused path, and projects the paper protocol on a Ballroom-sized
+set: 698 tracks, 10 folds (628 training tracks, 69 of them held out for
+validation), ``--epochs`` epochs.
+
+Usage::
+
+    python benchmarks/bench_engine.py --device cuda --batches 50 256 --projection
+    python benchmarks/bench_engine.py --device cpu --threads 2 --batches 50
+
+Nothing here asserts anything; the device, versions and load are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from skrhythm import MusicCNNClassifier
+from skrhythm.experiments import MODELS
+from skrhythm.training import PatchDataset, PatchLoader, patch_starts
+
+N_BANDS, N_FRAMES, N_CLASSES, PATCH = 40, 1292, 8, 250
+NETWORKS = {"O+P": (1, 1), "8xO+8xP": (8, 8)}
+PAPER_TRAIN_TRACKS, PAPER_VALID_TRACKS = 628 - 69, 69
+
+
+def synchronize(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def data(n_tracks, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_tracks, N_BANDS, N_FRAMES)).astype(np.float32)
+    return X, rng.integers(N_CLASSES, size=n_tracks)
+
+
+def estimator(network, batch, device, filterbank, hop=PATCH, **params):
+    n_onet, n_pnet = NETWORKS.get(network, (None, None))
+    if n_onet is not None:
+        params.update(n_onet=n_onet, n_pnet=n_pnet)
+    return MusicCNNClassifier(
+        **params, batch_size=batch, device=device, filterbank=filterbank, patch_hop=hop,
+        lr_schedule=None, random_state=0,
+    )  # fmt: skip
+
+
+def estimator_rate(network, batch, device, filterbank, X, y, epochs):
+    """Training patches per second of fit epochs (after a 1-epoch warm-up fit)."""
+    clf = estimator(network, batch, device, filterbank, max_epochs=1).fit(X, y)
+    clf.set_params(warm_start=True, max_epochs=epochs)
+    synchronize(device)
+    start = time.perf_counter()
+    clf.fit(X, y)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    return epochs * len(X) * len(patch_starts(N_FRAMES, PATCH, PATCH)) / seconds, clf
+
+
+def raw_loop_rate(clf, X, y, device, epochs):
+    """The same module, optimiser and batches in a plain torch loop (data on the device)."""
+    module = clf.net_.module_
+    optimizer = torch.optim.SGD(module.parameters(), lr=clf.lr)
+    dataset = PatchDataset(X, y, PATCH, PATCH, clf.mean_, clf.std_, device=device)
+    loader = PatchLoader(dataset, clf.batch_size, shuffle=True)
+    module.train()
+
+    def epoch():
+        for patches, targets in loader:
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(module(patches), targets).backward()
+            optimizer.step()
+
+    epoch()  # warm-up
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        epoch()
+    synchronize(device)
+    return epochs * len(dataset) / (time.perf_counter() - start)
+
+
+def kernel_rate(clf, device, batch, min_seconds=1.0):
+    """The fused filter bank alone: forward and backward on one batch."""
+    bank = clf.net_.module_.filterbank
+    x = torch.randn(batch, N_BANDS, PATCH, device=device)
+    grad = torch.randn(batch, bank.n_filters, bank.n_subbands, device=device)
+
+    def step():
+        bank.zero_grad()
+        bank(x).backward(grad)
+
+    step()
+    synchronize(device)
+    n_calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < min_seconds:
+        step()
+        n_calls += 1
+    synchronize(device)
+    return n_calls * batch / (time.perf_counter() - start)
+
+
+def throughput(args, device):
+    X, y = data(args.tracks)
+    header = (
+        f"{'network':>8} {'batch':>5} | {'estimator':>9} {'raw loop':>9} {'kernels':>9} | "
+        f"{'est/raw':>7} {'est/kern':>8} | {'reference':>9} {'fused/ref':>9}"
+    )
+    print("training patches/s (250-frame patches, hop 250)")
+    print(header)
+    print("-" * len(header))
+    for network in args.networks:
+        for batch in args.batches:
+            fused, clf = estimator_rate(network, batch, device, "auto", X, y, args.fit_epochs)
+            raw = raw_loop_rate(clf, X, y, device, args.fit_epochs)
+            kernels = kernel_rate(clf, device, batch)
+            n_ref = max(2 * batch, len(X) // args.reference_fraction)
+            reference, _ = estimator_rate(network, batch, device, "reference", X[:n_ref],
+                                          y[:n_ref], 1)  # fmt: skip
+            print(
+                f"{network:>8} {batch:>5} | {fused:9.0f} {raw:9.0f} {kernels:9.0f} | "
+                f"{fused / raw:7.2f} {fused / kernels:8.2f} | {reference:9.0f} "
+                f"{fused / reference:9.2f}",
+                flush=True,
+            )
+
+
+def projection(args, device):
+    """Time a fit epoch (with validation) of every O/P model; project the paper protocol."""
+    X, y = data(args.tracks, seed=1)
+    valid = max(N_CLASSES, round(len(X) * PAPER_VALID_TRACKS / (PAPER_TRAIN_TRACKS + 69)))
+    print(f"\nprojection: 698 tracks, 10 folds, {PAPER_TRAIN_TRACKS} training + "
+          f"{PAPER_VALID_TRACKS} validation tracks per fold, {args.epochs} epochs; "
+          f"measured on {len(X) - valid} + {valid} tracks, batch {args.projection_batch}")
+    print(f"{'model':>22} {'hop':>4} {'s/epoch here':>13} {'train patches/s':>16} "
+          f"{'paper protocol (h)':>19}")
+    total = 0.0
+    for spec in MODELS.values():
+        if spec.kind != "musiccnn":
+            continue
+        for hop in (250, 80):
+            clf = estimator(None, args.projection_batch, device, "auto", hop=hop,
+                            train_split=valid, max_epochs=1, **spec.params)  # fmt: skip
+            clf.fit(X, y)  # warm-up
+            clf.set_params(warm_start=True, max_epochs=args.fit_epochs)
+            synchronize(device)
+            start = time.perf_counter()
+            clf.fit(X, y)
+            synchronize(device)
+            seconds = (time.perf_counter() - start) / args.fit_epochs
+            per_track = seconds / (len(X) - valid)  # validation cost rides along, per track
+            hours = per_track * PAPER_TRAIN_TRACKS * args.epochs * 10 / 3600
+            patches = (len(X) - valid) * len(patch_starts(N_FRAMES, PATCH, hop))
+            total += hours
+            print(f"{spec.label:>22} {hop:>4} {seconds:13.3f} {patches / seconds:16.0f} "
+                  f"{hours:19.2f}", flush=True)
+    print(f"{'all 16 runs':>22} {'':>4} {'':>13} {'':>16} {total:19.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, help="torch (and numba) threads")
+    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=NETWORKS)
+    parser.add_argument("--batches", nargs="+", type=int, default=[50, 256])
+    parser.add_argument("--tracks", type=int, help="training tracks (default: 64 CPU, 512 GPU)")
+    parser.add_argument("--fit-epochs", type=int, default=2, help="epochs timed per fit")
+    parser.add_argument("--reference-fraction", type=int, default=4,
+                        help="the reference estimator is timed on 1/N of the tracks (slow)")
+    parser.add_argument("--projection", action="store_true", help="project the paper protocol")
+    parser.add_argument("--projection-batch", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=100, help="epochs for the projection")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device
+    if args.tracks is None:
+        args.tracks = 512 if torch.device(device).type == "cuda" else 64
+    if torch.device(device).type == "cuda":
+        import triton
+
+        name = torch.cuda.get_device_name(device)
+        print(f"{name}, torch {torch.__version__}, CUDA {torch.version.cuda}, "
+              f"triton {triton.__version__}")
+    else:
+        print(f"CPU: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"{os.cpu_count()} CPUs")
+    throughput(args, device)
+    if args.projection:
+        projection(args, device)
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()
