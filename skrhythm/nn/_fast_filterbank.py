@@ -6,7 +6,9 @@ row and keeps only the running maximum and its position, so the full
 ``(batch, filters, bands, time)`` activation is never stored. The backward
 kernels use these argmax positions: the pooled output depends on one input
 window per (sample, filter, sub-band), so the weight gradient is a gather of
-those windows and the input gradient a scatter of the weights.
+those windows and the input gradient a scatter of the weights. For prediction,
+a windows kernel correlates whole tracks once and pools every patch of them
+from these correlations (a sliding-window maximum).
 
 Every output element is computed by one thread with a fixed summation order
 that depends only on its own sample, so the result of a sample does not depend
@@ -33,7 +35,7 @@ from numba import njit, prange
 
 from ._pooled_correlation import PooledCorrelation
 
-__all__ = ["pooled_correlation"]
+__all__ = ["pooled_correlation", "pooled_correlation_windows"]
 
 _LAUNCH_LOCK = threading.Lock()
 
@@ -92,6 +94,49 @@ def _forward_kernel(x, w, lengths, offsets, pool_bands, n_subbands):
             maxima[b, f, s] = best
             argmax[b, f, s] = best_at
     return maxima, argmax
+
+
+@njit(parallel=True, cache=False, fastmath={"contract"})
+def _windows_kernel(x, w, lengths, offsets, pool_bands, n_subbands, starts, patch_frames):
+    n_batch, _, n_frames = x.shape
+    n_filters = lengths.shape[0]
+    n_patches = starts.shape[0]
+    sorted_starts = np.unique(starts)
+    maxima = np.empty((n_batch, n_patches, n_filters, n_subbands), x.dtype)
+    for task in prange(n_batch * n_subbands):
+        b = task // n_subbands
+        s = task % n_subbands
+        first = s * pool_bands
+        y = np.empty(n_frames, x.dtype)
+        band_max = np.empty(n_frames, x.dtype)
+        for f in range(n_filters):
+            n = lengths[f]
+            n_window = patch_frames - n + 1
+            # band_max[t]: largest correlation at time t over the bands of the
+            # sub-band, for t in the union of the patches' windows only
+            i = 0
+            while i < sorted_starts.shape[0]:
+                lo = sorted_starts[i]
+                hi = lo + n_window
+                i += 1
+                while i < sorted_starts.shape[0] and sorted_starts[i] <= hi:
+                    hi = sorted_starts[i] + n_window
+                    i += 1
+                segment_max = band_max[lo:hi]
+                segment = y[lo:hi]
+                _correlate(segment_max, x[b, first, lo:], w, offsets[f], n, hi - lo)
+                for band in range(first + 1, first + pool_bands):
+                    _correlate(segment, x[b, band, lo:], w, offsets[f], n, hi - lo)
+                    for t in range(hi - lo):
+                        if segment[t] > segment_max[t]:
+                            segment_max[t] = segment[t]
+            for p in range(n_patches):
+                best = -np.inf
+                for t in range(starts[p], starts[p] + n_window):
+                    if band_max[t] > best:
+                        best = band_max[t]
+                maxima[b, p, f, s] = best
+    return maxima
 
 
 @njit(parallel=True, cache=False)
@@ -202,3 +247,45 @@ def pooled_correlation(x, w, lengths, offsets, pool_bands, n_subbands):
     """
     geometry = (lengths, offsets, pool_bands, n_subbands)
     return PooledCorrelation.apply(x, w, _NumbaKernels, geometry)
+
+
+def pooled_correlation_windows(
+    x, w, lengths, offsets, pool_bands, n_subbands, starts, patch_frames
+):
+    """:func:`pooled_correlation` of every patch of whole tracks, each track correlated once.
+
+    Each filter is correlated once with each band of a track, at the
+    positions that some patch covers; the pooled value of a patch is the
+    maximum of these correlations over the patch's bands and valid positions
+    (a sliding-window maximum), so frames shared by overlapping patches are
+    not correlated again. Each correlation is summed in the same order as in
+    :func:`pooled_correlation`, so the result is bitwise that of
+    :func:`pooled_correlation` on the patches. Inference only: nothing is
+    recorded for autograd.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        CPU tracks of shape ``(batch, n_bands, n_frames)``, float32 or float64.
+    w, lengths, offsets, pool_bands, n_subbands
+        As in :func:`pooled_correlation`.
+    starts : numpy.ndarray of int64
+        First frame of each patch, in any order; every patch must lie in the
+        track: ``0 <= starts`` and ``starts + patch_frames <= n_frames``.
+    patch_frames : int
+        Frames per patch, at least ``max(lengths)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(batch, len(starts), len(lengths), n_subbands)``: the output of
+        :func:`pooled_correlation` for ``x[:, :, start : start + patch_frames]``
+        at each start.
+    """
+    x = x.detach().contiguous().numpy()
+    w = w.detach().contiguous().numpy()
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    maxima = _launch(
+        _windows_kernel, x, w, lengths, offsets, pool_bands, n_subbands, starts, int(patch_frames)
+    )
+    return torch.from_numpy(maxima)
