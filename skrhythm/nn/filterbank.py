@@ -178,3 +178,85 @@ class FilterBank1xN(nn.Module):
             y = F.max_pool2d(y, kernel_size=(self.pool_bands, y.shape[-1]))
             pooled.append(y[..., 0])
         return torch.cat(pooled, dim=1)
+
+    @torch.no_grad()
+    def forward_windows(self, x, starts, patch_frames):
+        """Outputs of the patches of whole tracks, for prediction (no gradients).
+
+        Equal to the forward pass on the patches
+        ``x[:, :, start : start + patch_frames]`` of every track for every
+        start. With the fast implementation each track is correlated once and
+        every patch is pooled from these correlations by a sliding-window
+        maximum, bitwise equal to the fast forward on each patch; the
+        reference gathers the patches and runs the forward pass on them.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Tracks of shape ``(batch, n_bands, n_frames)``.
+        starts : array-like of int, shape (n_patches,)
+            First frame of each patch, in any order; every patch must lie in
+            the tracks.
+        patch_frames : int
+            Frames per patch, at least the longest filter.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(batch, n_patches, n_filters, n_subbands)``, after bias and
+            ReLU.
+        """
+        if x.ndim != 3 or x.shape[1] != self.n_bands:
+            raise ValueError(
+                f"expected input of shape (batch, {self.n_bands}, n_frames), got {tuple(x.shape)}"
+            )
+        if x.dtype != self.weights[0].dtype:
+            raise TypeError(
+                f"input dtype {x.dtype} differs from the weights' dtype {self.weights[0].dtype}"
+            )
+        patch_frames = int(patch_frames)
+        if not max(self.lengths) <= patch_frames <= x.shape[2]:
+            raise ValueError(
+                f"patch_frames must be between the longest filter ({max(self.lengths)}) "
+                f"and the track length ({x.shape[2]}), got {patch_frames}"
+            )
+        starts = torch.as_tensor(starts).cpu()
+        integers = not (
+            starts.is_floating_point() or starts.is_complex() or starts.dtype == torch.bool
+        )
+        if starts.ndim != 1 or not (integers or len(starts) == 0):  # [] is float
+            raise ValueError(
+                "starts must be a 1-d array of integers, "
+                f"got shape {tuple(starts.shape)} and dtype {starts.dtype}"
+            )
+        starts = starts.to(torch.int64)
+        if len(starts) and (starts.min() < 0 or starts.max() + patch_frames > x.shape[2]):
+            raise ValueError(
+                f"every patch must lie in the {x.shape[2]} frames of the tracks: "
+                f"starts between 0 and {x.shape[2] - patch_frames}"
+            )
+        implementation = self.implementation
+        if implementation == "auto":
+            implementation = "fast" if x.device.type == "cpu" else "reference"
+        if implementation == "fast":
+            if x.device.type != "cpu":
+                raise ValueError(f'implementation="fast" needs a CPU tensor, got one on {x.device}')
+            from ._fast_filterbank import pooled_correlation_windows
+
+            w = torch.cat([w.reshape(-1) for w in self.weights])
+            b = torch.cat(list(self.biases))
+            maxima = pooled_correlation_windows(
+                x,
+                w,
+                self._filter_lengths,
+                self._filter_offsets,
+                self.pool_bands,
+                self.n_subbands,
+                starts.numpy(),
+                patch_frames,
+            )
+            return F.relu(maxima + b[:, None])
+        frames = (starts[:, None] + torch.arange(patch_frames)).to(x.device)
+        patches = x[:, :, frames].transpose(1, 2).reshape(-1, self.n_bands, patch_frames)
+        out = self.forward(patches)
+        return out.reshape(len(x), len(starts), self.n_filters, self.n_subbands)
