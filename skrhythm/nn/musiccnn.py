@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .filterbank import FilterBank1xN
@@ -77,3 +78,34 @@ class MusicCNN(nn.Module):
     def forward(self, x):
         features = self.filterbank(x).flatten(1)
         return self.dense(self.dropout(features))
+
+    @torch.no_grad()
+    def forward_windows(self, x, starts, patch_frames):
+        """Logits of the patches of whole tracks, for prediction (no gradients).
+
+        Equal to :meth:`forward` on the patches
+        ``x[:, :, start : start + patch_frames]`` of every track for every
+        start, with the filter bank's :meth:`FilterBank1xN.forward_windows`
+        (each track correlated once). In evaluation mode with the fast filter
+        bank, each patch's logits are bitwise those of :meth:`forward` on that
+        patch alone.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Tracks of shape ``(batch, n_bands, n_frames)``.
+        starts : array-like of int, shape (n_patches,)
+            First frame of each patch; every patch must lie in the tracks.
+        patch_frames : int
+            Frames per patch, at least :attr:`min_frames`.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits of shape ``(batch, n_patches, n_classes)``.
+        """
+        features = self.filterbank.forward_windows(x, starts, patch_frames)
+        n_tracks, n_patches = features.shape[:2]
+        features = features.reshape(n_tracks * n_patches, self.filterbank.n_outputs)
+        logits = self.dense(self.dropout(features))
+        return logits.reshape(n_tracks, n_patches, self.dense.out_features)
