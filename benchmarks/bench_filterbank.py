@@ -17,8 +17,17 @@ the peak reset just before the step (Linux ``/proc/self/clear_refs``), in a
 fresh subprocess per implementation, network and batch size. The time the numba kernels take to
 compile (first call, once per process) is printed first.
 
+A prediction section then times the logits of every patch of 30-s tracks
+(1,292 frames) for O+P at hops 250 and 80, in the same run: (a) the obvious
+torch code (``implementation="reference"``, the tracks cut into patches,
+batches of 50 patches through the evaluation-mode MusicCNN), (b) the same with
+the fast filter bank, (c) ``MusicCNN.forward_windows`` on whole tracks (about
+50 patches per call), each track correlated once; it prints patches per
+second and the ratios to (a).
+
 Run ``python benchmarks/bench_filterbank.py`` (``--quick`` for a short run,
-``--threads N`` to set the number of torch and numba threads).
+``--threads N`` to set the number of torch and numba threads,
+``--prediction-only`` for the prediction section alone).
 Nothing here asserts anything: timings on a shared machine are noisy, so the
 load average is printed alongside.
 """
@@ -32,6 +41,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -39,6 +49,7 @@ from skrhythm.nn.musiccnn import MusicCNN
 
 N_BANDS, N_FRAMES, N_CLASSES = 40, 250, 8
 NETWORKS = {"O": (1, 0), "P": (0, 1), "O+P": (1, 1), "8xO+8xP": (8, 8)}
+TRACK_FRAMES, PREDICT_HOPS, PREDICT_BATCH, PREDICT_TRACKS = 1292, (250, 80), 50, 8
 
 
 def build(network, implementation, seed=0):
@@ -86,6 +97,57 @@ def make_runs(network, batch):
         runs["forward", implementation] = forward
         runs["train", implementation] = step
     return runs, multiply_adds(net)
+
+
+def make_prediction_runs(hop):
+    """Logits of every patch of ``PREDICT_TRACKS`` 30-s tracks, one callable per method."""
+    gen = torch.Generator().manual_seed(2)
+    tracks = torch.randn(PREDICT_TRACKS, N_BANDS, TRACK_FRAMES, generator=gen)
+    starts = np.arange(0, TRACK_FRAMES - N_FRAMES + 1, hop)
+    nets = {name: build("O+P", name).eval() for name in ("reference", "fast")}
+
+    def by_patch(net):
+        def run():
+            patches = tracks.unfold(2, N_FRAMES, hop).transpose(1, 2)
+            with torch.no_grad():
+                for batch in patches.reshape(-1, N_BANDS, N_FRAMES).split(PREDICT_BATCH):
+                    net(batch)
+
+        return run
+
+    def windowed():
+        for batch in tracks.split(max(1, PREDICT_BATCH // len(starts))):
+            nets["fast"].forward_windows(batch, starts, N_FRAMES)
+
+    runs = {
+        "reference": by_patch(nets["reference"]),
+        "fast": by_patch(nets["fast"]),
+        "windowed": windowed,
+    }
+    return runs, PREDICT_TRACKS * len(starts)
+
+
+def prediction_section(repeats, min_seconds):
+    print(
+        f"\nprediction, O+P, {PREDICT_TRACKS} tracks of {TRACK_FRAMES} frames: (a) reference and "
+        f"(b) fast by patch (batches of {PREDICT_BATCH}), (c) fast windowed (whole tracks)"
+    )
+    header = (
+        f"{'hop':>4} {'patches':>7} | {'(a) patch/s':>11} | {'(b) patch/s':>11} {'b/a':>5} | "
+        f"{'(c) patch/s':>11} {'c/a':>5} {'c/b':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for hop in PREDICT_HOPS:
+        runs, n_patches = make_prediction_runs(hop)
+        seconds = time_alternating(runs, repeats, min_seconds)
+        ref, fast, windowed = (seconds[key] for key in ("reference", "fast", "windowed"))
+        print(
+            f"{hop:>4} {n_patches:>7} | {n_patches / ref:11.1f} | "
+            f"{n_patches / fast:11.1f} {ref / fast:5.2f} | "
+            f"{n_patches / windowed:11.1f} {ref / windowed:5.2f} {fast / windowed:5.2f}",
+            flush=True,
+        )
 
 
 def time_alternating(functions, repeats, min_seconds):
@@ -154,6 +216,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="O+P only, batch 1 and 50")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory column")
     parser.add_argument("--threads", type=int, help="torch (and so numba) threads to use")
+    parser.add_argument(
+        "--prediction-only", action="store_true", help="only the prediction section"
+    )
     parser.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -167,6 +232,10 @@ def main():
     batches = [1, 50] if args.quick else [1, 50, 64]
     repeats, min_seconds = (3, 0.2) if args.quick else (5, 0.5)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    if args.prediction_only:
+        prediction_section(repeats, min_seconds)
+        print_load()
+        return
     forward, backward = compile_seconds()
     print(f"numba compile: first forward {forward:.2f} s, first backward {backward:.2f} s")
     header = (
@@ -197,6 +266,11 @@ def main():
                     if memory:
                         line += f" | {memory['reference']:7.1f} {memory['fast']:8.1f}"
                 print(line, flush=True)
+    prediction_section(repeats, min_seconds)
+    print_load()
+
+
+def print_load():
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
