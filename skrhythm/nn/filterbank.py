@@ -187,8 +187,8 @@ class FilterBank1xN(nn.Module):
         ``x[:, :, start : start + patch_frames]`` of every track for every
         start. With the fast implementation each track is correlated once and
         every patch is pooled from these correlations by a sliding-window
-        maximum, bitwise equal to the fast forward on each patch; the
-        reference gathers the patches and runs the forward pass on them.
+        maximum, bitwise equal to the fast forward on each patch; the other
+        implementations gather the patches and run the forward pass on them.
 
         Parameters
         ----------
@@ -235,10 +235,7 @@ class FilterBank1xN(nn.Module):
                 f"every patch must lie in the {x.shape[2]} frames of the tracks: "
                 f"starts between 0 and {x.shape[2] - patch_frames}"
             )
-        implementation = self.implementation
-        if implementation == "auto":
-            implementation = "fast" if x.device.type == "cpu" else "reference"
-        if implementation == "fast":
+        if self.resolved_implementation(x.device) == "fast":
             if x.device.type != "cpu":
                 raise ValueError(f'implementation="fast" needs a CPU tensor, got one on {x.device}')
             from ._fast_filterbank import pooled_correlation_windows
