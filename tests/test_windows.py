@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skrhythm.nn._fast_filterbank import pooled_correlation, pooled_correlation_windows
-from skrhythm.nn.filterbank import FilterBank1xN
+from skrhythm.nn.filterbank import FilterBank1xN, triton_available
 from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
 OP_LENGTHS, OP_COUNTS = ONET_LENGTHS + PNET_LENGTHS, (5,) * 8 + (1,) * 35
@@ -155,6 +155,24 @@ def test_kernel_matches_pooled_correlation(case):
             assert torch.equal(windows, expected)
     finally:
         torch.set_num_threads(n_threads)
+
+
+@pytest.mark.skipif(not triton_available(), reason="Triton is not installed")
+def test_triton_windows_run_forward_on_the_patches():
+    """Triton (in its interpreter on the CPU, see conftest.py) has no windowed kernel:
+    the gathered patches go through its forward pass."""
+    bank = make_bank((3, 5), (2, 1), 6, seed=6)
+    x = torch.randn(1, 6, 30, generator=torch.Generator().manual_seed(6))
+    starts, patch_frames = [18, 0, 9], 12
+    center_biases(bank, x, starts, patch_frames)
+    bank.implementation = "fast"
+    fast = bank.forward_windows(x, starts, patch_frames)
+    bank.implementation = "triton"
+    triton = bank.forward_windows(x, starts, patch_frames)
+    with torch.no_grad():
+        stacked = bank(stacked_patches(x, starts, patch_frames))
+    assert torch.equal(triton, stacked.reshape(triton.shape))
+    torch.testing.assert_close(triton, fast, rtol=1e-5, atol=1e-5)
 
 
 def test_ties_small_integers_exact():
