@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -18,7 +19,7 @@ from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
-from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader
+from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader, patch_starts
 
 __all__ = ["BasePatchCNNClassifier", "MusicCNNClassifier", "majority_vote"]
 
@@ -245,9 +246,33 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X, _ = self._validate_X(X, reset=False)
-        dataset = self._dataset(self._prepare(X))
-        proba = self.net_.predict_proba(dataset).astype(np.float64)
-        return proba.reshape(len(X), dataset.n_patches_per_track, len(self.classes_))
+        logits = self._patch_logits(self._prepare(X)).astype(np.float64)
+        return softmax(logits, axis=2)
+
+    def _patch_logits(self, X):
+        """Logits ``(n_tracks, n_patches, n_classes)`` of every patch, a few tracks at a time.
+
+        Networks with a ``forward_windows`` method (the O-net / P-net) take
+        whole tracks, so each track is correlated once however much its
+        patches overlap; the others take the patches, gathered from the
+        tracks. Each batch is standardised as in training.
+        """
+        module = self.net_.module_.eval()
+        hop = self.patch_hop or self.patch_frames
+        starts = patch_starts(X.shape[2], self.patch_frames, hop)
+        tracks_per_batch = max(1, self.batch_size // len(starts))
+        logits = []
+        with torch.no_grad():
+            for first in range(0, len(X), tracks_per_batch):
+                tracks = torch.from_numpy(X[first : first + tracks_per_batch]).to(self.device_)
+                tracks = (tracks - self.mean_) / self.std_
+                if hasattr(module, "forward_windows"):
+                    batch = module.forward_windows(tracks, starts, self.patch_frames)
+                else:
+                    patches = tracks.unfold(2, self.patch_frames, hop).transpose(1, 2)
+                    batch = module(patches.reshape(-1, *patches.shape[2:]))
+                logits.append(batch.reshape(len(tracks), len(starts), -1).cpu().numpy())
+        return np.concatenate(logits)
 
     def predict_proba(self, X):
         """Per-track class probabilities: the mean of the track's patch probabilities.

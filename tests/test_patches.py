@@ -84,3 +84,26 @@ def test_fit_gives_the_model_a_dataloader_gives(monkeypatch):
     assert ours.history_[:, "train_loss"] == reference.history_[:, "train_loss"]
     assert ours.history_[:, "valid_acc"] == reference.history_[:, "valid_acc"]
     np.testing.assert_array_equal(ours.predict_proba(X), reference.predict_proba(X))
+
+
+@pytest.mark.parametrize("hop", [250, 80, 97])
+@pytest.mark.parametrize("filterbank", ["fast", "reference"])
+def test_prediction_by_track_matches_prediction_by_patch(hop, filterbank):
+    """predict_patch_proba (whole tracks, each correlated once on the fast path)
+    against skorch's forward over every patch of a PatchDataset (0.1's path)."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((7, 40, 1292)).astype(np.float32)
+    y = np.repeat(["a", "b"], [3, 4])
+    clf = MusicCNNClassifier(max_epochs=1, patch_hop=hop, filterbank=filterbank, random_state=0)
+    clf.fit(X[:, :, :400], y)
+    dataset = clf._dataset(X)
+    by_patch = clf.net_.forward(dataset).numpy().reshape(7, dataset.n_patches_per_track, 2)
+    by_track = clf._patch_logits(X)
+    assert by_track.shape == by_patch.shape == (7, len(patch_starts(1292, 250, hop)), 2)
+    if filterbank == "fast":  # same sums in the same order, row-invariant dense layer
+        np.testing.assert_array_equal(by_track, by_patch)
+    else:
+        np.testing.assert_allclose(by_track, by_patch, rtol=1e-5, atol=1e-5)
+    proba = clf.predict_patch_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=2), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(proba.argmax(axis=2), by_patch.argmax(axis=2))
