@@ -17,6 +17,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
+from ._interrupts import propagate_sigint
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader
 
@@ -109,7 +110,28 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         if X.shape[2] == 0:
             raise ValueError("spectrograms have 0 frames")
+        if X.shape[1] == 0:
+            raise ValueError("spectrograms have 0 bands (n_mels=0?)")
+        self._check_magnitude(X, reset)
         return X, y
+
+    #: Largest input magnitude, in training standard deviations from the training
+    #: mean, that prediction accepts: far beyond any spectrogram made like the
+    #: training ones, and far below what would overflow float32 in the network.
+    _MAX_STANDARDISED = 1e12
+
+    def _check_magnitude(self, X, reset):
+        """Refuse prediction input so far from the training data that the net would overflow."""
+        if reset or not hasattr(self, "std_") or X.size == 0:
+            return
+        peak = float(np.abs(X).max())
+        if (peak + abs(self.mean_)) / self.std_ > self._MAX_STANDARDISED:
+            raise ValueError(
+                f"input values reach {peak:.3g}, {peak / self.std_:.3g} training standard "
+                f"deviations (training mean {self.mean_:.3g}, std {self.std_:.3g}): the network "
+                "would overflow float32 and give NaN probabilities. Pass spectrograms computed "
+                "like the training ones"
+            )
 
     def _prepare(self, X):
         """Pad tracks shorter than a patch with the training mean (0 once standardised)."""
@@ -136,9 +158,17 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        X, y = self._validate_X(X, y, reset=True)
+        warm = self.warm_start and hasattr(self, "net_")
+        # A warm start validates against the fitted model, so that a refused fit
+        # changes nothing (no band count or statistics of the refused input).
+        X, y = self._validate_X(X, y, reset=not warm)
         check_classification_targets(y)
-        if self.warm_start and hasattr(self, "net_"):
+        if warm and X.shape[1] != self.n_bands_in_:
+            raise ValueError(
+                f"warm_start: X has {X.shape[1]} bands, the fitted network takes "
+                f"{self.n_bands_in_}; the model is unchanged"
+            )
+        if warm:
             y_idx = self._encode_known(y)
         else:
             self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -155,10 +185,12 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.device_ = resolve_device(self.device)
         devices = [torch.device(self.device_).index or 0] if self.device_.startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
+        # propagate_sigint: skorch ends training on KeyboardInterrupt (how early
+        # stopping works), so a user's Ctrl-C is re-raised once the net returns.
+        with torch.random.fork_rng(devices=devices), propagate_sigint():
             torch.manual_seed(seed)
             train, valid = self._split(X, y_idx, seed)
-            if self.warm_start and hasattr(self, "net_"):
+            if warm:
                 self.net_.partial_fit(train, None, epochs=self.max_epochs)
             else:
                 self.net_ = self._build_net(X.shape[1], valid)

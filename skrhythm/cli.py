@@ -21,6 +21,10 @@ class CLIError(Exception):
     """An error reported as one line, without a traceback."""
 
 
+class Interrupted(CLIError):
+    """The user interrupted the command (Ctrl-C); exit code 130."""
+
+
 def _models(value):
     from .experiments import MODELS
 
@@ -205,8 +209,9 @@ def cmd_compare(args):
             records = run_comparison(X, y, **runner)
     except KeyboardInterrupt:
         done = len(list((out / "folds").glob("*.json")))
-        raise CLIError(f"interrupted: {done} finished fold results are kept in {out}; "
-                       "continue with the same command and --resume") from None
+        raise Interrupted(f"interrupted: {done} finished fold results are kept in {out} "
+                          "(the interrupted fits wrote nothing); continue with the same "
+                          "command and --resume") from None
     table = summarize(records)
     _write_tables(table, out, info)
     _say("\n" + _markdown(table))
@@ -312,7 +317,11 @@ def cmd_train(args):
         model.set_params(verbose=1)
     pipe = Pipeline([("logmel", LogMelTransformer(duration=30.0)), ("model", model)])
     _say(f"skrhythm train: {name} on {description}: {len(y)} tracks")
-    pipe.fit(inputs, y)
+    try:
+        pipe.fit(inputs, y)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: training stopped, nothing was saved to {args.out}") \
+            from None
     save_model(pipe, args.out)
     _say(f"saved to {args.out}")
     return 0
@@ -357,6 +366,12 @@ def main(argv=None):
     command = {"compare": cmd_compare, "train": cmd_train, "predict": cmd_predict}[args.command]
     try:
         return command(args)
+    except Interrupted as exc:
+        print(f"skrhythm {args.command}: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"skrhythm {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (CLIError, FileNotFoundError, FileExistsError, ValueError, ImportError) as exc:
         print(f"skrhythm {args.command}: error: {exc}", file=sys.stderr)
         return 1
