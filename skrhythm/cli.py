@@ -92,7 +92,9 @@ def build_parser():
     prd.add_argument("files", nargs="+", help="audio files")
     prd.add_argument("--format", choices=("table", "csv", "json"), default="table")
     prd.add_argument("--trusted", action="store_true",
-                     help="load .joblib/.pkl files (these can run code: only your own files)")
+                     help="trust the model file as a program you run: needed for .joblib/.pkl "
+                     "files (loading them runs any code they hold), and allows every type "
+                     "in a .skops file")
     return parser
 
 
