@@ -359,6 +359,8 @@ def cmd_train(args):
 def cmd_predict(args):
     from .persistence import load_model
 
+    if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as on disk
+        sys.stdout.reconfigure(errors="surrogateescape")
     missing = [f for f in args.files if not Path(f).is_file()]
     if missing:
         raise CLIError(f"no such file: {', '.join(missing)}")
