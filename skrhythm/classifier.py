@@ -51,6 +51,18 @@ def majority_vote(patch_proba):
     return (votes + patch_proba.mean(axis=1) / 2).argmax(axis=1)
 
 
+def _check_finite(patch_proba):
+    """Refuse NaN probabilities (the network overflowed float32) instead of returning them."""
+    bad = ~np.isfinite(patch_proba).all(axis=(1, 2))
+    if bad.any():
+        raise ValueError(
+            f"the network's output is not finite for tracks {np.flatnonzero(bad)[:10].tolist()}: "
+            "their values are so far from the training data that float32 overflows. Pass "
+            "spectrograms computed like the training ones"
+        )
+    return patch_proba
+
+
 class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
     """Shared training, patching and aggregation of the spectrogram CNNs.
 
@@ -116,9 +128,9 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         return X, y
 
     #: Largest input magnitude, in training standard deviations from the training
-    #: mean, that prediction accepts: far beyond any spectrogram made like the
-    #: training ones, and far below what would overflow float32 in the network.
-    _MAX_STANDARDISED = 1e12
+    #: mean, that prediction accepts: standardised values near float32's limit
+    #: (3.4e38) overflow in the network. (Predictions are also checked to be finite.)
+    _MAX_STANDARDISED = 1e36
 
     def _check_magnitude(self, X, reset):
         """Refuse prediction input so far from the training data that the net would overflow."""
@@ -292,7 +304,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_tracks, n_classes)
         """
-        proba = self.predict_patch_proba(X).mean(axis=1)
+        proba = _check_finite(self.predict_patch_proba(X)).mean(axis=1)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -311,7 +323,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_tracks,)
         """
-        patch_proba = self.predict_patch_proba(X)
+        patch_proba = _check_finite(self.predict_patch_proba(X))
         if self.aggregate == "mean":
             return self.classes_[patch_proba.mean(axis=1).argmax(axis=1)]
         return self.classes_[majority_vote(patch_proba)]

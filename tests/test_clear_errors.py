@@ -28,6 +28,22 @@ def test_prediction_input_that_would_overflow_is_refused():
     assert np.isfinite(clf.predict_proba(1e6 * X)).all()  # large but harmless: accepted
 
 
+def test_non_finite_network_output_is_an_error_not_nan_probabilities(monkeypatch):
+    X, y = spectrograms()
+    clf = MusicCNNClassifier(**TINY).fit(X, y)
+    real = clf.predict_patch_proba
+
+    def overflowing(X):  # what a net overflowing float32 returns for track 1
+        proba = real(X)
+        proba[1] = np.nan
+        return proba
+
+    monkeypatch.setattr(clf, "predict_patch_proba", overflowing)
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError, match=r"not finite for tracks \[1\]"):
+            method(X)
+
+
 def test_zero_mel_bands_are_refused():
     X, y = spectrograms(n_bands=0)
     with pytest.raises(ValueError, match="0 bands"):
