@@ -548,12 +548,12 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
             if path.exists():
                 records.append(read_fold_record(path, fingerprint=fingerprint, out_dir=out_dir))
             else:
-                tasks.append((name, hop, fold, train, test))
-                tasks[-1] += (fingerprint,)
+                tasks.append((name, hop, fold, train, test, fingerprint))
     if not tasks:
         return records
     bar = _progress(len(tasks), len(records), protocol, progress)
-    jobs = (delayed(_run_fold)(*task[:5], X, y, settings, out_dir, task[5]) for task in tasks)
+    jobs = (delayed(_run_fold)(name, hop, fold, train, test, X, y, settings, out_dir, fingerprint)
+            for name, hop, fold, train, test, fingerprint in tasks)
     try:
         for record in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
             records.append(record)

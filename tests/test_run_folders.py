@@ -61,7 +61,7 @@ def test_second_run_on_the_same_folder_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
-            import sys, time
+            import sys
             from skrhythm.experiments import run_folder_lock
             with run_folder_lock({str(out)!r}):
                 print("locked", flush=True)
@@ -77,9 +77,10 @@ def test_second_run_on_the_same_folder_is_refused(tmp_path, capsys):
         assert f"in use by another skrhythm run (pid {holder.pid}" in err
         assert not (out / "config.json").exists() and not (out / "folds").exists()
     finally:
-        holder.communicate("")
-    assert holder.returncode == 0
-    assert cli.main([*TINY, "--out", str(out)]) == 0  # released
+        holder.kill()  # SIGKILL: the lock file stays, the lock goes with the process
+        holder.wait()
+    assert (out / ".skrhythm-run.lock").exists()
+    assert cli.main([*TINY, "--out", str(out)]) == 0
 
 
 @pytest.mark.parametrize("damage, message", [
