@@ -42,9 +42,9 @@ def _content_digest(track):
     return "wave:" + digest.hexdigest()
 
 
-def _checksummed_features(key, transformer, track):
+def _checksummed_features(key, transformer, track, name):
     """Features of one track and their checksum; a joblib.Memory cache keys them on ``key``."""
-    S = transformer._track_features(track)
+    S = transformer._track_features(track, name)
     return {"spectrogram": S, "sha256": hashlib.sha256(S.tobytes()).hexdigest()}
 
 
@@ -72,11 +72,11 @@ def _track_job(transformer, index, track, cache, params):
         S = transformer._track_features(track, name)
         save_array(path, S)
         return S, message
-    cached = cache.cache(_checksummed_features, ignore=["transformer", "track"])
-    entry = cached(key, transformer, track)
+    cached = cache.cache(_checksummed_features, ignore=["transformer", "track", "name"])
+    entry = cached(key, transformer, track, name)
     if _valid_entry(entry):
         return entry["spectrogram"], None
-    entry = cached.call(key, transformer, track)  # computes and stores it again
+    entry = cached.call(key, transformer, track, name)  # computes and stores it again
     if isinstance(entry, tuple):  # joblib >= 1.3 returns (output, metadata)
         entry = entry[0]
     return entry["spectrogram"], (
