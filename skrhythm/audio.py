@@ -58,7 +58,9 @@ def _wav_shortfall(path):
 def _read_soundfile(path, offset, duration):
     import soundfile as sf
 
-    with sf.SoundFile(path) as f:
+    # Bytes: libsndfile takes any file name, also one that is not valid UTF-8
+    # (soundfile would encode a str strictly and fail on its surrogate escapes).
+    with sf.SoundFile(os.fsencode(path)) as f:
         sr, announced = f.samplerate, f.frames
         start = min(int(round(offset * sr)), announced)
         if start:
@@ -126,8 +128,9 @@ def load_audio(path, sr=44100, *, offset=0.0, duration=None):
 
     Parameters
     ----------
-    path : str or path-like
-        The file to read.
+    path : str, bytes or path-like
+        The file to read; any name the file system allows, also one that
+        is not valid UTF-8.
     sr : int or None, default=44100
         Target sample rate; ``None`` keeps the file's own rate.
     offset : float, default=0.0
@@ -162,7 +165,7 @@ def load_audio(path, sr=44100, *, offset=0.0, duration=None):
     >>> y.shape, y.dtype, sr
     ((44100,), dtype('float32'), 44100)
     """
-    path = Path(path)
+    path = Path(os.fsdecode(path))  # str or bytes; names that are not UTF-8 work too
     if not path.is_file():
         what = "is a directory, not an audio file" if path.is_dir() else "does not exist"
         raise FileNotFoundError(f"audio file {str(path)!r} {what}")

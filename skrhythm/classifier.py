@@ -18,6 +18,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
+from ._interrupts import propagate_sigint
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader, patch_starts
 
@@ -49,6 +50,18 @@ def majority_vote(patch_proba):
     # Votes are integers and mean probabilities lie in [0, 1], so adding half the
     # mean orders classes by votes first and by mean probability second.
     return (votes + patch_proba.mean(axis=1) / 2).argmax(axis=1)
+
+
+def _check_finite(patch_proba):
+    """Refuse NaN probabilities (the network overflowed float32) instead of returning them."""
+    bad = ~np.isfinite(patch_proba).all(axis=(1, 2))
+    if bad.any():
+        raise ValueError(
+            f"the network's output is not finite for tracks {np.flatnonzero(bad)[:10].tolist()}: "
+            "their values are so far from the training data that float32 overflows. Pass "
+            "spectrograms computed like the training ones"
+        )
+    return patch_proba
 
 
 class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
@@ -110,7 +123,28 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         if X.shape[2] == 0:
             raise ValueError("spectrograms have 0 frames")
+        if X.shape[1] == 0:
+            raise ValueError("spectrograms have 0 bands (n_mels=0?)")
+        self._check_magnitude(X, reset)
         return X, y
+
+    #: Largest input magnitude, in training standard deviations from the training
+    #: mean, that prediction accepts: standardised values near float32's limit
+    #: (3.4e38) overflow in the network. (Predictions are also checked to be finite.)
+    _MAX_STANDARDISED = 1e36
+
+    def _check_magnitude(self, X, reset):
+        """Refuse prediction input so far from the training data that the net would overflow."""
+        if reset or not hasattr(self, "std_") or X.size == 0:
+            return
+        peak = float(np.abs(X).max())
+        if (peak + abs(self.mean_)) / self.std_ > self._MAX_STANDARDISED:
+            raise ValueError(
+                f"input values reach {peak:.3g}, {peak / self.std_:.3g} training standard "
+                f"deviations (training mean {self.mean_:.3g}, std {self.std_:.3g}): the network "
+                "would overflow float32 and give NaN probabilities. Pass spectrograms computed "
+                "like the training ones"
+            )
 
     def _prepare(self, X):
         """Pad tracks shorter than a patch with the training mean (0 once standardised)."""
@@ -137,9 +171,17 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        X, y = self._validate_X(X, y, reset=True)
+        warm = self.warm_start and hasattr(self, "net_")
+        # A warm start validates against the fitted model, so that a refused fit
+        # changes nothing (no band count or statistics of the refused input).
+        X, y = self._validate_X(X, y, reset=not warm)
         check_classification_targets(y)
-        if self.warm_start and hasattr(self, "net_"):
+        if warm and X.shape[1] != self.n_bands_in_:
+            raise ValueError(
+                f"warm_start: X has {X.shape[1]} bands, the fitted network takes "
+                f"{self.n_bands_in_}; the model is unchanged"
+            )
+        if warm:
             y_idx = self._encode_known(y)
         else:
             self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -156,10 +198,12 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.device_ = resolve_device(self.device)
         devices = [torch.device(self.device_).index or 0] if self.device_.startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
+        # propagate_sigint: skorch ends training on KeyboardInterrupt (how early
+        # stopping works), so a user's Ctrl-C is re-raised once the net returns.
+        with torch.random.fork_rng(devices=devices), propagate_sigint():
             torch.manual_seed(seed)
             train, valid = self._split(X, y_idx, seed)
-            if self.warm_start and hasattr(self, "net_"):
+            if warm:
                 self.net_.partial_fit(train, None, epochs=self.max_epochs)
             else:
                 self.net_ = self._build_net(X.shape[1], valid)
@@ -285,7 +329,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_tracks, n_classes)
         """
-        proba = self.predict_patch_proba(X).mean(axis=1)
+        proba = _check_finite(self.predict_patch_proba(X)).mean(axis=1)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -304,7 +348,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_tracks,)
         """
-        patch_proba = self.predict_patch_proba(X)
+        patch_proba = _check_finite(self.predict_patch_proba(X))
         if self.aggregate == "mean":
             return self.classes_[patch_proba.mean(axis=1).argmax(axis=1)]
         return self.classes_[majority_vote(patch_proba)]

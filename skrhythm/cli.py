@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,10 @@ DATA_HELP = (
 
 class CLIError(Exception):
     """An error reported as one line, without a traceback."""
+
+
+class Interrupted(CLIError):
+    """The user interrupted the command (Ctrl-C); exit code 130."""
 
 
 def _models(value):
@@ -87,7 +92,9 @@ def build_parser():
     prd.add_argument("files", nargs="+", help="audio files")
     prd.add_argument("--format", choices=("table", "csv", "json"), default="table")
     prd.add_argument("--trusted", action="store_true",
-                     help="load .joblib/.pkl files (these can run code: only your own files)")
+                     help="trust the model file as a program you run: needed for .joblib/.pkl "
+                     "files (loading them runs any code they hold), and allows every type "
+                     "in a .skops file")
     return parser
 
 
@@ -119,28 +126,36 @@ def load_data(spec, *, n_per_class, duration, seed):
     return list(bunch.filenames), np.asarray(bunch.target), groups, f"{kind}:{Path(path).resolve()}"
 
 
-def _compute_features(key, params, inputs, n_jobs):
-    from .features import LogMelTransformer
-
-    return LogMelTransformer(**params, n_jobs=n_jobs).transform(inputs)
-
-
 def _features(inputs, params, cache_dir, n_jobs):
     """Log-mel features of the inputs, cached on disk by their content and the parameters.
 
     The cache key is a hash of the waveforms, or each file's path, size and
-    modification time.
+    modification time. The entry is stored with its checksum (see
+    :mod:`skrhythm._store`); a damaged entry is computed again, with a warning.
     """
-    from joblib import Memory
+    import hashlib
 
+    from ._store import DamagedFileError, load_array, save_array
+    from .features import LogMelTransformer
+
+    key = hashlib.sha256(json.dumps([params, __version__], sort_keys=True).encode())
     if isinstance(inputs, np.ndarray):
-        import hashlib
-
-        key = hashlib.sha1(np.ascontiguousarray(inputs).view(np.uint8)).hexdigest()
+        key.update(np.ascontiguousarray(inputs).view(np.uint8))
     else:
-        key = [(str(p), Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in inputs]
-    cached = Memory(cache_dir, verbose=0).cache(_compute_features, ignore=["inputs", "n_jobs"])
-    return cached(key, params, inputs, n_jobs)
+        for p in inputs:
+            stat = Path(p).stat()
+            key.update(json.dumps([os.fsdecode(p), stat.st_size, stat.st_mtime_ns]).encode(
+                "utf-8", "surrogateescape"))
+    path = Path(cache_dir) / f"features-{key.hexdigest()[:32]}.npz"
+    try:
+        return load_array(path)
+    except FileNotFoundError:
+        pass
+    except DamagedFileError as exc:
+        _say(f"  warning: feature cache {exc}; computing the features again")
+    X = LogMelTransformer(**params, n_jobs=n_jobs).transform(inputs)
+    save_array(path, X)
+    return X
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -149,14 +164,7 @@ def _features(inputs, params, cache_dir, n_jobs):
 def cmd_compare(args):
     from dataclasses import replace
 
-    from .experiments import (
-        MODELS,
-        PROTOCOLS,
-        run_comparison,
-        run_info,
-        summarize,
-        write_json_atomic,
-    )
+    from .experiments import PROTOCOLS, RunFolderLocked, run_folder_lock
 
     protocol = PROTOCOLS[args.protocol]
     protocol = replace(
@@ -168,12 +176,37 @@ def cmd_compare(args):
         n_per_class=args.n_per_class or protocol.n_per_class,
     )
     out = Path(args.out)
+    try:
+        with run_folder_lock(out):
+            return _compare_locked(args, protocol, out)
+    except RunFolderLocked as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _read_config(path):
+    """The options a run folder's ``config.json`` records; a damaged one is an error."""
+    fix = ("it records the options of that run, checked by --resume; delete it to resume "
+           "anyway (the stored fold results are still checked against this run's settings)")
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"{path} is damaged ({exc}); {fix}") from None
+    missing = [k for k in ("protocol", "data", "seed") if not isinstance(stored, dict)
+               or k not in stored]
+    if missing:
+        raise CLIError(f"{path} is damaged (no {', '.join(missing)}); {fix}")
+    return stored
+
+
+def _compare_locked(args, protocol, out):
+    from .experiments import MODELS, run_comparison, run_info, summarize, write_json_atomic
+
     feature_params = {"sr": 44100, "hop_length": 1024}
     info = run_info(protocol, data=args.data, seed=args.seed, device=args.device,
                     n_jobs=args.n_jobs, feature_params=feature_params)
     config_path = out / "config.json"
     if args.resume and config_path.exists():
-        stored = json.loads(config_path.read_text())
+        stored = _read_config(config_path)
         for key in ("protocol", "data", "seed"):
             if json.dumps(stored[key], sort_keys=True) != json.dumps(info[key], sort_keys=True,
                                                                         default=list):
@@ -205,8 +238,9 @@ def cmd_compare(args):
             records = run_comparison(X, y, **runner)
     except KeyboardInterrupt:
         done = len(list((out / "folds").glob("*.json")))
-        raise CLIError(f"interrupted: {done} finished fold results are kept in {out}; "
-                       "continue with the same command and --resume") from None
+        raise Interrupted(f"interrupted: {done} finished fold results are kept in {out} "
+                          "(the interrupted fits wrote nothing); continue with the same "
+                          "command and --resume") from None
     table = summarize(records)
     _write_tables(table, out, info)
     _say("\n" + _markdown(table))
@@ -258,17 +292,16 @@ def _markdown(table):
 
 
 def _write_tables(table, out, info):
+    from ._store import atomic_write
     from .experiments import write_json_atomic
 
-    csv_tmp = out / ".results.csv.tmp"
-    table.to_csv(csv_tmp, index=False)
-    csv_tmp.replace(out / "results.csv")
+    with atomic_write(out / "results.csv", "w") as f:
+        table.to_csv(f, index=False)
     write_json_atomic(out / "results.json",
                       {"config": info, "results": table.to_dict(orient="records")})
-    md_tmp = out / ".results.md.tmp"
-    md_tmp.write_text(f"# skrhythm compare ({info['protocol']['name']} protocol)\n\n"
-                      f"{_markdown(table)}\n")
-    md_tmp.replace(out / "results.md")
+    with atomic_write(out / "results.md", "w") as f:
+        f.write(f"# skrhythm compare ({info['protocol']['name']} protocol)\n\n"
+                f"{_markdown(table)}\n")
 
 
 def _plots(table, records, out, models):
@@ -290,10 +323,11 @@ def _plots(table, records, out, models):
     y_pred = np.concatenate([r["y_pred"] for r in folds])
     save_figure(plot_confusion_matrix(y_true, y_pred, title=f"{best['label']} (hop {best['hop']}),"
                                       " all test folds"), out / "confusion_matrix")
-    fitted = sorted((out / "models").glob("*_fold0.joblib"))
-    preferred = [p for p in fitted if p.name.startswith("o+p_")] or fitted
+    # The models this run wrote, or whose checksum read_fold_record verified.
+    fitted = sorted(r["model_file"] for r in records if r.get("model_file"))
+    preferred = [p for p in fitted if p.startswith("models/o+p_")] or fitted
     if preferred:
-        save_figure(plot_filters(joblib.load(preferred[0])), out / "filters")
+        save_figure(plot_filters(joblib.load(out / preferred[0])), out / "filters")
 
 
 def cmd_train(args):
@@ -312,7 +346,11 @@ def cmd_train(args):
         model.set_params(verbose=1)
     pipe = Pipeline([("logmel", LogMelTransformer(duration=30.0)), ("model", model)])
     _say(f"skrhythm train: {name} on {description}: {len(y)} tracks")
-    pipe.fit(inputs, y)
+    try:
+        pipe.fit(inputs, y)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: training stopped, nothing was saved to {args.out}") \
+            from None
     save_model(pipe, args.out)
     _say(f"saved to {args.out}")
     return 0
@@ -321,6 +359,8 @@ def cmd_train(args):
 def cmd_predict(args):
     from .persistence import load_model
 
+    if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as on disk
+        sys.stdout.reconfigure(errors="surrogateescape")
     missing = [f for f in args.files if not Path(f).is_file()]
     if missing:
         raise CLIError(f"no such file: {', '.join(missing)}")
@@ -357,6 +397,12 @@ def main(argv=None):
     command = {"compare": cmd_compare, "train": cmd_train, "predict": cmd_predict}[args.command]
     try:
         return command(args)
+    except Interrupted as exc:
+        print(f"skrhythm {args.command}: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"skrhythm {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (CLIError, FileNotFoundError, FileExistsError, ValueError, ImportError) as exc:
         print(f"skrhythm {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -2,18 +2,28 @@
 
 :func:`run_comparison` evaluates every (model, patch hop) pair of a
 :class:`Protocol` on the same folds with :func:`sklearn.model_selection.cross_validate`,
-one fold at a time, and stores each finished fold as a JSON file at once
-(written atomically), so an interrupted run loses nothing and ``resume=True``
-continues it. Features are computed once per run and cached on disk.
+one fold at a time, and stores each finished fold as a JSON file at once,
+so an interrupted run loses nothing and ``resume=True`` continues it.
+
+A run folder is safe to interrupt or crash at any instant: one run at a time
+holds it (:func:`run_folder_lock`); every file is written atomically (see
+:mod:`skrhythm._store`); a fold's model is written before the fold's record,
+which names the model file and its checksum; a record is written only for a
+fit that ran to its end (a Ctrl-C raises out of the fit) and says so
+(``"complete": true``), with the fingerprint of the settings, folds and data
+it was computed with. On resume every record is checked
+(:func:`read_fold_record`) and a damaged, foreign or incomplete one is an
+error naming the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
-import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +36,7 @@ from sklearn.model_selection import (
 )
 
 from . import __version__
+from ._store import atomic_write, sha256
 from .classifier import MusicCNNClassifier
 
 __all__ = [
@@ -33,9 +44,13 @@ __all__ = [
     "PROTOCOLS",
     "ModelSpec",
     "Protocol",
+    "RunFolderError",
+    "RunFolderLocked",
     "make_folds",
     "make_model",
+    "read_fold_record",
     "run_comparison",
+    "run_folder_lock",
     "summarize",
     "write_json_atomic",
 ]
@@ -206,20 +221,68 @@ def make_folds(y, groups, n_folds, cv, seed):
     return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(X_dummy, y))
 
 
+class RunFolderError(ValueError):
+    """A file of a run folder is damaged, incomplete or from another run; names the file."""
+
+
+class RunFolderLocked(RuntimeError):
+    """Another process is running on the same run folder."""
+
+
 def write_json_atomic(path, obj):
-    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file, fsync, rename)."""
+    with atomic_write(path, "w") as f:
+        json.dump(obj, f, indent=1, default=_json_default)
+
+
+_LOCK_NAME = ".skrhythm-run.lock"
+_held_locks = {}
+
+
+@contextmanager
+def run_folder_lock(out_dir):
+    """Hold an exclusive lock on a run folder for the block (re-entrant in one process).
+
+    Raises
+    ------
+    RunFolderLocked
+        If another process holds it.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = out_dir.resolve()
+    if key in _held_locks:
+        _held_locks[key] += 1
+        try:
+            yield
+        finally:
+            _held_locks[key] -= 1
+        return
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, default=_json_default)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        import fcntl
+    except ImportError:  # no advisory locks on this platform
+        fcntl = None
+    fd = os.open(out_dir / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                raise RunFolderLocked(
+                    f"{out_dir} is in use by another skrhythm run ({holder}); wait for it to "
+                    "finish, or choose another output folder"
+                ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+                  .encode(), 0)
+        _held_locks[key] = 1
+        try:
+            yield
+        finally:
+            del _held_locks[key]
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _json_default(obj):
@@ -247,8 +310,48 @@ def _fold_file(out_dir, name, hop, fold):
     return Path(out_dir) / "folds" / f"{name}_hop{hop or 0}_fold{fold}.json"
 
 
-def _run_fold(name, hop, fold, train, test, X, y, settings, out_dir):
-    """Cross-validate one (model, hop) pair on one fold and store the result."""
+#: Format of the fold records; records of another format are refused on resume.
+RECORD_FORMAT = 2
+
+#: Keys and types every fold record holds.
+_RECORD_TYPES = {
+    "model": str, "hop": (int, type(None)), "fold": int, "label": str,
+    "params": (int, type(None)), "accuracy": float, "patch_accuracy": float,
+    "fit_time": float, "epochs": (int, type(None)), "max_epochs": int,
+    "test_index": list, "y_true": list, "y_pred": list, "fingerprint": str,
+    "settings": dict, "model_file": (str, type(None)), "model_sha256": (str, type(None)),
+}
+
+
+def _fingerprint(name, hop, fold, train, test, y, settings, data_digest):
+    """Hash of everything a fold's result depends on (the device aside)."""
+    digest = hashlib.sha256(json.dumps(
+        {"model": name, "hop": hop, "fold": fold, "settings": settings, "data": data_digest,
+         "format": RECORD_FORMAT},
+        sort_keys=True, default=str).encode())
+    for array in (np.asarray(train, np.int64), np.asarray(test, np.int64)):
+        digest.update(array.tobytes())
+    digest.update(json.dumps(np.asarray(y).tolist(), default=str).encode())
+    return digest.hexdigest()
+
+
+def _data_digest(X):
+    digest = hashlib.sha256(f"{X.dtype.str}{X.shape}".encode())
+    digest.update(np.ascontiguousarray(X).view(np.uint8))
+    return digest.hexdigest()
+
+
+def _record_settings(settings):
+    return {k: v for k, v in settings.items() if k != "device"}
+
+
+def _run_fold(name, hop, fold, train, test, X, y, settings, out_dir, fingerprint):
+    """Cross-validate one (model, hop) pair on one fold and store the result.
+
+    The fitted model (O-net/P-net models, fold 0) is written before the
+    record that names it, both atomically, so a crash at any point leaves
+    either a complete fold or a fold that ``resume`` computes again.
+    """
     estimator = make_model(name, hop, **settings)
     scores = cross_validate(
         estimator,
@@ -260,7 +363,18 @@ def _run_fold(name, hop, fold, train, test, X, y, settings, out_dir):
         error_score="raise",
     )
     fitted = scores["estimator"][0]
+    model_file = model_sha256 = None
+    if fold == 0 and MODELS[name].kind == "musiccnn":
+        import joblib
+
+        model_file = f"models/{name}_hop{hop}_fold0.joblib"
+        with atomic_write(Path(out_dir) / model_file) as f:
+            joblib.dump(fitted, f)
+        model_sha256 = sha256(Path(out_dir) / model_file)
+    history = getattr(fitted, "history_", None)
     record = {
+        "format": RECORD_FORMAT,
+        "complete": True,
         "model": name,
         "label": MODELS[name].label,
         "hop": hop,
@@ -269,16 +383,76 @@ def _run_fold(name, hop, fold, train, test, X, y, settings, out_dir):
         "accuracy": float(scores["test_accuracy"][0]),
         "patch_accuracy": float(scores["test_patch_accuracy"][0]),
         "fit_time": float(scores["fit_time"][0]),
-        "epochs": len(fitted.history_) if hasattr(fitted, "history_") else None,
+        "epochs": len(history) if history is not None else None,
+        "max_epochs": settings["max_epochs"],
+        "stopped_by": (history[-1].get("stopped_by") if history is not None and len(history)
+                       else None),
+        "settings": _record_settings(settings),
+        "fingerprint": fingerprint,
+        "model_file": model_file,
+        "model_sha256": model_sha256,
         "test_index": test,
         "y_true": y[test],
         "y_pred": fitted.predict(X[test]),
     }
     write_json_atomic(_fold_file(out_dir, name, hop, fold), record)
-    if fold == 0 and MODELS[name].kind == "musiccnn":
-        import joblib
+    return record
 
-        joblib.dump(fitted, Path(out_dir) / "models" / f"{name}_hop{hop}_fold0.joblib")
+
+def read_fold_record(path, *, fingerprint=None, out_dir=None):
+    """Read and check a fold record; raise :class:`RunFolderError` naming the file if bad.
+
+    Parameters
+    ----------
+    path : path
+    fingerprint : str or None
+        The fingerprint the fold must have been computed with (settings,
+        folds and data of the current run); ``None`` skips that check.
+    out_dir : path or None
+        The run folder; when given, the model file the record names is
+        checked against its checksum.
+
+    Returns
+    -------
+    record : dict
+    """
+    path = Path(path)
+    fix = f"delete {path} and run again with --resume (resume=True) to compute that fold anew"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunFolderError(f"fold result {path} is damaged ({exc}); {fix}") from None
+    if not isinstance(record, dict):
+        raise RunFolderError(f"fold result {path} is damaged (not a JSON object); {fix}")
+    if record.get("format") != RECORD_FORMAT or record.get("complete") is not True:
+        raise RunFolderError(
+            f"fold result {path} is not marked as a complete fold of this skrhythm's format "
+            "(older versions recorded interrupted fits as finished); " + fix
+        )
+    for key, types in _RECORD_TYPES.items():
+        value = record.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float) if types is float
+                                                      else types):
+            what = "missing" if key not in record else f"{type(value).__name__}, invalid"
+            raise RunFolderError(f"fold result {path} is damaged ({key!r} {what}); {fix}")
+    if not 0.0 <= record["accuracy"] <= 1.0:
+        raise RunFolderError(f"fold result {path} is damaged (accuracy "
+                             f"{record['accuracy']!r} outside [0, 1]); {fix}")
+    if fingerprint is not None and record["fingerprint"] != fingerprint:
+        raise RunFolderError(
+            f"fold result {path} was computed with other settings, folds or data than this "
+            f"run ({record['settings']}); resume with the options of that run, or choose "
+            "another output folder"
+        )
+    if out_dir is not None and record["model_file"] is not None:
+        model = Path(out_dir) / record["model_file"]
+        if not model.is_file() or sha256(model) != record["model_sha256"]:
+            state = "missing" if not model.is_file() else "damaged (checksum mismatch)"
+            raise RunFolderError(
+                f"model file {model}, written with fold result {path}, is {state}; delete "
+                f"{path} and run again with --resume (resume=True) to compute the fold and "
+                "its model anew"
+            )
     return record
 
 
@@ -318,7 +492,9 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
         e.g. dask's, applies).
     resume : bool
         Reuse folds already stored in ``out_dir``; without it an ``out_dir``
-        holding fold results is refused, so nothing is overwritten.
+        holding fold results is refused, so nothing is overwritten. Stored
+        folds are checked: a damaged one, one of other settings or data, or
+        one whose model file is damaged raises :class:`RunFolderError`.
     feature_params : dict or None
         ``sr`` and ``hop_length`` of the features (for the descriptors).
     progress : bool
@@ -327,7 +503,23 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
     Returns
     -------
     records : list of dict
+
+    Raises
+    ------
+    RunFolderLocked
+        If another process runs on ``out_dir``.
+    RunFolderError
+        If a stored fold result is damaged or from another configuration.
     """
+    with run_folder_lock(out_dir):
+        return _run_comparison(X, y, protocol=protocol, out_dir=out_dir, groups=groups,
+                               models=models, n_folds=n_folds, max_epochs=max_epochs,
+                               seed=seed, device=device, n_jobs=n_jobs, resume=resume,
+                               feature_params=feature_params, progress=progress)
+
+
+def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epochs, seed,
+                    device, n_jobs, resume, feature_params, progress):
     from joblib import Parallel, delayed
 
     out_dir = Path(out_dir)
@@ -344,18 +536,24 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
     folds = make_folds(y, groups, protocol.n_folds, protocol.cv, seed)
     settings = dict(max_epochs=protocol.max_epochs, train_split=protocol.train_split,
                     random_state=seed, device=device, **(feature_params or {}))
+    data_digest = _data_digest(np.asarray(X))
+    fingerprint_settings = {**_record_settings(settings), "cv": protocol.cv,
+                            "n_folds": protocol.n_folds}
     tasks, records = [], []
     for name, hop in runs_of(protocol, models):
         for fold, (train, test) in enumerate(folds):
             path = _fold_file(out_dir, name, hop, fold)
+            fingerprint = _fingerprint(name, hop, fold, train, test, y, fingerprint_settings,
+                                       data_digest)
             if path.exists():
-                records.append(json.loads(path.read_text()))
+                records.append(read_fold_record(path, fingerprint=fingerprint, out_dir=out_dir))
             else:
-                tasks.append((name, hop, fold, train, test))
+                tasks.append((name, hop, fold, train, test, fingerprint))
     if not tasks:
         return records
     bar = _progress(len(tasks), len(records), protocol, progress)
-    jobs = (delayed(_run_fold)(*task, X, y, settings, out_dir) for task in tasks)
+    jobs = (delayed(_run_fold)(name, hop, fold, train, test, X, y, settings, out_dir, fingerprint)
+            for name, hop, fold, train, test, fingerprint in tasks)
     try:
         for record in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
             records.append(record)

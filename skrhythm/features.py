@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
-from joblib import Memory, Parallel, delayed
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from . import __version__
+from ._store import DamagedFileError, load_array, save_array
 from .audio import load_audio
 
 __all__ = ["LogMelTransformer"]
@@ -39,9 +42,56 @@ def _content_digest(track):
     return "wave:" + digest.hexdigest()
 
 
-def _features_by_key(key, transformer, track):
-    """Features of one track; the cache keys them on ``key`` alone."""
-    return transformer._track_features(track)
+def _checksummed_features(key, transformer, track, name):
+    """Features of one track and their checksum; a joblib.Memory cache keys them on ``key``."""
+    S = transformer._track_features(track, name)
+    return {"spectrogram": S, "sha256": hashlib.sha256(S.tobytes()).hexdigest()}
+
+
+def _track_job(transformer, index, track, cache, params):
+    """Features of one track, read from or stored in the cache.
+
+    Returns the spectrogram and a warning message (or None), so that a
+    damaged cache entry is reported in the calling process.
+    """
+    name = repr(os.fsdecode(track)) if _is_path(track) else f"track {index}"
+    digest = None if cache is None else _content_digest(track)
+    if digest is None:  # no cache, or a missing file (whose error load_audio gives)
+        return transformer._track_features(track, name), None
+    key = hashlib.sha256(json.dumps([params, digest], sort_keys=True, default=str).encode())
+    key = key.hexdigest()
+    if _is_path(cache):
+        path = Path(os.fsdecode(cache)).expanduser() / "logmel" / key[:2] / f"{key}.npz"
+        message = None
+        try:
+            return load_array(path), None
+        except FileNotFoundError:
+            pass
+        except DamagedFileError as exc:
+            message = f"feature cache entry of {name} {exc}; computing its features again"
+        S = transformer._track_features(track, name)
+        save_array(path, S)
+        return S, message
+    cached = cache.cache(_checksummed_features, ignore=["transformer", "track", "name"])
+    entry = cached(key, transformer, track, name)
+    if _valid_entry(entry):
+        return entry["spectrogram"], None
+    entry = cached.call(key, transformer, track, name)  # computes and stores it again
+    if isinstance(entry, tuple):  # joblib >= 1.3 returns (output, metadata)
+        entry = entry[0]
+    return entry["spectrogram"], (
+        f"feature cache entry of {name} in {cache!r} is damaged (its content does not match "
+        "its checksum); computed its features again"
+    )
+
+
+def _valid_entry(entry):
+    try:
+        S = entry["spectrogram"]
+        return (isinstance(S, np.ndarray)
+                and hashlib.sha256(S.tobytes()).hexdigest() == entry["sha256"])
+    except (TypeError, KeyError, IndexError):
+        return False
 
 
 class LogMelTransformer(TransformerMixin, BaseEstimator):
@@ -98,6 +148,12 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         the waveform's samples), the parameters above and the skrhythm
         version: editing a file or changing a parameter computes the features
         anew, while renaming or moving a file does not. ``None`` caches nothing.
+        A directory holds one ``.npz`` file per entry with the SHA-256 of the
+        spectrogram, written atomically and read without unpickling anything;
+        a :class:`joblib.Memory` stores the checksum with the spectrogram. An
+        entry that does not match its checksum is computed again, with a
+        warning, and never used. Models loaded from ``.skops`` files come
+        with ``cache=None`` (see :mod:`skrhythm.persistence`).
 
     Attributes
     ----------
@@ -209,16 +265,15 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         tracks = self._as_tracks(X, reset=False)
-        if self.cache is None:
-            jobs = (delayed(self._track_features)(t) for t in tracks)
-        else:
-            memory = Memory(self.cache, verbose=0) if _is_path(self.cache) else self.cache
-            cached = memory.cache(_features_by_key, ignore=["transformer", "track"])
-            params = self.get_params()
-            del params["n_jobs"], params["cache"]
-            params["skrhythm"] = __version__
-            jobs = (delayed(cached)((params, _content_digest(t)), self, t) for t in tracks)
-        specs = Parallel(n_jobs=self.n_jobs)(jobs)
+        params = self.get_params()
+        del params["n_jobs"], params["cache"]
+        params["skrhythm"] = __version__
+        jobs = (delayed(_track_job)(self, i, t, self.cache, params) for i, t in enumerate(tracks))
+        specs = []
+        for S, message in Parallel(n_jobs=self.n_jobs)(jobs):
+            if message is not None:
+                warnings.warn(message, UserWarning, stacklevel=2)
+            specs.append(S)
         lengths = {s.shape[1] for s in specs}
         if len(lengths) > 1:
             raise ValueError(
@@ -261,7 +316,7 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
             tracks.append(wave.astype(np.float32, copy=False))
         return tracks
 
-    def _track_features(self, track):
+    def _track_features(self, track, name="the track"):
         if _is_path(track):
             wave, _ = load_audio(
                 os.fsdecode(track), self.sr, offset=self.offset, duration=self.duration
@@ -272,7 +327,10 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
                 raise ValueError(f"audio file {os.fsdecode(track)!r} contains NaN or infinity")
         else:
             wave = track
-        return self.spectrogram(wave)
+        try:
+            return self.spectrogram(wave)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from exc
 
     def spectrogram(self, wave):
         """Log-mel spectrogram of one waveform sampled at ``sr``.

@@ -16,17 +16,21 @@ compete for ``n_cores`` cores, which is slower than one thread per worker.
 - :func:`limit_torch_threads` limits the current process for a block of
   code, e.g. around ``joblib.parallel_backend("threading")``.
 
-Example with dask (install the ``distributed`` extra)::
+Example with dask (install the ``distributed`` extra). ``LocalCluster``
+starts its workers as new processes that import the main module, so a script
+must create the cluster under ``if __name__ == "__main__":`` (without it, the
+workers fail with ``Nanny failed to start``)::
 
     from dask.distributed import Client, LocalCluster
     from joblib import parallel_backend
     from skrhythm.parallel import limit_dask_torch_threads
 
-    cluster = LocalCluster(n_workers=4, threads_per_worker=1)
-    client = Client(cluster)
-    limit_dask_torch_threads(client, 1)
-    with parallel_backend("dask"):
-        search.fit(X, y)  # e.g. a GridSearchCV over a skrhythm pipeline
+    if __name__ == "__main__":
+        cluster = LocalCluster(n_workers=4, threads_per_worker=1)
+        client = Client(cluster)
+        limit_dask_torch_threads(client, 1)
+        with parallel_backend("dask"):
+            search.fit(X, y)  # e.g. a GridSearchCV over a skrhythm pipeline
 """
 
 from __future__ import annotations

@@ -9,12 +9,19 @@ The file format follows the file name's suffix:
     optimizer classes (which appear as parameters). Any other type in the
     file is refused with :class:`UntrustedTypesError` unless the caller names
     it in ``trusted`` after auditing the file (e.g. with
-    :func:`skops.io.get_untrusted_types`). The torch networks are stored as
-    NumPy arrays (module weights and optimizer state) and rebuilt on load.
+    :func:`skops.io.get_untrusted_types`), or trusts the whole file
+    (``trusted=True``). The torch networks are stored as NumPy arrays (module
+    weights and optimizer state) and rebuilt on load. Parameters that would
+    point the loaded model at files to read are switched off, with a
+    warning: ``LogMelTransformer.cache`` and the ``memory`` of scikit-learn
+    pipelines become ``None`` (a cache folder named by the file could hold
+    pickles planted for it).
 ``.joblib``, ``.pkl``, ``.pickle``
-    :mod:`joblib` and :mod:`pickle`. **Unsafe for files from untrusted
-    sources**: unpickling can run arbitrary code. Fast, and exact for any
-    object.
+    :mod:`joblib` and :mod:`pickle`. **Unpickling runs whatever code the file
+    asks for**, so :func:`load_model` refuses these files
+    (:class:`UntrustedFileError`) unless called with ``trusted=True``: load
+    only files you wrote yourself or whose source you trust as you would a
+    program. Fast, and exact for any object.
 
 Every file records the versions of skrhythm, torch and scikit-learn that wrote
 it. A model written by another major.minor version of skrhythm is refused
@@ -43,9 +50,16 @@ from sklearn.base import BaseEstimator
 from skorch.history import History
 
 from . import __version__
+from ._store import atomic_write
 from .classifier import BasePatchCNNClassifier
 
-__all__ = ["ModelVersionError", "UntrustedTypesError", "load_model", "save_model"]
+__all__ = [
+    "ModelVersionError",
+    "UntrustedFileError",
+    "UntrustedTypesError",
+    "load_model",
+    "save_model",
+]
 
 _FORMATS = {".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle"}
 _FILE_KIND = "skrhythm-model"
@@ -56,7 +70,11 @@ class ModelVersionError(ValueError):
     """The model file was written by an incompatible skrhythm version."""
 
 
-class UntrustedTypesError(ValueError):
+class UntrustedFileError(ValueError):
+    """Loading the file could run code, and the caller did not say it trusts it."""
+
+
+class UntrustedTypesError(UntrustedFileError):
     """A skops file holds types that are neither known to be safe nor trusted."""
 
 
@@ -237,9 +255,10 @@ def save_model(model, path):
     if fmt == "skops":
         import skops.io
 
-        skops.io.dump({"metadata": _metadata(), "model": _to_plain(model)}, path)
+        with atomic_write(path) as f:
+            skops.io.dump({"metadata": _metadata(), "model": _to_plain(model)}, f)
         return
-    with open(path, "wb") as f:
+    with atomic_write(path) as f:
         # The metadata come first, in a pickle without any class, so that
         # load_model can check the versions before unpickling the model.
         pickle.dump(_metadata(), f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -256,51 +275,84 @@ class _MetadataUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unexpected type {module}.{name} in the metadata")
 
 
+def _neutralise_file_parameters(obj, path, found=None):
+    """Set the parameters of a loaded model that name folders to read from to ``None``."""
+    found = [] if found is None else found
+    if isinstance(obj, BaseEstimator):
+        from .features import LogMelTransformer
+
+        for name in ("cache",) if isinstance(obj, LogMelTransformer) else ("memory",):
+            if obj.__dict__.get(name) is not None:
+                found.append(f"{type(obj).__name__}.{name}={obj.__dict__[name]!r}")
+                setattr(obj, name, None)
+        values = obj.__dict__.values()
+    elif isinstance(obj, dict):
+        values = obj.values()
+    elif isinstance(obj, (list, tuple)):
+        values = obj
+    else:
+        values = ()
+    for value in values:
+        _neutralise_file_parameters(value, path, found)
+    return found
+
+
 def load_model(path, *, trusted=None):
     """Load a model written by :func:`save_model`.
 
     Parameters
     ----------
     path : str or path-like
-        A ``.skops``, ``.joblib``, ``.pkl`` or ``.pickle`` file. joblib and
-        pickle files can run arbitrary code when loaded: load only files you
-        trust.
-    trusted : list of str or None, default=None
-        skops files only: extra type names (``"module.Class"``) to allow, such
-        as skorch callbacks passed to a classifier, or the scorer and splitter
-        objects a fitted :class:`~sklearn.model_selection.GridSearchCV` holds
-        (save its ``best_estimator_`` to avoid them). Audit a file's types with
-        :func:`skops.io.get_untrusted_types` before trusting them.
+        A ``.skops``, ``.joblib``, ``.pkl`` or ``.pickle`` file.
+    trusted : bool, list of str or None, default=None
+        ``True``: you trust the file as you would a program you run; needed
+        for joblib and pickle files (unpickling runs any code the file asks
+        for) and, for a skops file, allows every type it holds. A list of
+        type names (``"module.Class"``, skops files only): extra types to
+        allow, such as skorch callbacks passed to a classifier, or the scorer
+        and splitter objects a fitted
+        :class:`~sklearn.model_selection.GridSearchCV` holds (save its
+        ``best_estimator_`` to avoid them); audit a file's types with
+        :func:`skops.io.get_untrusted_types` first. ``None`` or ``False``:
+        only skops files, with types known to be safe.
 
     Returns
     -------
     model : estimator
+        From a skops file, with ``LogMelTransformer.cache`` and pipelines'
+        ``memory`` set to ``None`` (a warning says so when they were set).
 
     Raises
     ------
+    UntrustedFileError
+        If the file is a joblib/pickle file and ``trusted`` is not ``True``.
     UntrustedTypesError
-        If a skops file holds types that are neither safe nor in ``trusted``.
+        If a skops file holds types that are neither safe nor trusted.
     ModelVersionError
         If the file was written by another major.minor version of skrhythm.
     ValueError
         If the suffix is unknown or the file was not written by :func:`save_model`.
     """
     fmt = _format(path)
-    if fmt == "skops":
-        import skops.io
-
-        found = skops.io.get_untrusted_types(file=path)
-        allowed = set(trusted or ())
-        refused = sorted(t for t in found if t not in allowed and not _trusted_by_skrhythm(t))
-        if refused:
-            raise UntrustedTypesError(
-                f"{os.fspath(path)!r} holds types that are not known to be safe: "
-                f"{', '.join(refused)}. Nothing was loaded. If you trust the file and these "
-                "types, pass them as load_model(..., trusted=[...])"
+    if not (trusted is None or isinstance(trusted, bool)):
+        if isinstance(trusted, str) or not all(isinstance(t, str) for t in trusted):
+            raise TypeError(f"trusted must be True, False, None or a list of type names, "
+                            f"got {trusted!r}")
+        if fmt != "skops":
+            raise UntrustedFileError(
+                f"{os.fspath(path)!r} is a {fmt} file: it cannot be trusted type by type, "
+                "since unpickling can run any code; pass trusted=True if you trust the whole "
+                "file, or load a .skops file"
             )
-        content = skops.io.load(path, trusted=found)
-        _check_metadata(content.get("metadata") if isinstance(content, dict) else None, path)
-        return _from_plain(content["model"])
+    if fmt == "skops":
+        return _load_skops(path, trusted)
+    if trusted is not True:
+        raise UntrustedFileError(
+            f"{os.fspath(path)!r} is a {fmt} file, and loading it runs any code it holds. "
+            "Nothing was loaded. Load it only if you wrote it or trust its source as you "
+            "would a program: load_model(path, trusted=True), or --trusted on the command "
+            "line. Share models as .skops files, which load safely"
+        )
     with open(path, "rb") as f:
         try:
             metadata = _MetadataUnpickler(f).load()
@@ -310,3 +362,30 @@ def load_model(path, *, trusted=None):
             ) from exc
         _check_metadata(metadata, path)
         return joblib.load(f) if fmt == "joblib" else pickle.load(f)
+
+
+def _load_skops(path, trusted):
+    import skops.io
+
+    found = skops.io.get_untrusted_types(file=path)
+    allowed = set(found if trusted is True else trusted or ())
+    refused = sorted(t for t in found if t not in allowed and not _trusted_by_skrhythm(t))
+    if refused:
+        raise UntrustedTypesError(
+            f"{os.fspath(path)!r} holds types that are not known to be safe: "
+            f"{', '.join(refused)}. Nothing was loaded. If you trust the file and these "
+            "types, pass them as load_model(..., trusted=[...])"
+        )
+    content = skops.io.load(path, trusted=found)
+    _check_metadata(content.get("metadata") if isinstance(content, dict) else None, path)
+    model = content["model"]
+    switched_off = _neutralise_file_parameters(model, path)
+    if switched_off:
+        warnings.warn(
+            f"{os.fspath(path)!r} sets {', '.join(switched_off)}: a loaded model does not "
+            "read folders named by its file (they could hold pickles planted for it), so "
+            "these are None now; set them again if you want a cache",
+            UserWarning,
+            stacklevel=3,
+        )
+    return _from_plain(model)

@@ -118,10 +118,12 @@ def save_figure(ax, path, formats=("png", "svg")):
 
     import matplotlib.pyplot as plt
 
+    from ._store import atomic_write
+
     fig = ax.figure
     paths = [Path(path).with_suffix(f".{fmt}") for fmt in formats]
-    for p in paths:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p, dpi=130)
+    for p, fmt in zip(paths, formats):
+        with atomic_write(p) as f:  # a crash never leaves half a picture
+            fig.savefig(f, dpi=130, format=fmt)
     plt.close(fig)
     return paths

@@ -9,7 +9,14 @@ import torch
 from skorch.callbacks import Callback
 from torch.utils.data import Dataset
 
-__all__ = ["PaperLRSchedule", "KeepBestModel", "PatchDataset", "PatchLoader", "patch_starts"]
+__all__ = [
+    "PaperLRSchedule",
+    "KeepBestModel",
+    "PatchDataset",
+    "PatchLoader",
+    "StopTraining",
+    "patch_starts",
+]
 
 
 def patch_starts(n_frames, patch_frames, patch_hop):
@@ -139,13 +146,25 @@ class PatchLoader:
             yield self.dataset.batch(order[start : start + self.batch_size])
 
 
+class StopTraining(KeyboardInterrupt):
+    """Raised by a callback to end training early.
+
+    skorch ends its fit loop quietly on ``KeyboardInterrupt``, so this
+    subclass stops training the way skorch's own ``EarlyStopping`` does. It is
+    never a user's interrupt: the estimators re-raise a real SIGINT received
+    during training (see :mod:`skrhythm._interrupts`).
+    """
+
+
 class PaperLRSchedule(Callback):
     """Learning-rate halving and stopping rule of Pons & Serra's code.
 
     Epochs whose training loss is not a new best are counted. Once more than
     ``halve_after`` such epochs have passed, the learning rate is halved at the
     next new best and the count restarts; once more than ``stop_after`` have
-    passed, training stops.
+    passed, training stops (by raising :class:`StopTraining`, which skorch
+    takes as the end of training; the history's last epoch then records
+    ``stopped_by="PaperLRSchedule"``).
 
     Parameters
     ----------
@@ -176,7 +195,8 @@ class PaperLRSchedule(Callback):
         if self.n_bad_epochs_ > self.stop_after:
             if net.verbose:
                 print(f"Stopping: {self.n_bad_epochs_} epochs without a new best training loss.")
-            raise KeyboardInterrupt  # skorch's way to end training early
+            net.history.record("stopped_by", type(self).__name__)
+            raise StopTraining
 
 
 class KeepBestModel(Callback):

@@ -50,7 +50,7 @@ def test_interrupted_run_keeps_results_and_resumes(tmp_path, monkeypatch, capsys
         return real_run_fold(*args)
 
     monkeypatch.setattr(experiments, "_run_fold", interrupt_after_two)
-    assert cli.main(["compare", *TINY, "--out", str(out)]) == 1
+    assert cli.main(["compare", *TINY, "--out", str(out)]) == 130
     assert "interrupted: 2 finished fold results are kept" in capsys.readouterr().err
     kept = {p: p.stat().st_mtime_ns for p in (out / "folds").glob("*.json")}
     assert len(kept) == 2

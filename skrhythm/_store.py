@@ -1,0 +1,125 @@
+"""Files that are complete or absent: atomic writes, checksummed arrays.
+
+Everything skrhythm writes (fold results, tables, plots, models, cached
+features) goes through :func:`atomic_write`: the content is written to a
+temporary file in the target's folder, flushed to disk, given the mode a new
+file gets from the umask (0644 under the usual umask 022) and renamed over the
+target, so a crash at any instant leaves either the old file or the new one.
+
+Cached arrays are ``.npz`` files holding the array and the SHA-256 of its
+bytes, read back with ``allow_pickle=False`` (reading one never runs code);
+:func:`load_array` raises :class:`DamagedFileError` when a file does not
+match its checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DamagedFileError", "atomic_write", "file_mode", "load_array", "save_array", "sha256"]
+
+
+class DamagedFileError(ValueError):
+    """A file skrhythm wrote earlier is unreadable or does not match its checksum."""
+
+
+def file_mode():
+    """Mode of a newly created regular file under the current umask."""
+    try:
+        with open("/proc/self/status") as f:  # Linux: read the umask without changing it
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file next to ``path``; on success, move it over ``path``.
+
+    The file is flushed and fsynced before the rename and its folder after it.
+    On an exception (``KeyboardInterrupt`` included) the temporary file is
+    removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, file_mode())  # mkstemp creates 0600 files
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def sha256(path):
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _array_digest(array):
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(np.ascontiguousarray(array).view(np.uint8))
+    return digest.hexdigest()
+
+
+def save_array(path, array):
+    """Write ``array`` with its SHA-256 to ``path`` (``.npz``), atomically."""
+    array = np.ascontiguousarray(array)
+    with atomic_write(path) as f:
+        np.savez(f, data=array, sha256=np.array(_array_digest(array)))
+
+
+def load_array(path):
+    """Read an array written by :func:`save_array`, verifying its checksum.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    DamagedFileError
+        If the file is unreadable, incomplete or does not match its checksum.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            array, expected = npz["data"], str(npz["sha256"])
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zip, npy and OS errors alike mean damage
+        raise DamagedFileError(f"{os.fspath(path)!r} is damaged: {exc}") from exc
+    if _array_digest(array) != expected:
+        raise DamagedFileError(f"{os.fspath(path)!r} is damaged: its content does not match "
+                               "the checksum stored with it")
+    return array
