@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from sklearn.model_selection import (
 
 from . import __version__
 from ._store import atomic_write, sha256
-from .classifier import MusicCNNClassifier
+from .classifier import MusicCNNClassifier, resolve_device
 
 __all__ = [
     "MODELS",
@@ -489,7 +490,9 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
     device : str
     n_jobs : int or None
         (model, fold) tasks run in parallel by joblib (any joblib backend,
-        e.g. dask's, applies).
+        e.g. dask's, applies). On a CUDA device fits run one at a time
+        (with a warning if ``n_jobs`` asks for more): parallel fits would
+        compete for the one GPU and each would hold its own CUDA context.
     resume : bool
         Reuse folds already stored in ``out_dir``; without it an ``out_dir``
         holding fold results is refused, so nothing is overwritten. Stored
@@ -551,6 +554,7 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
                 tasks.append((name, hop, fold, train, test, fingerprint))
     if not tasks:
         return records
+    n_jobs = _jobs_for_device(n_jobs, device)
     bar = _progress(len(tasks), len(records), protocol, progress)
     jobs = (delayed(_run_fold)(name, hop, fold, train, test, X, y, settings, out_dir, fingerprint)
             for name, hop, fold, train, test, fingerprint in tasks)
@@ -566,6 +570,18 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
         if bar is not None:
             bar.close()
     return records
+
+
+def _jobs_for_device(n_jobs, device):
+    """One job on a CUDA device (fits would compete for the GPU), ``n_jobs`` otherwise."""
+    if not str(resolve_device(device)).startswith("cuda") or n_jobs in (None, 1):
+        return n_jobs
+    warnings.warn(
+        f"n_jobs={n_jobs} ignored on device {device!r}: fits on one GPU run one at a time",
+        UserWarning,
+        stacklevel=3,
+    )
+    return 1
 
 
 def _progress(total, done, protocol, enabled):

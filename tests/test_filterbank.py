@@ -210,6 +210,33 @@ def test_triton_gradcheck_float64():
     assert torch.autograd.gradcheck(pooled, (x, w), fast_mode=True)
 
 
+@needs_triton
+def test_every_tuned_triton_tile_gives_the_same_maxima():
+    """The autotuner may pick any tile shape on a GPU: each must give the numba result."""
+    from skrhythm.nn import _triton_filterbank as tfb
+
+    device = "cuda" if CUDA else "cpu"
+    lengths = np.repeat(np.array([3, 8, 20, 33], np.int64), [5, 3, 9, 1])
+    offsets = (np.cumsum(lengths) - lengths).astype(np.int64)
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 9, 140, generator=gen)
+    w = torch.randn(int(lengths.sum()), generator=gen)
+    expected = pooled_correlation(x, w, lengths, offsets, 4, 2)
+    maxima = torch.empty(2, len(lengths), 2, device=device)
+    argmax = torch.empty(2, len(lengths), 2, dtype=torch.int32, device=device)
+    for block_f, block_t, _ in tfb.FORWARD_TILES:
+        maxima.fill_(0)
+        grid = (2 * 2, -(-len(lengths) // block_f))
+        tfb._forward_kernel.fn[grid](
+            x.to(device), w.to(device),
+            torch.as_tensor(lengths, dtype=torch.int32, device=device),
+            torch.as_tensor(offsets, dtype=torch.int32, device=device),
+            maxima, argmax, 9, 140, len(lengths), 4, 2,
+            DTYPE=tfb.tl.float32, BLOCK_F=block_f, BLOCK_T=block_t,
+        )  # fmt: skip
+        torch.testing.assert_close(maxima.cpu(), expected, msg=f"tile {block_f}x{block_t}")
+
+
 @pytest.mark.parametrize("fused", FUSED)
 def test_float64_module_matches_reference(fused):
     bank = make_bank((4, 7), (2, 3), 9, dtype=torch.float64)

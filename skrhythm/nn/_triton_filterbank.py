@@ -1,7 +1,8 @@
 """Fused 1-by-n correlation and sub-band max-pooling on the GPU (Triton kernels).
 
 The GPU twin of :mod:`skrhythm.nn._fast_filterbank`. The forward kernel gives
-each program one sample, one sub-band and a block of ``BLOCK_F`` filters; it
+each program one sample, one sub-band and a block of ``BLOCK_F`` filters (the
+tile shape is tuned per input shape on the GPU, see :func:`_forward_configs`); it
 walks the sub-band's bands in ``BLOCK_T``-frame tiles, accumulates the
 ``(BLOCK_F, BLOCK_T)`` correlations over the filter taps (each input load
 serves the whole block of filters) and keeps, per filter, only the running
@@ -33,8 +34,6 @@ from ._pooled_correlation import PooledCorrelation
 
 __all__ = ["pooled_correlation", "interpreted"]
 
-BLOCK_F = 16
-BLOCK_T = 128
 WEIGHT_GRAD_CHUNK = 16
 
 _DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
@@ -45,6 +44,24 @@ def interpreted():
     return triton.knobs.runtime.interpret
 
 
+#: (filters, frames, warps) of the forward kernel's tiles, tuned over on a GPU.
+FORWARD_TILES = [(16, 128, 4), (32, 128, 8), (8, 256, 4), (32, 64, 4), (16, 64, 2), (64, 64, 8)]
+
+
+def _forward_configs():
+    """The forward kernel's configurations: every tile on a GPU, the first in the interpreter.
+
+    On a GPU Triton times them all at the first call for each (frames,
+    filters) shape and keeps the fastest; the interpreter checks correctness,
+    not speed, and the tests run every tile through it directly.
+    """
+    configs = [
+        triton.Config({"BLOCK_F": f, "BLOCK_T": t}, num_warps=w) for f, t, w in FORWARD_TILES
+    ]
+    return configs[:1] if interpreted() else configs
+
+
+@triton.autotune(configs=_forward_configs(), key=["n_frames", "n_filters"])
 @triton.jit
 def _forward_kernel(
     x_ptr, w_ptr, lengths_ptr, offsets_ptr, maxima_ptr, argmax_ptr,
@@ -142,11 +159,13 @@ class _TritonKernels:
         n_filters = len(lengths)
         maxima = torch.empty(n_batch, n_filters, n_subbands, dtype=x.dtype, device=x.device)
         argmax = torch.empty(n_batch, n_filters, n_subbands, dtype=torch.int32, device=x.device)
-        grid = (n_batch * n_subbands, triton.cdiv(n_filters, BLOCK_F))
+        def grid(meta):
+            return (n_batch * n_subbands, triton.cdiv(n_filters, meta["BLOCK_F"]))
+
         _forward_kernel[grid](
             x, w, lengths, offsets, maxima, argmax,
             n_bands, n_frames, n_filters, pool_bands, n_subbands,
-            DTYPE=_DTYPES[x.dtype], BLOCK_F=BLOCK_F, BLOCK_T=BLOCK_T,
+            DTYPE=_DTYPES[x.dtype],
         )  # fmt: skip
         return maxima, argmax
 
