@@ -292,3 +292,22 @@ def test_shipped_defaults_are_sample_order_invariant():
     from sklearn.utils.estimator_checks import check_methods_sample_order_invariance
 
     check_methods_sample_order_invariance("MusicCNNClassifier", MusicCNNClassifier(max_epochs=2))
+
+
+def test_prediction_does_not_copy_the_input():
+    """predict streams a few tracks at a time: its NumPy allocations stay far below
+    the input's size (a copy of the input, e.g. np.abs(X), would double memory)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 8, 64)).astype(np.float32)  # 4 MiB
+    y = np.tile(["a", "b"], 20)
+    clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 1}).fit(X[:40], y)
+    clf.predict(X[:2])  # compiles the kernels (numba's compiler allocates much)
+    tracemalloc.start()
+    try:
+        clf.predict(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 4
