@@ -149,6 +149,8 @@ def load_audio(path, sr=44100, *, offset=0.0, duration=None):
     ------
     FileNotFoundError
         If ``path`` does not exist or is a directory.
+    PermissionError
+        If the file may not be read.
     ValueError
         If ``sr``, ``offset`` or ``duration`` is out of range.
     AudioDecodeError
@@ -175,6 +177,8 @@ def load_audio(path, sr=44100, *, offset=0.0, duration=None):
         raise ValueError(f"offset and duration must be >= 0, got {offset} and {duration}")
     if path.stat().st_size == 0:
         raise AudioDecodeError(f"audio file {str(path)!r} is empty (0 bytes)")
+    with open(path, "rb"):  # an unreadable file raises PermissionError naming it, not a
+        pass                # decoder's error
     data, native_sr = _decode(path, offset, duration)
     if data.shape[1] == 0 and duration != 0:
         where = f" after offset {offset} s" if offset else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,7 +18,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
+from skorch.history import History
 
+from . import __version__
 from ._interrupts import propagate_sigint
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader, patch_starts
@@ -50,6 +53,31 @@ def majority_vote(patch_proba):
     # Votes are integers and mean probabilities lie in [0, 1], so adding half the
     # mean orders classes by votes first and by mean probability second.
     return (votes + patch_proba.mean(axis=1) / 2).argmax(axis=1)
+
+
+def _plain(obj):
+    """Copy of nested dicts, lists and tuples with tensors as NumPy arrays (on the CPU)
+    and NumPy scalars as Python scalars."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().numpy()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {key: _plain(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(value) for value in obj)
+    return obj
+
+
+def _tensors(obj):
+    """Copy of nested dicts, lists and tuples with NumPy arrays as tensors."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.array(obj))
+    if isinstance(obj, dict):
+        return {key: _tensors(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tensors(value) for value in obj)
+    return obj
 
 
 def _check_finite(patch_proba):
@@ -99,12 +127,73 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
     def _build_module(self, n_bands, n_frames, n_classes):
         raise NotImplementedError
 
+    # -- pickling (pickle, joblib, copy, skops) ----------------------------------
+
+    def __getstate__(self):
+        """State with the fitted skorch net as plain data, stamped with the skrhythm version.
+
+        The net is replaced by what rebuilds it: the module's and the
+        optimizer's ``state_dict`` (NumPy arrays on the CPU) and the history (a
+        list of dicts); the parameters and the other fitted attributes are kept
+        as they are. So pickle, joblib and :mod:`skops.io` store no torch or
+        skorch object, and no validation data or other callback state.
+        """
+        state = dict(super().__getstate__())
+        state["_skrhythm_version"] = __version__
+        net = state.pop("net_", None)
+        if net is not None:
+            state.pop("history_", None)
+            state["_net_state"] = {
+                "module": _plain(net.module_.state_dict()),
+                "optimizer": _plain(net.optimizer_.state_dict()),
+                "history": _plain(list(net.history)),
+            }
+        return state
+
     def __setstate__(self, state):
+        """Restore the state of :meth:`__getstate__`, rebuilding the skorch net.
+
+        The net goes to ``device_``, or to the CPU (with a warning, and
+        ``device_`` set to ``"cpu"``) when that is a CUDA device and CUDA is
+        not available.
+        """
+        state = dict(state)
+        version = state.pop("_skrhythm_version", None)
+        net_state = state.pop("_net_state", None)
+        if isinstance(state.get("net_"), dict):  # a .skops file of skrhythm 0.1's save_model
+            net_state = {**state.pop("net_"), "history": state.pop("history_")}
         super().__setstate__(state)
-        # skorch loads a CUDA-trained net onto the CPU when CUDA is absent. (skops
-        # files hold the net as plain data, rebuilt by skrhythm.persistence.)
-        if isinstance(getattr(self, "net_", None), NeuralNetClassifier):
+        if version not in (None, __version__):
+            warnings.warn(
+                f"this {type(self).__name__} was saved with skrhythm {version}, skrhythm "
+                f"{__version__} is installed: it may fail or predict differently; fit it "
+                "again, or load it with the version that saved it",
+                UserWarning,
+                stacklevel=2,
+            )
+        if net_state is not None:
+            self._restore_net(net_state)
+        elif isinstance(getattr(self, "net_", None), NeuralNetClassifier):
+            # A pickle of skrhythm 0.1 holds the net itself; skorch loads a
+            # CUDA-trained one onto the CPU when CUDA is absent.
             self.device_ = str(self.net_.device)
+
+    def _restore_net(self, net_state):
+        if self.device_.startswith("cuda") and not torch.cuda.is_available():
+            warnings.warn(
+                f"this {type(self).__name__} was trained on {self.device_!r} but CUDA is not "
+                "available: its network is loaded on the CPU",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.device_ = "cpu"
+        with torch.random.fork_rng(devices=[]):  # the new module's initial weights are drawn
+            net = self._build_net(self.n_bands_in_)
+            net.initialize()
+        net.module_.load_state_dict(_tensors(net_state["module"]))
+        net.optimizer_.load_state_dict(_tensors(net_state["optimizer"]))
+        net.history = History(net_state["history"])
+        self.net_, self.history_ = net, net.history
 
     # -- input ---------------------------------------------------------------
 
@@ -203,11 +292,15 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=devices), propagate_sigint():
             torch.manual_seed(seed)
             train, valid = self._split(X, y_idx, seed)
+            if not warm:
+                self.net_ = self._build_net(X.shape[1])
+            # The validation tracks serve this fit only: the fitted model does not keep them.
+            self.net_.train_split = None if valid is None else predefined_split(valid)
             if warm:
                 self.net_.partial_fit(train, None, epochs=self.max_epochs)
             else:
-                self.net_ = self._build_net(X.shape[1], valid)
                 self.net_.fit(train, None)
+            self.net_.train_split = None
         self.history_ = self.net_.history
         self.n_params_ = sum(p.numel() for p in self.net_.module_.parameters())
         return self
@@ -242,7 +335,8 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         return PatchDataset(X, y_idx, self.patch_frames, self.patch_hop or self.patch_frames,
                             mean=self.mean_, std=self.std_, device=self.device_)
 
-    def _build_net(self, n_bands, valid):
+    def _build_net(self, n_bands):
+        """The skorch net, without validation data (:meth:`fit` sets its ``train_split``)."""
         module = self._build_module(n_bands, self.patch_frames, len(self.classes_))
         if self.patch_frames < module.min_frames:
             raise ValueError(
@@ -252,7 +346,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
         callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
         if self.lr_schedule == "paper":
             callbacks.append(PaperLRSchedule())
-        if valid is not None:
+        if self.train_split is not None:
             callbacks.append(KeepBestModel("valid_acc_best"))
         if self.verbose and self.verbose > 1:
             callbacks.append(ProgressBar())
@@ -267,7 +361,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
             iterator_train=PatchLoader,
             iterator_valid=PatchLoader,
             iterator_train__shuffle=True,
-            train_split=None if valid is None else predefined_split(valid),
+            train_split=None,
             callbacks=callbacks,
             classes=list(range(len(self.classes_))),
             device=self.device_,
@@ -436,7 +530,9 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
     mean_, std_ : float
         Standardisation statistics of the training tracks.
     net_ : skorch.NeuralNetClassifier
-        The trained net; its torch module is ``net_.module_``.
+        The trained net; its torch module is ``net_.module_``. It keeps no
+        validation data, and pickling stores it as NumPy arrays (see
+        :meth:`~BasePatchCNNClassifier.__getstate__`).
     history_ : skorch.History
         Per-epoch training history.
     n_params_ : int

@@ -1,6 +1,16 @@
 """Saving and loading fitted skrhythm models: skops (safe), joblib and pickle.
 
-The file format follows the file name's suffix:
+The estimators pickle themselves as plain data (see
+:meth:`skrhythm.classifier.BasePatchCNNClassifier.__getstate__`), so
+:mod:`pickle`, :mod:`joblib` and :mod:`skops.io` work on fitted models and
+pipelines directly. Beyond the types skops trusts by default, a skops file of
+skrhythm models holds only those in :data:`TRUSTED_TYPES`; once
+:func:`skops.io.get_untrusted_types` shows that, load it with::
+
+    skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+
+:func:`save_model` and :func:`load_model` do this, and the checks below. The
+file format follows the file name's suffix:
 
 ``.skops``
     :mod:`skops.io`, the format to exchange models in. Loading builds only
@@ -10,12 +20,10 @@ The file format follows the file name's suffix:
     file is refused with :class:`UntrustedTypesError` unless the caller names
     it in ``trusted`` after auditing the file (e.g. with
     :func:`skops.io.get_untrusted_types`), or trusts the whole file
-    (``trusted=True``). The torch networks are stored as NumPy arrays (module
-    weights and optimizer state) and rebuilt on load. Parameters that would
-    point the loaded model at files to read are switched off, with a
-    warning: ``LogMelTransformer.cache`` and the ``memory`` of scikit-learn
-    pipelines become ``None`` (a cache folder named by the file could hold
-    pickles planted for it).
+    (``trusted=True``). Parameters that would point the loaded model at files
+    to read are switched off, with a warning: ``LogMelTransformer.cache`` and
+    the ``memory`` of scikit-learn pipelines become ``None`` (a cache folder
+    named by the file could hold pickles planted for it).
 ``.joblib``, ``.pkl``, ``.pickle``
     :mod:`joblib` and :mod:`pickle`. **Unpickling runs whatever code the file
     asks for**, so :func:`load_model` refuses these files
@@ -28,32 +36,32 @@ it. A model written by another major.minor version of skrhythm is refused
 with :class:`ModelVersionError`; other torch or scikit-learn versions give a
 warning.
 
-A model trained on a GPU loads on a machine without CUDA: its networks are
-moved to the CPU (skorch does this for joblib/pickle, :func:`load_model` for
-skops) and the classifiers' ``device_`` then reads ``"cpu"``.
+A model trained on a GPU loads on a machine without CUDA, in any format: its
+networks are rebuilt on the CPU and the classifiers' ``device_`` then reads
+``"cpu"``.
 """
 
 from __future__ import annotations
 
-import copy
-import importlib
 import os
 import pickle
 import warnings
 from pathlib import Path
 
 import joblib
-import numpy as np
 import sklearn
 import torch
 from sklearn.base import BaseEstimator
-from skorch.history import History
 
 from . import __version__
 from ._store import atomic_write
-from .classifier import BasePatchCNNClassifier
+from .baselines import BaselineCNNClassifier
+from .classifier import MusicCNNClassifier
+from .features import LogMelTransformer
+from .rhythm import RhythmDescriptor, TempoFeatures
 
 __all__ = [
+    "TRUSTED_TYPES",
     "ModelVersionError",
     "UntrustedFileError",
     "UntrustedTypesError",
@@ -63,7 +71,22 @@ __all__ = [
 
 _FORMATS = {".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle"}
 _FILE_KIND = "skrhythm-model"
-_NET_KIND = "skrhythm-torch-net"
+
+#: Names (``"module.Class"``) of the types a skops file of skrhythm models holds
+#: beyond those skops trusts by default: skrhythm's estimators and the torch
+#: optimizer classes (the classifiers' ``optimizer`` parameter).
+TRUSTED_TYPES = sorted(
+    f"{cls.__module__}.{cls.__qualname__}"
+    for cls in (
+        BaselineCNNClassifier,
+        LogMelTransformer,
+        MusicCNNClassifier,
+        RhythmDescriptor,
+        TempoFeatures,
+        *(c for c in vars(torch.optim).values()
+          if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)),
+    )
+)
 
 
 class ModelVersionError(ValueError):
@@ -117,117 +140,6 @@ def _check_metadata(metadata, path):
             )
 
 
-# -- torch networks as plain data (skops) ----------------------------------------
-
-
-def _tensors_to_arrays(obj):
-    """Copy of a nested dict/list structure with every tensor as a NumPy array."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().numpy()
-    if isinstance(obj, dict):
-        return {key: _tensors_to_arrays(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_tensors_to_arrays(value) for value in obj)
-    return obj
-
-
-def _arrays_to_tensors(obj):
-    """Inverse of :func:`_tensors_to_arrays`."""
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(np.array(obj))
-    if isinstance(obj, dict):
-        return {key: _arrays_to_tensors(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_arrays_to_tensors(value) for value in obj)
-    return obj
-
-
-def _to_plain(obj):
-    """Copy of a fitted model whose skorch nets are replaced by plain data.
-
-    Estimators are copied shallowly and walked through their attributes (and
-    lists, tuples and dicts within), so the model passed in is not changed.
-    """
-    if isinstance(obj, BaseEstimator):
-        plain = copy.copy(obj)
-        plain.__dict__ = {key: _to_plain(value) for key, value in obj.__dict__.items()}
-        if isinstance(obj, BasePatchCNNClassifier) and hasattr(obj, "net_"):
-            plain.net_ = {
-                "kind": _NET_KIND,
-                "module": _tensors_to_arrays(obj.net_.module_.state_dict()),
-                "optimizer": _tensors_to_arrays(obj.net_.optimizer_.state_dict()),
-            }
-            plain.history_ = [dict(epoch) for epoch in obj.history_]
-        return plain
-    if isinstance(obj, dict):
-        return {key: _to_plain(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_plain(value) for value in obj)
-    return obj
-
-
-def _from_plain(obj):
-    """Rebuild, in place, the skorch nets of a model loaded from a skops file."""
-    if isinstance(obj, BaseEstimator):
-        for value in obj.__dict__.values():
-            _from_plain(value)
-        if isinstance(obj, BasePatchCNNClassifier) and isinstance(obj.__dict__.get("net_"), dict):
-            _rebuild_net(obj)
-    elif isinstance(obj, dict):
-        for value in obj.values():
-            _from_plain(value)
-    elif isinstance(obj, (list, tuple)):
-        for value in obj:
-            _from_plain(value)
-    return obj
-
-
-def _rebuild_net(clf):
-    state = clf.net_
-    if state.get("kind") != _NET_KIND:
-        raise ValueError(f"unexpected network state in a {type(clf).__name__}")
-    if clf.device_.startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn(
-            f"the model was trained on {clf.device_!r} but CUDA is not available; "
-            "loading it on the CPU",
-            UserWarning,
-            stacklevel=4,
-        )
-        clf.device_ = "cpu"
-    # The validation split of the original fit is not stored (the net is built
-    # without one), so a warm-started fit after loading trains without it.
-    net = clf._build_net(clf.n_bands_in_, None)
-    net.initialize()
-    net.module_.load_state_dict(_arrays_to_tensors(state["module"]))
-    net.optimizer_.load_state_dict(_arrays_to_tensors(state["optimizer"]))
-    net.history = History(clf.history_)
-    clf.net_, clf.history_ = net, net.history
-
-
-# -- trust ------------------------------------------------------------------------
-
-
-def _trusted_by_skrhythm(name):
-    """Whether a type named in a skops file is one skrhythm vouches for.
-
-    Those are the scikit-learn estimators defined in skrhythm and the torch
-    optimizer classes. Only modules under ``skrhythm.`` and ``torch.optim.``
-    are imported to find out.
-    """
-    module_name, _, attribute = name.rpartition(".")
-    if module_name == "skrhythm" or module_name.startswith("skrhythm."):
-        base = BaseEstimator
-    elif module_name.startswith("torch.optim."):
-        base = torch.optim.Optimizer
-    else:
-        return False
-    try:
-        cls = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError):
-        return False
-    return isinstance(cls, type) and issubclass(cls, base)
-
-
 def save_model(model, path):
     """Save a fitted estimator or pipeline; the format follows the suffix.
 
@@ -256,7 +168,7 @@ def save_model(model, path):
         import skops.io
 
         with atomic_write(path) as f:
-            skops.io.dump({"metadata": _metadata(), "model": _to_plain(model)}, f)
+            skops.io.dump({"metadata": _metadata(), "model": model}, f)
         return
     with atomic_write(path) as f:
         # The metadata come first, in a pickle without any class, so that
@@ -279,8 +191,6 @@ def _neutralise_file_parameters(obj, path, found=None):
     """Set the parameters of a loaded model that name folders to read from to ``None``."""
     found = [] if found is None else found
     if isinstance(obj, BaseEstimator):
-        from .features import LogMelTransformer
-
         for name in ("cache",) if isinstance(obj, LogMelTransformer) else ("memory",):
             if obj.__dict__.get(name) is not None:
                 found.append(f"{type(obj).__name__}.{name}={obj.__dict__[name]!r}")
@@ -369,7 +279,7 @@ def _load_skops(path, trusted):
 
     found = skops.io.get_untrusted_types(file=path)
     allowed = set(found if trusted is True else trusted or ())
-    refused = sorted(t for t in found if t not in allowed and not _trusted_by_skrhythm(t))
+    refused = sorted(t for t in found if t not in allowed and t not in TRUSTED_TYPES)
     if refused:
         raise UntrustedTypesError(
             f"{os.fspath(path)!r} holds types that are not known to be safe: "
@@ -388,4 +298,4 @@ def _load_skops(path, trusted):
             UserWarning,
             stacklevel=3,
         )
-    return _from_plain(model)
+    return model

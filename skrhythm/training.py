@@ -164,43 +164,65 @@ class PaperLRSchedule(Callback):
     next new best and the count restarts; once more than ``stop_after`` have
     passed, training stops (by raising :class:`StopTraining`, which skorch
     takes as the end of training; the history's last epoch then records
-    ``stopped_by="PaperLRSchedule"``).
+    ``stopped_by="PaperLRSchedule"``). The count is taken from the history
+    when training begins, so a warm start, also of an unpickled model,
+    continues it.
 
     Parameters
     ----------
     halve_after : int, default=20
     stop_after : int, default=40
+    sink : callable, default=print
+        Receives the message on stopping when the net is verbose.
     """
 
-    def __init__(self, halve_after=20, stop_after=40):
+    def __init__(self, halve_after=20, stop_after=40, sink=print):
         self.halve_after = halve_after
         self.stop_after = stop_after
+        self.sink = sink
 
     def initialize(self):
         self.best_loss_ = np.inf
         self.n_bad_epochs_ = 0
         return self
 
-    def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1, "train_loss"]
+    def on_train_begin(self, net, **kwargs):
+        self.initialize()
+        for epoch in net.history:
+            if "train_loss" in epoch:
+                self._count(epoch["train_loss"])
+
+    def _count(self, loss):
+        """Update the count with an epoch's loss; whether to halve the learning rate now."""
         if loss < self.best_loss_:
             self.best_loss_ = loss
             if self.n_bad_epochs_ > self.halve_after:
-                for group in net.optimizer_.param_groups:
-                    group["lr"] /= 2
                 self.n_bad_epochs_ = 0
+                return True
         else:
             self.n_bad_epochs_ += 1
+        return False
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._count(net.history[-1, "train_loss"]):
+            for group in net.optimizer_.param_groups:
+                group["lr"] /= 2
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
         if self.n_bad_epochs_ > self.stop_after:
             if net.verbose:
-                print(f"Stopping: {self.n_bad_epochs_} epochs without a new best training loss.")
+                self.sink(f"Stopping: {self.n_bad_epochs_} epochs without a new best "
+                          "training loss.")
             net.history.record("stopped_by", type(self).__name__)
             raise StopTraining
 
 
 class KeepBestModel(Callback):
     """Restore, when training ends, the weights of the best epoch by ``monitor``.
+
+    The copy of the best weights is dropped once restored, so a fitted net
+    holds one set of weights. A warm start begins from the weights restored by
+    the previous fit, the best so far: they are restored again unless one of
+    its epochs is better.
 
     Parameters
     ----------
@@ -215,6 +237,10 @@ class KeepBestModel(Callback):
         self.best_state_ = None
         return self
 
+    def on_train_begin(self, net, **kwargs):
+        best_before = any(epoch.get(self.monitor) for epoch in net.history)
+        self.best_state_ = copy.deepcopy(net.module_.state_dict()) if best_before else None
+
     def on_epoch_end(self, net, **kwargs):
         if net.history[-1].get(self.monitor):
             self.best_state_ = copy.deepcopy(net.module_.state_dict())
@@ -222,3 +248,4 @@ class KeepBestModel(Callback):
     def on_train_end(self, net, **kwargs):
         if self.best_state_ is not None:
             net.module_.load_state_dict(self.best_state_)
+        self.best_state_ = None

@@ -195,6 +195,22 @@ def test_paper_lr_schedule_halves_then_stops():
     assert lrs == [0.01, 0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.005, 0.005]
 
 
+def test_paper_lr_schedule_takes_its_count_from_the_history():
+    """A warm start, also of an unpickled model whose callbacks are new, continues the
+    count of epochs without a new best training loss."""
+    from skorch.history import History
+
+    class Net:
+        history = History()
+
+    for loss in [1.0, 2.0, 0.5, 3.0, 3.0]:
+        Net.history.new_epoch()
+        Net.history.record("train_loss", loss)
+    schedule = PaperLRSchedule().initialize()
+    schedule.on_train_begin(Net)
+    assert (schedule.best_loss_, schedule.n_bad_epochs_) == (0.5, 3)  # kept at a new best
+
+
 def test_warm_start_continues_training(spectrograms):
     X, y = spectrograms
     clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 2}, warm_start=True).fit(X, y)

@@ -1,5 +1,6 @@
 """Odd and hostile input: the estimators either work or raise a clear error, never NaN."""
 
+import errno
 import os
 
 import numpy as np
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from skrhythm import LogMelTransformer, MusicCNNClassifier
+from skrhythm import LogMelTransformer, MusicCNNClassifier, audio
 from skrhythm.audio import AudioDecodeError
 
 SR = 8000
@@ -110,21 +111,21 @@ def test_directory_and_missing_file(tmp_path):
         LogMelTransformer(**LOGMEL).transform([str(tmp_path / "missing.wav")])
 
 
-def test_unreadable_file(tmp_path):
+def test_unreadable_file(tmp_path, monkeypatch):
+    """The file system refuses to open the file, as ``chmod 0`` makes it do (except for
+    root): Python's ``open`` raises PermissionError, libsndfile a "System error"."""
     path = write(tmp_path / "locked.wav")
-    os.chmod(path, 0)
-    try:
-        try:
-            with open(path, "rb"):
-                pass
-        except PermissionError:
-            pass
-        else:
-            pytest.skip("file permissions do not stop this user (root): nothing to test")
-        with pytest.raises(PermissionError):
-            LogMelTransformer(**LOGMEL).transform([path])
-    finally:
-        os.chmod(path, 0o644)
+
+    def refuse(file, *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(file))
+
+    def refuse_libsndfile(file, *args, **kwargs):
+        raise sf.LibsndfileError(2, prefix=f"Error opening {file!r}: ")
+
+    monkeypatch.setattr(audio, "open", refuse, raising=False)
+    monkeypatch.setattr(sf, "SoundFile", refuse_libsndfile)
+    with pytest.raises(PermissionError, match="locked.wav"):
+        LogMelTransformer(**LOGMEL).transform([path])
 
 
 # -- labels ------------------------------------------------------------------------

@@ -1,28 +1,38 @@
-"""save_model / load_model: round trips, safe skops loading, versions, CUDA-trained models."""
+"""Persistence: the estimators' own pickling (pickle, joblib, skops), save_model /
+load_model (round trips, safe skops loading, versions), CUDA-trained models."""
 
+import importlib
 import json
 import pickle
+import pkgutil
 import zipfile
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pytest
+import skops.io
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
+from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping
-from skorch.exceptions import DeviceWarning
 
+import skrhythm
 from skrhythm import LogMelTransformer, MusicCNNClassifier, persistence
 from skrhythm._store import file_mode
 from skrhythm.baselines import BaselineCNNClassifier
 from skrhythm.persistence import (
+    TRUSTED_TYPES,
     ModelVersionError,
     UntrustedFileError,
     UntrustedTypesError,
     load_model,
     save_model,
 )
+from skrhythm.training import KeepBestModel
+
+DATA = Path(__file__).parent / "data"
 
 FORMATS = ["skops", "joblib", "pkl"]
 TINY = dict(onet_lengths=(2,), pnet_lengths=(3,), patch_frames=16, max_epochs=2,
@@ -153,19 +163,174 @@ def test_files_not_written_by_save_model(fitted, tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_cuda_trained_model_loads_on_cpu(fitted, tmp_path, fmt):
-    """The net is marked as trained on CUDA (its tensors cannot be: no CUDA here)."""
+    """The model is marked as trained on CUDA (its tensors cannot be: no CUDA here)."""
     pipe, audio = fitted
     cuda_pipe = pickle.loads(pickle.dumps(pipe))
-    cnn = cuda_pipe.named_steps["cnn"]
-    cnn.device_ = cnn.net_.device = "cuda"
+    cuda_pipe.named_steps["cnn"].device_ = "cuda"
     path = tmp_path / f"model.{fmt}"
     save_model(cuda_pipe, path)
-    warning = UserWarning if fmt == "skops" else DeviceWarning
-    with pytest.warns(warning, match="CUDA"):
+    with pytest.warns(UserWarning, match="trained on 'cuda' but CUDA is not available"):
         loaded = load_model(path, trusted=fmt != "skops")
     assert loaded.named_steps["cnn"].device_ == "cpu"
     assert str(loaded.named_steps["cnn"].net_.device) == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(audio), pipe.predict_proba(audio))
+
+
+# -- the estimators' own pickling (issue 10) -----------------------------------------
+
+
+def round_trip(model, how, path):
+    """``model`` written and read back by pickle, joblib or skops, as any user would."""
+    if how == "pickle":
+        return pickle.loads(pickle.dumps(model))
+    if how == "joblib":
+        joblib.dump(model, path)
+        return joblib.load(path)
+    skops.io.dump(model, path)
+    untrusted = skops.io.get_untrusted_types(file=path)
+    assert set(untrusted) <= set(TRUSTED_TYPES)  # the published list is all it needs
+    return skops.io.load(path, trusted=untrusted)
+
+
+LIBRARIES = ["pickle", "joblib", "skops"]
+
+
+def tensors_and_nets(obj):
+    """Torch and skorch objects anywhere in nested dicts, lists and tuples."""
+    if isinstance(obj, (torch.Tensor, torch.nn.Module, NeuralNetClassifier)):
+        return [obj]
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return [found for value in obj for found in tensors_and_nets(value)]
+    return []
+
+
+def test_state_is_plain_data_with_a_version(fitted):
+    cnn = fitted[0].named_steps["cnn"]
+    state = cnn.__getstate__()
+    assert state["_skrhythm_version"] == skrhythm.__version__
+    assert "net_" not in state and "history_" not in state
+    assert not tensors_and_nets(state)
+    net_state = state["_net_state"]
+    assert set(net_state["module"]) == set(cnn.net_.module_.state_dict())
+    assert all(isinstance(v, np.ndarray) for v in net_state["module"].values())
+    assert type(net_state["history"]) is list and len(net_state["history"]) == 2
+    assert all(type(epoch) is dict for epoch in net_state["history"])
+    assert type(net_state["history"][0]["train_loss"]) is float
+    assert cnn.net_ is not None and "net_" in cnn.__dict__  # the model is untouched
+
+
+@pytest.mark.parametrize("how", LIBRARIES)
+def test_libraries_round_trip_a_fitted_pipeline(fitted, tmp_path, how):
+    pipe, audio = fitted
+    loaded = round_trip(pipe, how, tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict_proba(audio), pipe.predict_proba(audio))
+    np.testing.assert_array_equal(loaded.predict(audio), pipe.predict(audio))
+    cnn, original = loaded.named_steps["cnn"], pipe.named_steps["cnn"]
+    assert isinstance(cnn.net_, NeuralNetClassifier) and cnn.history_ is cnn.net_.history
+    assert cnn.history_[:, "train_loss"] == original.history_[:, "train_loss"]
+    loaded_state = cnn.net_.optimizer_.state_dict()
+    for key, value in original.net_.optimizer_.state_dict()["state"].items():
+        assert torch.equal(loaded_state["state"][key]["momentum_buffer"],
+                           value["momentum_buffer"])
+    for name in ("classes_", "n_bands_in_", "mean_", "std_", "n_params_", "device_"):
+        np.testing.assert_array_equal(getattr(cnn, name), getattr(original, name))
+
+
+def test_trusted_types_list_every_public_skrhythm_estimator():
+    for name in TRUSTED_TYPES:
+        module, _, attribute = name.rpartition(".")
+        assert isinstance(getattr(importlib.import_module(module), attribute), type)
+    assert "torch.optim.sgd.SGD" in TRUSTED_TYPES
+    for info in pkgutil.walk_packages(skrhythm.__path__, "skrhythm."):
+        for cls in vars(importlib.import_module(info.name)).values():
+            if (isinstance(cls, type) and issubclass(cls, BaseEstimator)
+                    and cls.__module__ == info.name and not cls.__name__.startswith(("_", "Base"))):
+                assert f"{info.name}.{cls.__qualname__}" in TRUSTED_TYPES
+
+
+@pytest.mark.parametrize("how", ["pickle", "skops"])
+def test_warm_start_continues_after_unpickling(tmp_path, how):
+    """Unpickled, a model trains on exactly as the one in memory (momentum, validation
+    split, best epoch and learning-rate schedule included)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 4, 24)).astype(np.float32), np.arange(8) % 2
+    clf = MusicCNNClassifier(**TINY, patch_hop=4, train_split=0.25, warm_start=True)
+    clf.fit(X, y)
+    loaded = round_trip(clf, how, tmp_path / "model")
+    loaded.fit(X, y)
+    clf.fit(X, y)
+    assert len(loaded.history_) == 4 and "valid_acc" in loaded.history_[-1]
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.history_[:, "valid_acc"] == clf.history_[:, "valid_acc"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_trained_state_loads_on_cpu(fitted):
+    pipe, audio = fitted
+    cnn = pipe.named_steps["cnn"]
+    state = {**cnn.__getstate__(), "device_": "cuda"}
+    loaded = MusicCNNClassifier.__new__(MusicCNNClassifier)
+    with pytest.warns(UserWarning, match="trained on 'cuda' but CUDA is not available"):
+        loaded.__setstate__(state)
+    assert loaded.device_ == "cpu" and str(loaded.net_.device) == "cpu"
+    X = pipe.named_steps["logmel"].transform(audio)
+    np.testing.assert_array_equal(loaded.predict_proba(X), cnn.predict_proba(X))
+
+
+def test_state_of_another_skrhythm_version_warns(fitted):
+    cnn = fitted[0].named_steps["cnn"]
+    loaded = MusicCNNClassifier.__new__(MusicCNNClassifier)
+    with pytest.warns(UserWarning, match=r"saved with skrhythm 9\.9\.9.*fit it again"):
+        loaded.__setstate__({**cnn.__getstate__(), "_skrhythm_version": "9.9.9"})
+
+
+def test_unpickling_leaves_torch_random_state_alone(fitted):
+    before = torch.random.get_rng_state()
+    pickle.loads(pickle.dumps(fitted[0]))
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_fitted_model_keeps_no_validation_data_nor_best_weights():
+    """A validation split used to stay in ``net_`` (and so in pickles, with a second
+    copy of the weights): now a model fitted with one pickles to about the same size."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((24, 40, 250)).astype(np.float32), np.arange(24) % 2
+    params = dict(max_epochs=2, filterbank="reference", random_state=0)
+    plain = MusicCNNClassifier(**params).fit(X, y)
+    held_out = MusicCNNClassifier(**params, train_split=0.25).fit(X, y)
+    sizes = [len(pickle.dumps(clf)) for clf in (plain, held_out)]
+    assert abs(sizes[1] - sizes[0]) < 0.1 * sizes[0], sizes
+    assert sizes[1] < X[:6].nbytes  # far less than the 6 validation tracks
+    assert held_out.net_.train_split is None
+    keep_best = [cb for _, cb in held_out.net_.callbacks_ if isinstance(cb, KeepBestModel)]
+    assert len(keep_best) == 1 and keep_best[0].best_state_ is None
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(held_out)).predict_proba(X),
+                                  held_out.predict_proba(X))
+
+
+def test_best_epoch_weights_are_kept():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((12, 4, 24)).astype(np.float32), np.arange(12) % 2
+    clf = MusicCNNClassifier(**{**TINY, "max_epochs": 6}, train_split=0.5).fit(X, y)
+    best = max(i for i, epoch in enumerate(clf.history_) if epoch["valid_acc_best"])
+    refit = MusicCNNClassifier(**{**TINY, "max_epochs": best + 1}, train_split=0.5).fit(X, y)
+    assert refit.history_[:, "valid_acc"] == clf.history_[: best + 1, "valid_acc"]
+    for name, value in clf.net_.module_.state_dict().items():
+        assert torch.equal(value, refit.net_.module_.state_dict()[name])
+
+
+def test_skops_file_of_skrhythm_0_1_loads():
+    """``tests/data/skrhythm-0.1.0.skops``: a MusicCNNClassifier saved by skrhythm
+    0.1.0's ``save_model`` (which stored the net as a dict of arrays), with its
+    input and predicted probabilities in ``skrhythm-0.1.0.npz``."""
+    path, expected = DATA / "skrhythm-0.1.0.skops", np.load(DATA / "skrhythm-0.1.0.npz")
+    plain = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))["model"]
+    for clf in (load_model(path), plain):
+        assert isinstance(clf.net_, NeuralNetClassifier) and len(clf.history_) == 2
+        np.testing.assert_allclose(clf.predict_proba(expected["X"]), expected["proba"],
+                                   rtol=1e-6)
 
 
 # -- trust (issue 12) ----------------------------------------------------------------
