@@ -1,19 +1,8 @@
 """Shared test data: small click-track audio the tests generate themselves."""
 
-import os
-
-# scikit-learn's array-API check (run with NumPy input) is skipped unless this is set
-# before SciPy is imported.
-os.environ.setdefault("SCIPY_ARRAY_API", "1")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-# Without a GPU the Triton kernels run on CPU tensors in Triton's interpreter, which
-# must be chosen before Triton is imported (skrhythm imports it lazily).
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+import numpy as np
+import pytest
+import torch
 
 SR = 22050
 

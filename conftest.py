@@ -1,0 +1,20 @@
+"""Settings for every test, the doctests in skrhythm/ included, whatever is collected first."""
+
+import importlib.util
+import os
+
+# scikit-learn's array-API check (run with NumPy input) is skipped unless this is set
+# before SciPy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import torch  # noqa: E402
+
+# Without a GPU the Triton kernels run on CPU tensors in Triton's interpreter, which
+# must be chosen before Triton is imported.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+# The Triton module cannot be imported for its doctests without the gpu extra.
+collect_ignore = []
+if importlib.util.find_spec("triton") is None:
+    collect_ignore.append("skrhythm/nn/_triton_filterbank.py")
