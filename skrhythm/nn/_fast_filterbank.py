@@ -191,33 +191,18 @@ class _NumbaKernels:
 
     @staticmethod
     def input_grad(w, grad, argmax, geometry, x):
-        lengths, offsets = geometry[:2]
-        grad_x = torch.zeros_like(x)
-        _launch(
-            _input_grad_kernel,
-            w.numpy(),
-            grad.numpy(),
-            argmax.numpy(),
-            lengths,
-            offsets,
-            grad_x.numpy(),
-        )
-        return grad_x
+        return _through_argmax(_input_grad_kernel, w, grad, argmax, geometry, torch.zeros_like(x))
 
     @staticmethod
     def weight_grad(x, grad, argmax, geometry, w):
-        lengths, offsets = geometry[:2]
-        grad_w = torch.zeros_like(w)
-        _launch(
-            _weight_grad_kernel,
-            x.numpy(),
-            grad.numpy(),
-            argmax.numpy(),
-            lengths,
-            offsets,
-            grad_w.numpy(),
-        )
-        return grad_w
+        return _through_argmax(_weight_grad_kernel, x, grad, argmax, geometry, torch.zeros_like(w))
+
+
+def _through_argmax(kernel, data, grad, argmax, geometry, out):
+    """Run a backward kernel (scatter of ``w`` or gather of ``x`` at the argmax) into ``out``."""
+    lengths, offsets = geometry[:2]
+    _launch(kernel, data.numpy(), grad.numpy(), argmax.numpy(), lengths, offsets, out.numpy())
+    return out
 
 
 def pooled_correlation(x, w, lengths, offsets, pool_bands, n_subbands):

@@ -147,13 +147,16 @@ class FilterBank1xN(nn.Module):
         return "reference"
 
     def _forward_fast(self, x):
-        if x.device.type != "cpu":
-            raise ValueError(f'implementation="fast" needs a CPU tensor, got one on {x.device}')
         # Imported here so that numba is loaded only when the fast path is used.
         from ._fast_filterbank import pooled_correlation
 
-        geometry = (self._filter_lengths, self._filter_offsets, self.pool_bands, self.n_subbands)
-        return self._fused(pooled_correlation, x, geometry)
+        return self._fused(pooled_correlation, x, self._fast_geometry(x))
+
+    def _fast_geometry(self, x):
+        """Filter lengths, offsets and pooling for the numba kernels, which need CPU tensors."""
+        if x.device.type != "cpu":
+            raise ValueError(f'implementation="fast" needs a CPU tensor, got one on {x.device}')
+        return (self._filter_lengths, self._filter_offsets, self.pool_bands, self.n_subbands)
 
     def _forward_triton(self, x):
         # Imported here so that Triton is loaded only when this path is used.
@@ -236,23 +239,10 @@ class FilterBank1xN(nn.Module):
                 f"starts between 0 and {x.shape[2] - patch_frames}"
             )
         if self.resolved_implementation(x.device) == "fast":
-            if x.device.type != "cpu":
-                raise ValueError(f'implementation="fast" needs a CPU tensor, got one on {x.device}')
             from ._fast_filterbank import pooled_correlation_windows
 
-            w = torch.cat([w.reshape(-1) for w in self.weights])
-            b = torch.cat(list(self.biases))
-            maxima = pooled_correlation_windows(
-                x,
-                w,
-                self._filter_lengths,
-                self._filter_offsets,
-                self.pool_bands,
-                self.n_subbands,
-                starts.numpy(),
-                patch_frames,
-            )
-            return F.relu(maxima + b[:, None])
+            geometry = self._fast_geometry(x) + (starts.numpy(), patch_frames)
+            return self._fused(pooled_correlation_windows, x, geometry)
         frames = (starts[:, None] + torch.arange(patch_frames)).to(x.device)
         patches = x[:, :, frames].transpose(1, 2).reshape(-1, self.n_bands, patch_frames)
         out = self.forward(patches)
