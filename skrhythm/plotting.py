@@ -94,7 +94,7 @@ def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, d
         table = table.drop(columns=["ci_low", "ci_high"], errors="ignore").merge(
             intervals[["model", "hop", "ci_low", "ci_high"]], on=["model", "hop"], how="left")
     with_ci = {"ci_low", "ci_high"} <= set(table.columns)
-    colors = {}
+    colors, handles = {}, []
     for i, row in enumerate(table.itertuples()):
         acc = 100 * row.accuracy
         if with_ci:
@@ -104,11 +104,10 @@ def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, d
         label = _run_label(row.label, row.hop)
         colors[(row.label, row.hop or 0)] = f"C{i % 10}"
         if _no_params(row.params):
-            ax.axhline(acc, ls="--", lw=1.2, color=f"C{i % 10}", label=label)
+            handles.append(ax.axhline(acc, ls="--", lw=1.2, color=f"C{i % 10}", label=label))
             continue
-        ax.errorbar(row.params, acc, yerr=err, fmt=_HOP_MARKERS.get(row.hop, "^"), capsize=3,
-                    color=f"C{i % 10}", label=label)
-    handles = ax.get_legend_handles_labels()[0]
+        handles.append(ax.errorbar(row.params, acc, yerr=err, fmt=_HOP_MARKERS.get(row.hop, "^"),
+                                   capsize=3, color=f"C{i % 10}", label=label))
     if reference is not None and reference is not False:
         handles.append(_draw_reference(ax, POSTER_REFERENCE if reference is True else reference,
                                        colors))
