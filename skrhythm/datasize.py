@@ -11,8 +11,9 @@ part. :func:`summarize_datasize` gives the mean and corrected t interval
 per model and size (:func:`skrhythm.stats.corrected_interval`, with the
 subset's size as ``n_train``), :func:`datasize_differences` the paired
 difference of a reference model against the others at each size
-(:func:`skrhythm.stats.pairwise`), and
-:func:`skrhythm.plotting.plot_datasize` the picture.
+(:func:`skrhythm.stats.pairwise`), :func:`datasize_claim` what the run
+says of the claim in plain words, and :func:`skrhythm.plotting.plot_datasize`
+the picture.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .experiments import MODELS, make_folds, make_model
 
 __all__ = [
     "DEFAULT_MODELS",
+    "datasize_claim",
     "datasize_differences",
     "nested_subsets",
     "run_datasize",
@@ -244,3 +246,99 @@ def datasize_differences(table, reference="o+p", confidence=0.95):
     out["p_holm"] = holm(out["p"])
     out["p_mcnemar_holm"] = holm(out["p_mcnemar"])
     return out
+
+
+def datasize_claim(table, reference="o+p", alpha=0.05, confidence=0.95):
+    """What the run supports of the poster's claim 2, as JSON-able data with plain words.
+
+    Claim 2 (Pons & Serra, ICASSP 2017): "the less data, the more useful the
+    design strategy", read here as: the lead of ``reference`` over each
+    other model is larger at the smallest training size than at the
+    largest. For each rival the fold-wise leads at the two sizes are
+    compared with :func:`skrhythm.stats.corrected_ttest` (paired by fold;
+    its correction uses the smallest size's ``n_train``, the more
+    conservative of the two), Holm-adjusted over the rivals. A rival's
+    verdict is ``"supported"`` (the lead shrinks with more data, adjusted
+    p < ``alpha``), ``"contradicted"`` (it grows) or ``"not shown"``; the
+    claim is supported only against every rival, contradicted if against
+    any.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`run_datasize` output with at least two sizes.
+    reference : str, default="o+p"
+    alpha, confidence : float
+
+    Returns
+    -------
+    report : dict
+        ``claim``, ``reference``, ``sizes`` (smallest, largest),
+        ``verdict``, ``rivals`` (per rival: ``model``, ``label``,
+        ``lead_small``, ``lead_small_low``, ``lead_small_high``,
+        ``lead_large`` (and its interval), ``change``, ``p``, ``p_holm``,
+        ``verdict``) and ``summary`` (plain words). Leads are fractions of
+        tracks; None where undefined.
+    """
+    from .stats import _json, corrected_ttest, holm
+
+    diffs = datasize_differences(table, reference, confidence)
+    sizes = sorted(table["n_per_class"].unique())
+    report = {"claim": "the less data, the more useful the design strategy",
+              "reference": reference, "alpha": alpha, "confidence": confidence,
+              "sizes": [int(sizes[0]), int(sizes[-1])], "rivals": []}
+    if len(sizes) < 2:
+        report.update(verdict="not tested", summary="Claim 2 cannot be tested: the run has one "
+                      "training size; give n_per_class two or more sizes.")
+        return report
+    ref = table[table["model"] == reference]
+    tests = []
+    for model in [m for m in table["model"].unique() if m != reference]:
+        leads = []
+        for n in (sizes[0], sizes[-1]):
+            a = ref[ref["n_per_class"] == n].sort_values("fold")
+            b = table[(table["model"] == model) & (table["n_per_class"] == n)].sort_values("fold")
+            leads.append(a["accuracy"].to_numpy() - b["accuracy"].to_numpy())
+        small = ref[ref["n_per_class"] == sizes[0]]
+        tests.append((model, corrected_ttest(leads[0], leads[1], small["n_train"].mean(),
+                                             small["n_test"].mean(), confidence)))
+    adjusted = holm([t.p for _, t in tests])
+    for (model, test), p_holm in zip(tests, adjusted):
+        rows = diffs[diffs["model_b"] == model].set_index("n_per_class")
+        small, large = rows.loc[sizes[0]], rows.loc[sizes[-1]]
+        p_holm = _json(p_holm)
+        significant = p_holm is not None and p_holm < alpha
+        report["rivals"].append({
+            "model": model, "label": small["label_b"],
+            "lead_small": _json(small["difference"]), "lead_small_low": _json(small["diff_low"]),
+            "lead_small_high": _json(small["diff_high"]),
+            "lead_large": _json(large["difference"]), "lead_large_low": _json(large["diff_low"]),
+            "lead_large_high": _json(large["diff_high"]),
+            "change": _json(test.mean), "p": _json(test.p), "p_holm": p_holm,
+            "verdict": ("not shown" if not significant else
+                        "supported" if test.mean > 0 else "contradicted"),
+        })
+    verdicts = {r["verdict"] for r in report["rivals"]}
+    report["verdict"] = ("contradicted" if "contradicted" in verdicts else
+                         "supported" if verdicts == {"supported"} else "not shown")
+    report["summary"] = _claim_words(report, ref["label"].iloc[0])
+    return report
+
+
+def _claim_words(report, label):
+    def pts(x):
+        return "undefined" if x is None else f"{100 * x:+.1f}"
+
+    small, large = report["sizes"]
+    level = f"{100 * report['confidence']:.0f} %"
+    lines = [f"Claim 2 ({report['claim']}): {report['verdict']} at alpha = {report['alpha']} "
+             f"(lead of {label} at {small} vs {large} training tracks per class)."]
+    for r in report["rivals"]:
+        p = "undefined" if r["p_holm"] is None else f"{r['p_holm']:.3g}"
+        lines.append(
+            f"  - vs {r['label']}: lead {pts(r['lead_small'])} points ({level} interval "
+            f"{pts(r['lead_small_low'])} to {pts(r['lead_small_high'])}) with {small} tracks "
+            f"per class, {pts(r['lead_large'])} ({pts(r['lead_large_low'])} to "
+            f"{pts(r['lead_large_high'])}) with {large}; change {pts(r['change'])} points, "
+            f"Holm p = {p}: {r['verdict']}.")
+    return "\n".join(lines)

@@ -4,11 +4,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import json  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from skrhythm.datasize import (  # noqa: E402
+    datasize_claim,
     datasize_differences,
     nested_subsets,
     run_datasize,
@@ -137,3 +141,44 @@ def test_bad_arguments(data):
         run_datasize(X, y, models=("rhythm",), n_per_class=(3,), n_folds=2)
     with pytest.raises(ValueError, match="X has 12 tracks but y has 11"):
         run_datasize(X, y[:-1], models=("rhythm",))
+
+
+def _table(accuracy):
+    """A run_datasize-like table from {(model, n): [accuracy per fold]} (10 test tracks)."""
+    rows = []
+    for (model, n), accs in accuracy.items():
+        for fold, acc in enumerate(accs):
+            right = round(10 * acc)
+            rows.append({"model": model, "label": model.upper(), "hop": 0, "n_per_class": n,
+                         "fold": fold, "accuracy": acc, "n_train": 2 * n, "n_test": 10,
+                         "y_true": ["a"] * 10, "y_pred": ["a"] * right + ["b"] * (10 - right)})
+    return pd.DataFrame(rows)
+
+
+def test_claim2_supported_when_the_lead_shrinks():
+    table = _table({("o+p", 2): [0.9, 0.8, 0.9, 0.8, 0.9], ("x", 2): [0.3, 0.3, 0.4, 0.2, 0.4],
+                    ("o+p", 8): [0.9, 0.9, 0.8, 0.9, 0.9], ("x", 8): [0.9, 0.8, 0.8, 0.9, 0.8]})
+    report = datasize_claim(table)
+    json.dumps(report, allow_nan=False)
+    assert report["sizes"] == [2, 8] and report["verdict"] == "supported"
+    (rival,) = report["rivals"]
+    lead_small = np.array([0.6, 0.5, 0.5, 0.6, 0.5])
+    lead_large = np.array([0.0, 0.1, 0.0, 0.0, 0.1])
+    expected = corrected_ttest(lead_small, lead_large, n_train=4, n_test=10)
+    assert rival["change"] == pytest.approx(expected.mean)
+    assert rival["p"] == pytest.approx(expected.p) and rival["p_holm"] == pytest.approx(expected.p)
+    assert rival["lead_small"] == pytest.approx(0.54) and rival["lead_large"] == pytest.approx(0.04)
+    assert "Claim 2 (the less data, the more useful the design strategy): supported" in \
+        report["summary"]
+    assert "vs X: lead +54.0 points" in report["summary"]
+
+
+def test_claim2_not_shown_or_not_tested(table):
+    report = datasize_claim(table)
+    assert report["verdict"] in ("not shown", "supported", "contradicted")
+    assert [r["model"] for r in report["rivals"]] == ["time", "rhythm"]
+    flat = _table({("o+p", 2): [0.5, 0.6, 0.5], ("x", 2): [0.5, 0.5, 0.6],
+                   ("o+p", 8): [0.6, 0.5, 0.6], ("x", 8): [0.5, 0.6, 0.6]})
+    assert datasize_claim(flat)["verdict"] == "not shown"
+    one = datasize_claim(flat[flat["n_per_class"] == 2])
+    assert one["verdict"] == "not tested" and "one training size" in one["summary"]
