@@ -144,8 +144,8 @@ def corrected_ttest(a, b, n_train, n_test, confidence=0.95):
     ``p = nan``: the test has no scale, and a zero
     variance among a few discrete fold accuracies does not show that the
     true variance is zero, so ``p = 0`` would claim a certainty the data do
-    not give (McNemar's test still applies). The interval is then
-    ``[mean, mean]``.
+    not give (McNemar's test still applies); the interval is NaN for the
+    same reason.
 
     Parameters
     ----------
@@ -188,7 +188,7 @@ def corrected_ttest(a, b, n_train, n_test, confidence=0.95):
     elif mean == 0:
         t, p = 0.0, 1.0
     else:
-        t, p = math.copysign(math.inf, mean), math.nan
+        t, p, low, high = math.copysign(math.inf, mean), math.nan, math.nan, math.nan
     return CorrectedTTest(mean, low, high, float(t), df, p)
 
 
