@@ -91,16 +91,17 @@ def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, d
     ax = _axes(ax, (8.5, 5))
     table = table.copy()
     if intervals is not None:
-        table = table.drop(columns=["ci_low", "ci_high"], errors="ignore").merge(
-            intervals[["model", "hop", "ci_low", "ci_high"]], on=["model", "hop"], how="left")
+        columns = ["model", "hop", "ci_low", "ci_high"] + ["confidence"] * (
+            "confidence" in intervals)
+        table = table.drop(columns=columns[2:], errors="ignore").merge(
+            intervals[columns], on=["model", "hop"], how="left")
     with_ci = {"ci_low", "ci_high"} <= set(table.columns)
     colors, handles = {}, []
     for i, row in enumerate(table.itertuples()):
         acc = 100 * row.accuracy
-        if with_ci:
-            err = [[acc - 100 * row.ci_low], [100 * row.ci_high - acc]]
-        else:
-            err = 100 * row.accuracy_std
+        spread = (100 * row.ci_low, 100 * row.ci_high) if with_ci else (
+            acc - 100 * row.accuracy_std, acc + 100 * row.accuracy_std)
+        err = [[acc - max(spread[0], 0.0)], [min(spread[1], 100.0) - acc]]
         label = _run_label(row.label, row.hop)
         colors[(row.label, row.hop or 0)] = f"C{i % 10}"
         if _no_params(row.params):
@@ -119,8 +120,9 @@ def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, d
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               frameon=False, title="model (patch hop)", title_fontsize=8)
     folds = f" over {int(table['folds'].max())} folds" if "folds" in table else ""
-    bars = ("95 % confidence interval (corrected resampled t, Nadeau & Bengio 2003)"
-            if with_ci else "mean +- 1 standard deviation") + folds
+    level = (f"{100 * table['confidence'].iloc[0]:g} % " if "confidence" in table else "")
+    bars = (f"{level}confidence interval (corrected resampled t, Nadeau & Bengio 2003)"
+            if with_ci else "mean +- 1 standard deviation") + folds + ", clipped to 0-100 %"
     data = f"Data: {data_name}. " if data_name else ""
     ref = ("Hollow markers and dotted line: published values (Pons & Serra 2017 poster, "
            "Ballroom, 10-fold CV) of the same models. " if reference else "")

@@ -357,7 +357,8 @@ def model_summary(records, confidence=0.95):
     -------
     summary : pandas.DataFrame
         Columns ``model, hop, label, params, folds, repeats, accuracy,
-        accuracy_std, ci_low, ci_high, n_train, n_test``, in record order.
+        accuracy_std, ci_low, ci_high, confidence, n_train, n_test``, in
+        the order the models first appear in ``records``.
 
     Raises
     ------
@@ -375,7 +376,8 @@ def model_summary(records, confidence=0.95):
             "model": model, "hop": hop, "label": g["label"].iloc[0],
             "params": g["params"].iloc[0], "folds": len(g), "repeats": g["repeat"].nunique(),
             "accuracy": mean, "accuracy_std": float(g["accuracy"].std(ddof=1)),
-            "ci_low": low, "ci_high": high, "n_train": n_train, "n_test": n_test,
+            "ci_low": low, "ci_high": high, "confidence": confidence, "n_train": n_train,
+            "n_test": n_test,
         })
     return pd.DataFrame(rows)
 

@@ -63,7 +63,7 @@ def test_accuracy_vs_params_std_bars_legend_and_caption():
     assert ax.get_xlabel().startswith("trainable parameters")
     assert ax.get_ylabel() == "track accuracy (%)"
     caption = " ".join(_texts(ax))
-    assert "standard deviation over 4 folds" in caption
+    assert "standard deviation over 4 folds, clipped to 0-100 %" in caption
     assert "Data:" not in caption
     # the error bar of O-net + P-net spans mean +- std, in percent
     bar = ax.containers[0]
@@ -94,9 +94,11 @@ def test_accuracy_vs_params_confidence_intervals_and_reference():
     assert {(float(h.get_xdata()[0]), float(h.get_ydata()[0])) for h in hollow} == {
         (11608.0, 87.25), (4188.0, 76.66)}
     assert "Marchand & Peeters 2016 (published)" in _texts(ax)
-    # the stats summary itself can be the table
-    ax2 = plot_accuracy_vs_params(summary)
-    assert "confidence interval" in " ".join(_texts(ax2))
+    # the stats summary itself can be the table; bars are clipped to 0-100 %
+    wide = model_summary(records, confidence=0.9).assign(ci_high=[1.2, 0.7, 0.9])
+    ax2 = plot_accuracy_vs_params(wide)
+    assert "90 % confidence interval" in " ".join(_texts(ax2))
+    assert ax2.containers[0].lines[2][0].get_segments()[0][:, 1].max() == 100
 
 
 def test_pairwise_matrix_marks_significant_differences():
