@@ -147,7 +147,8 @@ def _draw_reference(ax, reference, colors):
                   label="hollow: published (poster, Ballroom)")
 
 
-def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=None):
+def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=None,
+                  order=None):
     """Matrix of paired accuracy differences, row minus column, significant ones marked.
 
     Parameters
@@ -161,6 +162,10 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
     alpha : float, default=0.05
     data_name : str or None
         The data set, named in the caption.
+    order : sequence of str or None
+        Model names in the order of the rows and columns (e.g.
+        ``list(skrhythm.experiments.MODELS)``), hops of one model
+        descending; models not listed follow. Default: order of appearance.
 
     Returns
     -------
@@ -174,6 +179,9 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
             if (m, h) not in names:
                 keys.append((m, h))
                 names[(m, h)] = _run_label(lab, h)
+    if order is not None:
+        rank = {m: i for i, m in enumerate(order)}
+        keys.sort(key=lambda k: (rank.get(k[0], len(rank)), -k[1]))
     index = {k: i for i, k in enumerate(keys)}
     n = len(keys)
     diff = np.full((n, n), np.nan)

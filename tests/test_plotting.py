@@ -115,6 +115,9 @@ def test_pairwise_matrix_marks_significant_differences():
         "O-net + P-net (hop 250)", "O-net (hop 250)", "Rhythm descriptor + SVM"]
     assert ax.get_xlabel() == "column model" and ax.get_ylabel() == "row model"
     assert "Holm-adjusted p < 0.05" in " ".join(texts)
+    reordered = plot_pairwise(table, order=["rhythm", "onet"])
+    assert [t.get_text() for t in reordered.get_yticklabels()] == [
+        "Rhythm descriptor + SVM", "O-net (hop 250)", "O-net + P-net (hop 250)"]
     marked = table.assign(p_holm=[0.01, 0.5, 0.2])
     texts = _texts(plot_pairwise(marked))
     assert "+30.0*" in texts and "-30.0*" in texts

@@ -258,3 +258,15 @@ def test_claims_never_call_an_undefined_p_significant():
     first = report["hops"][0]["comparisons"][0]
     assert first["rival"] == "onet" and first["p"] is None and first["verdict"] == "not shown"
     assert "interval undefined to undefined), corrected p = undefined" in report["summary"]
+
+
+def test_pairwise_without_predictions_has_no_mcnemar():
+    records = _records({("x", 250): [0.5, 0.75, 1.0], ("y", 250): [0.25, 0.5, 0.5]})
+    bare = [{k: r[k] for k in ("model", "hop", "fold", "accuracy")} | {"n_test": 4}
+            for r in records]
+    row = pairwise(bare).iloc[0]
+    expected = corrected_ttest([0.5, 0.75, 1.0], [0.25, 0.5, 0.5], n_train=8, n_test=4)
+    assert row.p == pytest.approx(expected.p) and math.isnan(row.p_mcnemar)
+    assert row.mcnemar_method is None
+    with pytest.raises(ValueError, match="no n_test, y_true or test_index"):
+        fold_scores([{k: v for k, v in r.items() if k != "n_test"} for r in bare])
