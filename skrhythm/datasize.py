@@ -329,16 +329,19 @@ def _claim_words(report, label):
     def pts(x):
         return "undefined" if x is None else f"{100 * x:+.1f}"
 
+    def tracks(n):
+        return f"{n} track{'s' * (n != 1)} per class"
+
     small, large = report["sizes"]
     level = f"{100 * report['confidence']:.0f} %"
     lines = [f"Claim 2 ({report['claim']}): {report['verdict']} at alpha = {report['alpha']} "
-             f"(lead of {label} at {small} vs {large} training tracks per class)."]
+             f"(lead of {label} with {tracks(small)} vs {tracks(large)} of training data)."]
     for r in report["rivals"]:
         p = "undefined" if r["p_holm"] is None else f"{r['p_holm']:.3g}"
         lines.append(
             f"  - vs {r['label']}: lead {pts(r['lead_small'])} points ({level} interval "
-            f"{pts(r['lead_small_low'])} to {pts(r['lead_small_high'])}) with {small} tracks "
-            f"per class, {pts(r['lead_large'])} ({pts(r['lead_large_low'])} to "
-            f"{pts(r['lead_large_high'])}) with {large}; change {pts(r['change'])} points, "
+            f"{pts(r['lead_small_low'])} to {pts(r['lead_small_high'])}) with "
+            f"{tracks(small)}, {pts(r['lead_large'])} ({pts(r['lead_large_low'])} to "
+            f"{pts(r['lead_large_high'])}) with {tracks(large)}; change {pts(r['change'])} points, "
             f"Holm p = {p}: {r['verdict']}.")
     return "\n".join(lines)
