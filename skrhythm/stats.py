@@ -270,6 +270,11 @@ def holm(pvalues):
 # Fold records -> tables
 
 
+def _hop(value):
+    """A record's hop as an int: 0 for models without patches (None or NaN)."""
+    return 0 if value is None or value != value else int(value)
+
+
 def _runs(records):
     """Fold records grouped by model: ``{(model, hop): {(repeat, fold): record}}``."""
     runs = {}
@@ -277,7 +282,7 @@ def _runs(records):
         missing = [k for k in ("model", "fold", "accuracy") if k not in r]
         if missing:
             raise ValueError(f"fold record {i} has no {', '.join(missing)}")
-        key = (r["model"], int(r.get("hop") or 0))
+        key = (r["model"], _hop(r.get("hop")))
         fold = (int(r.get("repeat") or 0), int(r["fold"]))
         folds = runs.setdefault(key, {})
         if fold in folds:
@@ -455,7 +460,7 @@ def pairwise(records, pairs=None, confidence=0.95):
     if pairs is None:
         pairs = list(combinations(runs, 2))
     else:
-        pairs = [tuple((m, int(h or 0)) for m, h in pair) for pair in pairs]
+        pairs = [tuple((m, _hop(h)) for m, h in pair) for pair in pairs]
         for key in {k for pair in pairs for k in pair} - set(runs):
             raise ValueError(f"no fold records of model {_name(key)}")
     label = {k: runs[k][min(runs[k])].get("label", k[0]) for k in runs}

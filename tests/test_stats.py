@@ -129,6 +129,7 @@ def _records(accuracies, n_test=4, repeats=1, seed=0):
 def test_fold_scores_derive_sizes():
     records = _records({("x", 250): [0.5, 0.75, 1.0], ("y", None): [0.25, 0.5, 0.5]})
     records[0]["n_train"] = 7
+    records[4]["hop"] = float("nan")  # as a DataFrame's records give it
     scores = fold_scores(records)
     assert len(scores) == 6 and set(scores["hop"]) == {250, 0}
     assert scores["n_test"].tolist() == [4] * 6
@@ -172,7 +173,7 @@ def test_pairwise_matches_the_tests_and_adjusts():
                                for f in (0, 1)])
     mc = mcnemar(correct("x"), correct("y"))
     assert (row.mcnemar_b, row.mcnemar_c, row.p_mcnemar) == (mc.b, mc.c, mc.p)
-    one = pairwise(records, pairs=[(("x", 250), ("z", None))])
+    one = pairwise(records, pairs=[(("x", 250), ("z", float("nan")))])
     assert len(one) == 1 and one.loc[0, "p_holm"] == pytest.approx(one.loc[0, "p"])
 
 
