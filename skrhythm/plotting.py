@@ -1,10 +1,41 @@
-"""Pictures of a comparison and of what the filters learned (matplotlib)."""
+"""Pictures of a comparison, its statistics and what the filters learned (matplotlib).
+
+Every function draws into ``ax`` (a new figure when None) and returns the
+Axes; :func:`save_figure` writes its figure. Captions say what the data are
+and what the bars or marks mean, so a figure stands on its own.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_accuracy_vs_params", "plot_confusion_matrix", "plot_filters", "save_figure"]
+__all__ = [
+    "POSTER_REFERENCE",
+    "plot_accuracy_vs_params",
+    "plot_confusion_matrix",
+    "plot_datasize",
+    "plot_filters",
+    "plot_pairwise",
+    "save_figure",
+]
+
+#: Track accuracy (%) on Ballroom, 10-fold CV, from the poster (Pons & Serra, ICASSP 2017):
+#: ``(label, hop, params, accuracy)``; params None for the non-deep model.
+POSTER_REFERENCE = (
+    ("O-net", 250, 4188, 76.66), ("O-net", 80, 4188, 85.24),
+    ("P-net", 250, 7428, 83.95), ("P-net", 80, 7428, 89.26),
+    ("2x O-net", 250, 8368, 81.53), ("2x O-net", 80, 8368, 86.54),
+    ("O-net + P-net", 250, 11608, 87.25), ("O-net + P-net", 80, 11608, 89.68),
+    ("2x P-net", 250, 14848, 85.67), ("2x P-net", 80, 14848, 89.11),
+    ("2x O-net + 2x P-net", 250, 23208, 87.25), ("2x O-net + 2x P-net", 80, 23208, 91.27),
+    ("4x O-net + 4x P-net", 250, 46408, 88.82), ("4x O-net + 4x P-net", 80, 46408, 91.55),
+    ("8x O-net + 8x P-net", 250, 92808, 88.68), ("8x O-net + 8x P-net", 80, 92808, 92.27),
+    ("Time-freq [CBMI 2016]", 80, 196816, 87.68), ("Time [CBMI 2016]", 80, 7336, 81.79),
+    ("Black-box [CBMI 2016]", 80, 3275312, 87.25),
+    ("Marchand & Peeters 2016", None, None, 96.0),
+)
+
+_HOP_MARKERS = {250: "o", 80: "s"}
 
 
 def _axes(ax, figsize):
@@ -15,79 +46,278 @@ def _axes(ax, figsize):
     return ax
 
 
-def plot_accuracy_vs_params(table, ax=None):
+def _caption(ax, text):
+    """A caption under the x label, left-aligned with the axes (constrained layout keeps it)."""
+    ax.annotate(text, (0, 0), xycoords=("axes fraction", ax.xaxis.label), xytext=(0, -6),
+                textcoords="offset points", va="top", ha="left", fontsize=8, wrap=True,
+                color="0.25")
+
+
+def _no_params(value):
+    return value is None or not np.isfinite(float(value))
+
+
+def _run_label(label, hop):
+    return f"{label} (hop {hop})" if hop else str(label)
+
+
+def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, data_name=None):
     """Track accuracy against the number of parameters (log scale), one point per model and hop.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`skrhythm.experiments.summarize` output (``label``, ``hop``,
-        ``params``, ``accuracy``, ``accuracy_std``). Rows without a parameter
-        count (non-deep models) are drawn as horizontal lines.
+        :func:`skrhythm.experiments.summarize` output (``model``, ``label``,
+        ``hop``, ``params``, ``accuracy``, ``accuracy_std``, ``folds``) or
+        :func:`skrhythm.stats.model_summary` output (with ``ci_low``,
+        ``ci_high``). Rows without a parameter count (non-deep models) are
+        drawn as horizontal lines.
     ax : matplotlib Axes or None
+    intervals : pandas.DataFrame or None
+        :func:`skrhythm.stats.model_summary` output whose ``ci_low`` and
+        ``ci_high`` (matched on ``model`` and ``hop``) give the bars. Without
+        it (and without those columns in ``table``) the bars are +- one
+        standard deviation over the folds. The caption says which.
+    reference : bool or sequence of (label, hop, params, accuracy %), optional
+        Published values drawn as hollow grey markers (``True``:
+        :data:`POSTER_REFERENCE`, Ballroom).
+    data_name : str or None
+        The data set, named in the caption.
 
     Returns
     -------
     ax : matplotlib Axes
     """
-    ax = _axes(ax, (7, 4.5))
-    markers = {250: "o", 80: "s"}
-    for row in table.itertuples():
-        acc, std = 100 * row.accuracy, 100 * row.accuracy_std
-        if row.params is None or not np.isfinite(float(row.params)):
-            ax.axhline(acc, ls="--", lw=1, color="0.5")
-            ax.annotate(row.label, (0.01, acc), xycoords=("axes fraction", "data"),
-                        fontsize=7, va="bottom", color="0.3")
+    ax = _axes(ax, (8.5, 5))
+    table = table.copy()
+    if intervals is not None:
+        columns = ["model", "hop", "ci_low", "ci_high"] + ["confidence"] * (
+            "confidence" in intervals)
+        table = table.drop(columns=columns[2:], errors="ignore").merge(
+            intervals[columns], on=["model", "hop"], how="left")
+    with_ci = {"ci_low", "ci_high"} <= set(table.columns)
+    colors, handles = {}, []
+    for i, row in enumerate(table.itertuples()):
+        acc = 100 * row.accuracy
+        spread = (100 * row.ci_low, 100 * row.ci_high) if with_ci else (
+            acc - 100 * row.accuracy_std, acc + 100 * row.accuracy_std)
+        err = [[acc - max(spread[0], 0.0)], [min(spread[1], 100.0) - acc]]
+        label = _run_label(row.label, row.hop)
+        colors[(row.label, row.hop or 0)] = f"C{i % 10}"
+        if _no_params(row.params):
+            handles.append(ax.axhline(acc, ls="--", lw=1.2, color=f"C{i % 10}", label=label))
             continue
-        ax.errorbar(row.params, acc, yerr=std, fmt=markers.get(row.hop, "^"), capsize=2,
-                    color="C0" if row.hop == 250 else "C1" if row.hop == 80 else "C2")
-        ax.annotate(f"{row.label} ({row.hop})", (row.params, acc), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
+        handles.append(ax.errorbar(row.params, acc, yerr=err, fmt=_HOP_MARKERS.get(row.hop, "^"),
+                                   capsize=3, color=f"C{i % 10}", label=label))
+    if reference is not None and reference is not False:
+        handles.append(_draw_reference(ax, POSTER_REFERENCE if reference is True else reference,
+                                       colors))
     ax.set_xscale("log")
-    ax.set_xlabel("parameters")
+    ax.set_xlabel("trainable parameters (log scale)")
     ax.set_ylabel("track accuracy (%)")
-    ax.set_title("Accuracy vs. size (markers: o hop 250, s hop 80)")
+    ax.set_title("Track accuracy vs. model size")
     ax.grid(True, which="both", alpha=0.3)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              frameon=False, title="model (patch hop)", title_fontsize=8)
+    folds = f" over {int(table['folds'].max())} folds" if "folds" in table else ""
+    level = (f"{100 * table['confidence'].iloc[0]:g} % " if "confidence" in table else "")
+    bars = (f"{level}confidence interval (corrected resampled t, Nadeau & Bengio 2003)"
+            if with_ci else "mean +- 1 standard deviation") + folds + ", clipped to 0-100 %"
+    data = f"Data: {data_name}. " if data_name else ""
+    ref = ("Hollow markers and dotted line: published values (Pons & Serra 2017 poster, "
+           "Ballroom, 10-fold CV) of the same models. " if reference else "")
+    _caption(ax, f"{data}Bars: {bars}. Dashed lines: models without a parameter count. {ref}")
     return ax
 
 
-def plot_filters(classifier, ax=None, max_per_length=5):
-    """The learned 1-by-n filters of a fitted O-net/P-net, grouped by length.
+def _draw_reference(ax, reference, colors):
+    """Published values: hollow markers in the colour of the run of the same label and hop."""
+    from matplotlib.lines import Line2D
 
-    Each filter is drawn as a curve over its ``n`` taps (time in frames),
-    offset vertically by length, so onset detectors (short) and rhythm
-    patterns (long) can be compared at a glance.
+    for label, hop, params, acc in reference:
+        if _no_params(params):
+            ax.axhline(acc, ls=":", lw=1, color="0.45")
+            ax.annotate(f"{label} (published)", (0.99, acc), xycoords=("axes fraction", "data"),
+                        ha="right", va="bottom", fontsize=7, color="0.3", xytext=(0, 2),
+                        textcoords="offset points")
+        elif (label, hop or 0) in colors:
+            ax.plot(params, acc, _HOP_MARKERS.get(hop, "^"), mfc="none", ms=9, mew=1.5,
+                    color=colors[(label, hop or 0)])
+    return Line2D([], [], ls="none", marker="o", mfc="none", color="0.4",
+                  label="hollow: published (poster, Ballroom)")
+
+
+def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=None,
+                  order=None):
+    """Matrix of paired accuracy differences, row minus column, significant ones marked.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`skrhythm.stats.pairwise` output.
+    ax : matplotlib Axes or None
+    p_column : str, default="p_holm"
+        The p-value that marks a cell: ``"p_holm"`` (corrected t-test, Holm
+        adjusted), ``"p"``, ``"p_mcnemar"`` or ``"p_mcnemar_holm"``.
+    alpha : float, default=0.05
+    data_name : str or None
+        The data set, named in the caption.
+    order : sequence of str or None
+        Model names in the order of the rows and columns (e.g.
+        ``list(skrhythm.experiments.MODELS)``), hops of one model
+        descending; models not listed follow. Default: order of appearance.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        Cells hold the difference in points with ``*`` when ``p < alpha``;
+        the colour is the difference (red: row better, blue: column better).
+    """
+    keys, names = [], {}
+    for side in ("a", "b"):
+        for m, h, lab in zip(table[f"model_{side}"], table[f"hop_{side}"], table[f"label_{side}"]):
+            if (m, h) not in names:
+                keys.append((m, h))
+                names[(m, h)] = _run_label(lab, h)
+    if order is not None:
+        rank = {m: i for i, m in enumerate(order)}
+        keys.sort(key=lambda k: (rank.get(k[0], len(rank)), -k[1]))
+    index = {k: i for i, k in enumerate(keys)}
+    n = len(keys)
+    diff = np.full((n, n), np.nan)
+    marked = np.zeros((n, n), bool)
+    for row in table.itertuples():
+        i, j = index[(row.model_a, row.hop_a)], index[(row.model_b, row.hop_b)]
+        d, p = 100 * row.difference, getattr(row, p_column)
+        diff[i, j], diff[j, i] = d, -d
+        marked[i, j] = marked[j, i] = bool(np.isfinite(p) and p < alpha)
+    ax = _axes(ax, (1.1 * n + 3.5, 0.9 * n + 2.5))
+    limit = np.nanmax(np.abs(diff)) if np.isfinite(diff).any() else 1.0
+    image = ax.imshow(diff, cmap="RdBu_r", vmin=-(limit or 1.0), vmax=limit or 1.0)
+    for i in range(n):
+        for j in range(n):
+            if i != j and np.isfinite(diff[i, j]):
+                value = round(diff[i, j], 1) + 0.0  # no "-0.0"
+                ax.text(j, i, f"{value:+.1f}" + ("*" if marked[i, j] else ""),
+                        ha="center", va="center", fontsize=8,
+                        color="white" if abs(value) > 0.6 * limit else "black",
+                        fontweight="bold" if marked[i, j] else "normal")
+    labels = [names[k] for k in keys]
+    ax.set_xticks(range(n), labels, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_xlabel("column model")
+    ax.set_ylabel("row model")
+    ax.set_title("Track accuracy difference, row - column (points)")
+    ax.figure.colorbar(image, ax=ax, label="row - column (points)", shrink=0.8)
+    test = {"p_holm": "corrected resampled t-test, Holm-adjusted",
+            "p": "corrected resampled t-test, unadjusted",
+            "p_mcnemar": "McNemar's test, unadjusted",
+            "p_mcnemar_holm": "McNemar's test, Holm-adjusted"}.get(p_column, p_column)
+    data = f"Data: {data_name}. " if data_name else ""
+    _caption(ax, f"{data}Mean over {int(table['folds'].max())} shared folds; "
+                 f"* and bold: {test} p < {alpha}.")
+    return ax
+
+
+def _net_name(classifier, module):
+    counts = [getattr(classifier, k, None) for k in ("n_onet", "n_pnet")]
+    if all(isinstance(c, int) for c in counts):
+        parts = [f"{k}x " * (k > 1) + name for k, name in zip(counts, ("O-net", "P-net")) if k]
+        return " + ".join(parts)
+    return type(module).__name__
+
+
+def plot_filters(classifier, ax=None, max_per_length=None, *, frame_rate=44100 / 1024,
+                 tempo=120.0, model=None, fold=None):
+    """The learned 1-by-n filters of a fitted O-net/P-net as images over time.
+
+    Each filter is one image row (normalised to its largest magnitude; red
+    positive, blue negative, blank past its length), sorted by length. A
+    new figure gets one panel for the short filters (up to 43 frames, a
+    beat at 60 bpm: the O-net's onset scale) and one for the longer ones
+    (the P-net's pattern scale), each with the time axis in seconds (bottom)
+    and in beats at ``tempo`` (top). A given ``ax`` receives all filters in
+    one image.
 
     Parameters
     ----------
     classifier : MusicCNNClassifier or skrhythm.nn.MusicCNN
         A fitted classifier or its torch module.
     ax : matplotlib Axes or None
-    max_per_length : int, default=5
-        Filters drawn per length.
+    max_per_length : int or None
+        Filters drawn per length (None: all).
+    frame_rate : float, default=44100/1024
+        Spectrogram frames per second (the paper's features: 43.07).
+    tempo : float, default=120
+        Tempo (bpm) of the beat axis.
+    model : str or None
+        Model name for the title (default: from the classifier's
+        ``n_onet``/``n_pnet``).
+    fold : int or None
+        Cross-validation fold the model was fitted on, named in the title.
 
     Returns
     -------
     ax : matplotlib Axes
+        The first panel (its figure holds all).
     """
+    import matplotlib.pyplot as plt
+
     module = getattr(getattr(classifier, "net_", None), "module_", classifier)
     bank = getattr(module, "filterbank", None)
     if bank is None:
         raise TypeError(f"expected a fitted MusicCNNClassifier or MusicCNN, got {type(classifier)}")
-    ax = _axes(ax, (8, 0.35 * len(bank.lengths) + 2))
-    for row, (n, weights) in enumerate(zip(bank.lengths, bank.weights)):
-        w = weights.detach().cpu().numpy()[:max_per_length]
-        scale = np.abs(w).max() or 1.0
-        for k, filt in enumerate(w):
-            ax.plot(np.arange(n), row + 0.4 * filt / scale, lw=0.8, color=f"C{k}")
-    ax.set_yticks(range(len(bank.lengths)), [f"n={n}" for n in bank.lengths], fontsize=7)
-    ax.set_xlabel("frame")
-    ax.set_title("Learned 1-by-n filters (each row: one length, normalised)")
-    return ax
+    filters = [(n, w) for n, weights in zip(bank.lengths, bank.weights)
+               for w in weights.detach().cpu().numpy()[:max_per_length]]
+    filters.sort(key=lambda item: item[0])
+    if ax is None:
+        groups = [g for g in ([f for f in filters if f[0] <= 43], [f for f in filters if f[0] > 43])
+                  if g]
+        ratios = [max(n for n, _ in g) for g in groups]
+        fig, axes = plt.subplots(1, len(groups), figsize=(5 + 0.03 * sum(ratios), 6),
+                                 layout="constrained", squeeze=False,
+                                 gridspec_kw={"width_ratios": [max(r, 60) for r in ratios]})
+        axes = list(axes[0])
+    else:
+        groups, axes, fig = [filters], [ax], ax.figure
+    image = None
+    for panel, group in zip(axes, groups):
+        image = _filter_image(panel, group, frame_rate, tempo)
+    fig.colorbar(image, ax=axes, label="weight (each filter scaled to its maximum)", shrink=0.6)
+    name = model or _net_name(classifier, module)
+    where = f", fold {fold}" if fold is not None else ""
+    title = f"Learned 1-by-n filters: {name}{where}"
+    if len(axes) > 1:
+        fig.suptitle(title)
+        axes[0].set_title("onset scale (n <= 43 frames)", fontsize=9)
+        axes[1].set_title("pattern scale (n > 43 frames)", fontsize=9)
+    else:
+        axes[0].set_title(title)
+    return axes[0]
+
+
+def _filter_image(ax, filters, frame_rate, tempo):
+    longest = max(n for n, _ in filters)
+    rows = np.full((len(filters), longest), np.nan)
+    for i, (n, w) in enumerate(filters):
+        rows[i, :n] = w / (np.abs(w).max() or 1.0)
+    image = ax.imshow(rows, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
+                      interpolation="nearest", extent=(0, longest / frame_rate, len(filters), 0))
+    lengths = [n for n, _ in filters]
+    starts = [i for i, n in enumerate(lengths) if i == 0 or n != lengths[i - 1]]
+    step = max(1, len(starts) // 12)
+    ax.set_yticks([s + 0.5 for s in starts[::step]],
+                  [f"n={lengths[s]}" for s in starts[::step]], fontsize=7)
+    ax.set_ylabel("filter (by length in frames)")
+    ax.set_xlabel("time (s)")
+    top = ax.secondary_xaxis("top", functions=(lambda s: s * tempo / 60,
+                                               lambda b: b * 60 / tempo))
+    top.set_xlabel(f"beats at {tempo:g} bpm", fontsize=8)
+    return image
 
 
 def plot_confusion_matrix(y_true, y_pred, labels=None, ax=None, title=None):
-    """Confusion matrix of track predictions, rows normalised to recall.
+    """Confusion matrix of track predictions: counts in the cells, colour row-normalised.
 
     Parameters
     ----------
@@ -100,15 +330,74 @@ def plot_confusion_matrix(y_true, y_pred, labels=None, ax=None, title=None):
     Returns
     -------
     ax : matplotlib Axes
+        Each cell shows its number of tracks; the colour is the fraction of
+        the true class's tracks (recall on the diagonal).
     """
-    from sklearn.metrics import ConfusionMatrixDisplay
+    from sklearn.metrics import confusion_matrix
 
-    ax = _axes(ax, (6, 5.5))
-    ConfusionMatrixDisplay.from_predictions(
-        y_true, y_pred, labels=labels, normalize="true", ax=ax, colorbar=False,
-        values_format=".2f", xticks_rotation=45,
-    )
-    ax.set_title(title or "Confusion matrix (rows: true style)")
+    if labels is None:
+        labels = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+    counts = confusion_matrix(y_true, y_pred, labels=labels)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    ax = _axes(ax, (6.5, 6))
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i, j in np.ndindex(counts.shape):
+        ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=9,
+                color="white" if share[i, j] > 0.6 else "black")
+    names = [str(label) for label in labels]
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted style")
+    ax.set_ylabel("true style")
+    ax.figure.colorbar(image, ax=ax, label="fraction of the true style's tracks", shrink=0.8)
+    ax.set_title(title or "Confusion matrix")
+    _caption(ax, f"Numbers: tracks ({int(counts.sum())} in all); colour: row-normalised.")
+    return ax
+
+
+def plot_datasize(table, ax=None, *, confidence=0.95, data_name=None):
+    """Accuracy against training tracks per class: mean line and interval band per model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`skrhythm.datasize.run_datasize` output.
+    ax : matplotlib Axes or None
+    confidence : float, default=0.95
+        Of the bands: corrected resampled t intervals over the folds
+        (:func:`skrhythm.datasize.summarize_datasize`), drawn clipped to
+        0-100 %.
+    data_name : str or None
+        The data set, named in the title.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    from .datasize import summarize_datasize
+
+    summary = summarize_datasize(table, confidence)
+    ax = _axes(ax, (7.5, 4.8))
+    for i, model in enumerate(summary["model"].unique()):
+        s = summary[summary["model"] == model]
+        color = f"C{i % 10}"
+        ax.plot(s["n_per_class"], 100 * s["accuracy"], "o-", color=color,
+                label=_run_label(s["label"].iloc[0], s["hop"].iloc[0]))
+        ax.fill_between(s["n_per_class"], np.clip(100 * s["ci_low"], 0, 100),
+                        np.clip(100 * s["ci_high"], 0, 100), color=color, alpha=0.15, lw=0)
+    sizes = sorted(summary["n_per_class"].unique())
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_xlabel("training tracks per class")
+    ax.set_ylabel("track accuracy (%)")
+    ax.set_title("Accuracy vs. training data" + (f": {data_name}" if data_name else ""))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, title="model (patch hop)", title_fontsize=8)
+    folds = int(summary["folds"].max())
+    _caption(ax, f"Lines: mean over {folds} folds (same folds and nested training subsets "
+                 f"for every model; test folds unchanged). Bands: {100 * confidence:g} % "
+                 "corrected resampled t intervals (Nadeau & Bengio 2003), clipped to 0-100 %.")
     return ax
 
 

@@ -1,0 +1,347 @@
+"""The data-size experiment: accuracy against the number of training tracks per class.
+
+The poster's second claim is that "the less data, the more useful the
+design strategy". :func:`run_datasize` tests it the way the comparison
+tests everything else: every model runs on the same cross-validation folds
+(:func:`skrhythm.experiments.make_folds`); within each fold the models are
+trained on nested, stratified subsets of the fold's training part (``n``
+tracks of each class, every smaller subset inside the larger ones, drawn
+with one seed per fold) and tested on the fold's whole, unchanged test
+part. :func:`summarize_datasize` gives the mean and corrected t interval
+per model and size (:func:`skrhythm.stats.corrected_interval`, with the
+subset's size as ``n_train``), :func:`datasize_differences` the paired
+difference of a reference model against the others at each size
+(:func:`skrhythm.stats.pairwise`), :func:`datasize_claim` what the run
+says of the claim in plain words, and :func:`skrhythm.plotting.plot_datasize`
+the picture.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .experiments import MODELS, make_folds, make_model
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "datasize_claim",
+    "datasize_differences",
+    "nested_subsets",
+    "run_datasize",
+    "summarize_datasize",
+]
+
+#: O-net + P-net against the larger CNN baselines and the non-deep descriptor.
+DEFAULT_MODELS = ("o+p", "timefreq", "blackbox", "rhythm")
+
+
+def nested_subsets(y, train, sizes, seed):
+    """Nested stratified subsets of a training part: ``n`` tracks of each class per size.
+
+    Each class's training tracks are shuffled once (generator seeded with
+    ``seed``) and the subset of size ``n`` takes the first ``n`` of each, so
+    every subset holds the smaller ones.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_tracks,)
+        Labels of the whole data set.
+    train : array of int
+        Indices of the fold's training part.
+    sizes : sequence of int
+        Tracks per class.
+    seed : int or sequence of int
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    subsets : dict
+        ``{n: sorted index array}`` for each ``n`` of ``sizes``.
+
+    Raises
+    ------
+    ValueError
+        If a size is not positive or a class has fewer training tracks than
+        the largest size.
+
+    Examples
+    --------
+    >>> y = np.array(["a"] * 5 + ["b"] * 5)
+    >>> subsets = nested_subsets(y, np.arange(10), [1, 3], seed=0)
+    >>> [len(subsets[n]) for n in (1, 3)], set(subsets[1]) <= set(subsets[3])
+    ([2, 6], True)
+    """
+    y = np.asarray(y)
+    train = np.asarray(train)
+    sizes = [int(n) for n in sizes]
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"n_per_class must be positive integers, got {sizes}")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y[train], return_counts=True)
+    if counts.min() < max(sizes):
+        raise ValueError(
+            f"n_per_class={max(sizes)} is more than the training tracks of class "
+            f"{str(classes[counts.argmin()])!r} in a fold ({counts.min()}); use at most "
+            f"{counts.min()} (or more data, or fewer folds)"
+        )
+    shuffled = [rng.permutation(train[y[train] == c]) for c in classes]
+    return {n: np.sort(np.concatenate([s[:n] for s in shuffled])) for n in sizes}
+
+
+def _fit_one(name, hop, n, fold, subset, test, X, y, settings):
+    estimator = make_model(name, hop, **settings)
+    start = time.perf_counter()
+    estimator.fit(X[subset], y[subset])
+    fit_time = time.perf_counter() - start
+    y_pred = estimator.predict(X[test])
+    return {
+        "model": name, "label": MODELS[name].label, "hop": hop or 0, "n_per_class": n,
+        "fold": fold, "accuracy": float(np.mean(y_pred == y[test])),
+        "n_train": len(subset), "n_test": len(test), "fit_time": fit_time,
+        "params": getattr(estimator, "n_params_", None),
+        "y_true": y[test].tolist(), "y_pred": np.asarray(y_pred).tolist(),
+    }
+
+
+def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4, 8, 16),
+                 n_folds=3, cv="stratified", hop=250, max_epochs=20, train_split=None,
+                 seed=0, device="cpu", n_jobs=None, sr=44100, hop_length=1024,
+                 progress=False):
+    """Accuracy of each model against the number of training tracks per class.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_tracks, n_mels, n_frames)
+        Log-mel spectrograms (e.g. of ``ballroom:PATH`` or the embedded data).
+    y : array-like of shape (n_tracks,)
+    groups : array-like or None
+        Tracks of one group stay in one fold (see :func:`~skrhythm.experiments.make_folds`).
+    models : sequence of str, default=DEFAULT_MODELS
+        Keys of :data:`skrhythm.experiments.MODELS`.
+    n_per_class : sequence of int, default=(2, 4, 8, 16)
+        Training tracks per class; each must fit in every fold's training part.
+    n_folds : int, default=3
+    cv : {"stratified", "paper"}, default="stratified"
+    hop : int, default=250
+        Patch hop of the O-net/P-net models; the CBMI baselines use their own
+        (80), the descriptors none.
+    max_epochs, train_split, device
+        Training settings of the CNNs (``train_split=None``: no validation
+        split, which tiny subsets could not afford).
+    seed : int, default=0
+        Seeds the folds, the subsets (with the fold number) and the models.
+    n_jobs : int or None
+        Fits run in parallel by joblib.
+    sr, hop_length : int
+        Feature settings the descriptors need.
+    progress : bool, default=False
+        A progress bar over the fits.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per (model, n_per_class, fold): ``model, label, hop,
+        n_per_class, fold, accuracy, n_train, n_test, fit_time, params,
+        y_true, y_pred`` (the last two: lists of the fold's test labels and
+        predictions), ordered by model, size and fold.
+    """
+    import pandas as pd
+    from joblib import Parallel, delayed
+
+    X, y = np.asarray(X), np.asarray(y)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} tracks but y has {len(y)} labels")
+    sizes = sorted({int(n) for n in n_per_class})
+    folds = make_folds(y, groups, n_folds, cv, seed)
+    subsets = [nested_subsets(y, train, sizes, seed=[seed, fold])
+               for fold, (train, _) in enumerate(folds)]
+    settings = dict(max_epochs=max_epochs, train_split=train_split, random_state=seed,
+                    device=device, sr=sr, hop_length=hop_length)
+    tasks = []
+    for name in models:
+        model_hop = hop if MODELS[name].kind == "musiccnn" else MODELS[name].hops[0]
+        for n in sizes:
+            for fold, (_, test) in enumerate(folds):
+                tasks.append(delayed(_fit_one)(name, model_hop, n, fold, subsets[fold][n], test,
+                                               X, y, settings))
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(tasks), unit="fit",
+                       desc="data size: models x sizes x folds")
+    return pd.DataFrame(list(results))
+
+
+def summarize_datasize(table, confidence=0.95):
+    """Mean accuracy and corrected t interval per model and training size.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`run_datasize` output.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        ``model, label, hop, n_per_class, folds, accuracy, accuracy_std,
+        ci_low, ci_high``, in the table's model order, sizes ascending.
+    """
+    import pandas as pd
+
+    from .stats import corrected_interval
+
+    rows = []
+    for model in table["model"].unique():
+        of_model = table[table["model"] == model]
+        for n, g in of_model.groupby("n_per_class", sort=True):
+            mean, low, high = corrected_interval(g["accuracy"], g["n_train"].mean(),
+                                                 g["n_test"].mean(), confidence)
+            rows.append({"model": model, "label": g["label"].iloc[0], "hop": g["hop"].iloc[0],
+                         "n_per_class": n, "folds": len(g), "accuracy": mean,
+                         "accuracy_std": float(g["accuracy"].std(ddof=1)),
+                         "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
+
+def datasize_differences(table, reference="o+p", confidence=0.95):
+    """Paired difference of ``reference`` against each other model at every training size.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`run_datasize` output.
+    reference : str, default="o+p"
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    differences : pandas.DataFrame
+        :func:`skrhythm.stats.pairwise` columns for (reference, other) at
+        each size, with ``n_per_class`` first; Holm's adjustment is over
+        all rows.
+    """
+    import pandas as pd
+
+    from .stats import holm, pairwise
+
+    if reference not in set(table["model"]):
+        raise ValueError(f"reference model {reference!r} is not in the table "
+                         f"({', '.join(table['model'].unique())})")
+    parts = []
+    for n, g in table.groupby("n_per_class", sort=True):
+        records = g.to_dict("records")
+        hop = {r["model"]: r["hop"] for r in records}
+        pairs = [((reference, hop[reference]), (m, hop[m])) for m in hop if m != reference]
+        part = pairwise(records, pairs, confidence)
+        part.insert(0, "n_per_class", n)
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out["p_holm"] = holm(out["p"])
+    out["p_mcnemar_holm"] = holm(out["p_mcnemar"])
+    return out
+
+
+def datasize_claim(table, reference="o+p", alpha=0.05, confidence=0.95):
+    """What the run supports of the poster's claim 2, as JSON-able data with plain words.
+
+    Claim 2 (Pons & Serra, ICASSP 2017): "the less data, the more useful the
+    design strategy", read here as: the lead of ``reference`` over each
+    other model is larger at the smallest training size than at the
+    largest. For each rival the fold-wise leads at the two sizes are
+    compared with :func:`skrhythm.stats.corrected_ttest` (paired by fold;
+    its correction uses the smallest size's ``n_train``, the more
+    conservative of the two), Holm-adjusted over the rivals. A rival's
+    verdict is ``"supported"`` (the lead shrinks with more data, adjusted
+    p < ``alpha``), ``"contradicted"`` (it grows) or ``"not shown"``; the
+    claim is supported only against every rival, contradicted if against
+    any.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`run_datasize` output with at least two sizes.
+    reference : str, default="o+p"
+    alpha, confidence : float
+
+    Returns
+    -------
+    report : dict
+        ``claim``, ``reference``, ``sizes`` (smallest, largest),
+        ``verdict``, ``rivals`` (per rival: ``model``, ``label``,
+        ``lead_small``, ``lead_small_low``, ``lead_small_high``,
+        ``lead_large`` (and its interval), ``change``, ``p``, ``p_holm``,
+        ``verdict``) and ``summary`` (plain words). Leads are fractions of
+        tracks; None where undefined.
+    """
+    from .stats import _json, corrected_ttest, holm
+
+    diffs = datasize_differences(table, reference, confidence)
+    sizes = sorted(table["n_per_class"].unique())
+    report = {"claim": "the less data, the more useful the design strategy",
+              "reference": reference, "alpha": alpha, "confidence": confidence,
+              "sizes": [int(sizes[0]), int(sizes[-1])], "rivals": []}
+    if len(sizes) < 2:
+        report.update(verdict="not tested", summary="Claim 2 cannot be tested: the run has one "
+                      "training size; give n_per_class two or more sizes.")
+        return report
+    ref = table[table["model"] == reference]
+    tests = []
+    for model in [m for m in table["model"].unique() if m != reference]:
+        leads = []
+        for n in (sizes[0], sizes[-1]):
+            a = ref[ref["n_per_class"] == n].sort_values("fold")
+            b = table[(table["model"] == model) & (table["n_per_class"] == n)].sort_values("fold")
+            leads.append(a["accuracy"].to_numpy() - b["accuracy"].to_numpy())
+        small = ref[ref["n_per_class"] == sizes[0]]
+        tests.append((model, corrected_ttest(leads[0], leads[1], small["n_train"].mean(),
+                                             small["n_test"].mean(), confidence)))
+    adjusted = holm([t.p for _, t in tests])
+    for (model, test), p_holm in zip(tests, adjusted):
+        rows = diffs[diffs["model_b"] == model].set_index("n_per_class")
+        small, large = rows.loc[sizes[0]], rows.loc[sizes[-1]]
+        p_holm = _json(p_holm)
+        significant = p_holm is not None and p_holm < alpha
+        report["rivals"].append({
+            "model": model, "label": small["label_b"],
+            "lead_small": _json(small["difference"]), "lead_small_low": _json(small["diff_low"]),
+            "lead_small_high": _json(small["diff_high"]),
+            "lead_large": _json(large["difference"]), "lead_large_low": _json(large["diff_low"]),
+            "lead_large_high": _json(large["diff_high"]),
+            "change": _json(test.mean), "p": _json(test.p), "p_holm": p_holm,
+            "verdict": ("not shown" if not significant else
+                        "supported" if test.mean > 0 else "contradicted"),
+        })
+    verdicts = {r["verdict"] for r in report["rivals"]}
+    report["verdict"] = ("contradicted" if "contradicted" in verdicts else
+                         "supported" if verdicts == {"supported"} else "not shown")
+    report["summary"] = _claim_words(report, ref["label"].iloc[0])
+    return report
+
+
+def _claim_words(report, label):
+    def pts(x):
+        return "undefined" if x is None else f"{100 * x:+.1f}"
+
+    def tracks(n):
+        return f"{n} track{'s' * (n != 1)} per class"
+
+    small, large = report["sizes"]
+    level = f"{100 * report['confidence']:.0f} %"
+    lines = [f"Claim 2 ({report['claim']}): {report['verdict']} at alpha = {report['alpha']} "
+             f"(lead of {label} with {tracks(small)} vs {tracks(large)} of training data)."]
+    for r in report["rivals"]:
+        p = "undefined" if r["p_holm"] is None else f"{r['p_holm']:.3g}"
+        lines.append(
+            f"  - vs {r['label']}: lead {pts(r['lead_small'])} points ({level} interval "
+            f"{pts(r['lead_small_low'])} to {pts(r['lead_small_high'])}) with "
+            f"{tracks(small)}, {pts(r['lead_large'])} ({pts(r['lead_large_low'])} to "
+            f"{pts(r['lead_large_high'])}) with {tracks(large)}; change {pts(r['change'])} points, "
+            f"Holm p = {p}: {r['verdict']}.")
+    return "\n".join(lines)
