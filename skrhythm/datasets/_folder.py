@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
 
-from ..audio import AudioDecodeError, load_audio
+from ..audio import AUDIO_EXTENSIONS, AudioDecodeError, find_audio_files, load_audio
 from ._base import make_bunch
 
 __all__ = ["load_audio_folder", "load_waveforms", "write_audio_folder"]
@@ -22,21 +23,21 @@ own group.
 """
 
 
-def load_audio_folder(
-    root, *, extensions=(".wav", ".flac", ".mp3", ".ogg", ".au"), return_X_y=False
-):
+def load_audio_folder(root, *, extensions=AUDIO_EXTENSIONS, return_X_y=False):
     """List a ``<label>/<file>`` tree of audio files (GTZAN style).
 
     Every sub-directory of ``root`` is a class named after it; the audio files
-    directly inside it (matched by extension, case-insensitively; hidden files
-    skipped) are its tracks. Files are listed, not decoded.
+    inside it, at any depth (matched by extension, case-insensitively; hidden
+    files and folders skipped), are its tracks. Other files are left out with
+    a warning that names them. Files are listed, not decoded.
 
     Parameters
     ----------
     root : str or path-like
         The tree's top directory.
-    extensions : tuple of str, default=(".wav", ".flac", ".mp3", ".ogg", ".au")
-        File suffixes that count as audio.
+    extensions : tuple of str, default=:data:`skrhythm.audio.AUDIO_EXTENSIONS`
+        File suffixes that count as audio (all those skrhythm decodes: WAV,
+        FLAC, OGG, Opus, MP3, M4A/AAC, AIFF, AU).
     return_X_y : bool, default=False
         Return ``(filenames, target)`` instead of a Bunch.
 
@@ -70,15 +71,30 @@ def load_audio_folder(
     if not root.is_dir():
         raise FileNotFoundError(f"audio folder {str(root)!r} is not a directory")
     suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    filenames, target = [], []
+    filenames, target, ignored = [], [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(
-            p
-            for p in folder.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes
-        )
-        filenames += [str(p) for p in files]
+        try:
+            files = find_audio_files(folder, extensions=suffixes)
+        except FileNotFoundError:  # a class folder without audio
+            files = []
+        filenames += files
         target += [folder.name] * len(files)
+        taken = set(files)
+        ignored += sorted(
+            str(p.relative_to(root))
+            for p in folder.rglob("*")
+            if p.is_file() and str(p) not in taken
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+    if ignored:
+        shown = ", ".join(ignored[:10]) + (f" and {len(ignored) - 10} more" if len(ignored) > 10
+                                           else "")
+        warnings.warn(
+            f"audio folder {str(root)!r}: {len(ignored)} file(s) without an audio extension "
+            f"({', '.join(sorted(suffixes))}) ignored: {shown}",
+            UserWarning,
+            stacklevel=2,
+        )
     if not filenames:
         raise ValueError(
             f"no audio files ({', '.join(sorted(suffixes))}) found in the sub-directories of "
