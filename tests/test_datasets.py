@@ -1,6 +1,7 @@
 """Tests of skrhythm.datasets on miniature trees and small generated sets."""
 
 import hashlib
+import os
 import re
 import warnings
 from collections import Counter
@@ -277,6 +278,17 @@ def test_load_waveforms_reports_all_bad_files(audio_tree):
         load_waveforms(files, progress=False)
     for name in ("bad1.wav", "bad2.mp3", "gone.wav"):
         assert name in str(info.value)
+    with pytest.warns(UserWarning, match="3 of .* could not be read") as record:
+        waves, kept = load_waveforms(files, sr=8000, duration=0.5, progress=False,
+                                     on_error="skip", return_filenames=True)
+    message = str(record[0].message)
+    assert "bad1.wav: cannot decode" in message and "gone.wav" in message
+    assert "bad2.mp3" in message and "is empty" in message
+    assert kept == [str(f) for f in files if os.path.basename(f) not in
+                    ("bad1.wav", "bad2.mp3", "gone.wav")]
+    assert waves.shape == (len(kept), 4000)
+    with pytest.raises(AudioDecodeError, match="2 of 2"):
+        load_waveforms(bad, on_error="skip", progress=False)
 
 
 def test_make_ballroom_like_shapes_and_balance():

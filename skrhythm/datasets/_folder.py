@@ -181,7 +181,10 @@ def _try_load(path, sr, duration):
         return exc
 
 
-def load_waveforms(filenames, sr=44100, *, duration=None, n_jobs=None, progress=True):
+def load_waveforms(
+    filenames, sr=44100, *, duration=None, n_jobs=None, progress=True, on_error="raise",
+    return_filenames=False,
+):
     """Decode many audio files at once, reporting every unreadable one.
 
     Parameters
@@ -198,21 +201,35 @@ def load_waveforms(filenames, sr=44100, *, duration=None, n_jobs=None, progress=
         Files decoded in parallel by joblib.
     progress : bool, default=True
         Show a tqdm progress bar.
+    on_error : {"raise", "skip"}, default="raise"
+        What unreadable files do, once all files were tried: ``"raise"`` one
+        error listing all of them; ``"skip"`` leave them out, with a warning
+        listing each and its cause.
+    return_filenames : bool, default=False
+        Also return the files read (all of ``filenames`` unless some were
+        skipped), to match the waveforms with their labels.
 
     Returns
     -------
     waveforms : ndarray of shape (n_files, round(duration * sr)) or list of ndarray
         float32 mono waveforms: a 2-D array when ``duration`` is given, else a
         list of 1-D arrays.
+    filenames : list of str
+        The files read, in order, if ``return_filenames`` is True.
 
     Raises
     ------
+    ValueError
+        If ``on_error`` is not one of the options.
     AudioDecodeError
-        After decoding all files, if any could not be read; the message lists
-        every bad file with its reason.
+        After decoding all files, if any could not be read and ``on_error`` is
+        ``"raise"``, or none could be read; the message lists every bad file
+        with its reason.
     """
     from tqdm.auto import tqdm
 
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     filenames = [os.fspath(f) for f in filenames]
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_try_load)(f, sr, duration) for f in filenames
@@ -222,11 +239,15 @@ def load_waveforms(filenames, sr=44100, *, duration=None, n_jobs=None, progress=
         f"{f}: {r}" for f, r in zip(filenames, results, strict=True) if isinstance(r, Exception)
     ]
     if errors:
-        raise AudioDecodeError(
-            f"{len(errors)} of {len(filenames)} audio files could not be read:\n"
-            + "\n".join(errors)
-        )
-    if duration is None:
-        return results
-    n = int(round(duration * sr))
-    return np.stack([np.pad(w, (0, n - w.size), mode="wrap") for w in results])
+        message = (f"{len(errors)} of {len(filenames)} audio files could not be read:\n"
+                   + "\n".join(errors))
+        if on_error == "raise" or len(errors) == len(filenames):
+            raise AudioDecodeError(message)
+        warnings.warn(message + "\nThey were skipped.", UserWarning, stacklevel=2)
+        filenames, results = zip(*((f, r) for f, r in zip(filenames, results, strict=True)
+                                   if not isinstance(r, Exception)))
+        filenames, results = list(filenames), list(results)
+    if duration is not None:
+        n = int(round(duration * sr))
+        results = np.stack([np.pad(w, (0, n - w.size), mode="wrap") for w in results])
+    return (results, filenames) if return_filenames else results
