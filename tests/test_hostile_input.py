@@ -2,7 +2,9 @@
 
 import errno
 import os
+import sys
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
@@ -89,6 +91,45 @@ def test_non_ascii_file_names(tmp_path):
     path = write(tmp_path / "Tänzchen – 舞曲 🎵.wav")
     assert features([path]).shape == (1, 16, N_FRAMES)
     assert features([os.fsencode(path)]).shape == (1, 16, N_FRAMES)
+
+
+def write_m4a(path, seconds=0.5, sr=SR):
+    """AAC in an MP4 container, through PyAV: a format libsndfile cannot read."""
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * sr)) / sr)
+    with open(path, "wb") as f, av.open(f, "w", format="ipod") as out:
+        stream = out.add_stream("aac", rate=sr, layout="mono")
+        frame = av.AudioFrame.from_ndarray(tone[None].astype(np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate = sr
+        for packets in (stream.encode(frame), stream.encode(None)):
+            out.mux(packets)
+    return path
+
+
+def test_m4a_with_a_misleading_suffix_is_decoded_by_content(tmp_path):
+    path = write_m4a(tmp_path / "really-aac.wav")
+    out = features([str(path)])
+    assert out.shape == (1, 16, N_FRAMES) and out.max() > 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="names that are not UTF-8: Linux only")
+def test_m4a_whose_name_is_not_utf8(tmp_path):
+    path = os.fsencode(tmp_path) + b"/caf\xe9-\xff.m4a"  # Latin-1, not UTF-8
+    write_m4a(path)
+    assert features([path]).shape == (1, 16, N_FRAMES)
+
+
+def test_video_without_audio_names_the_file_and_the_cause(tmp_path):
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with pytest.raises(AudioDecodeError, match=r"clip\.mp4.*PyAV \(FFmpeg\): the file holds "
+                       "no audio stream"):
+        LogMelTransformer(**LOGMEL).transform([str(path)])
 
 
 def test_damaged_files_name_the_file(tmp_path):
