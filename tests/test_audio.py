@@ -2,11 +2,11 @@
 
 import os
 
-import av
 import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import write_pyav
 from skrhythm import audio
 from skrhythm.audio import AUDIO_EXTENSIONS, AudioDecodeError, find_audio_files, load_audio
 
@@ -77,7 +77,7 @@ def test_pyav_fallback_matches_soundfile(tmp_path, monkeypatch, suffix):
     if suffix == ".wav":
         sf.write(path, _tone(sr, channels=2), sr, subtype="PCM_16")
     else:
-        _encode_pyav(path, _music(sr), sr, "mp3", "libmp3lame")
+        write_pyav(path, _music(sr), sr, "mp3", "libmp3lame")
     expected, _ = load_audio(path, sr=None, offset=0.1, duration=0.2)
 
     def refuse(*args):
@@ -170,20 +170,6 @@ def _music(sr, seconds=2.0):
     return np.stack([wave, 0.5 * wave], axis=1).astype(np.float32)
 
 
-def _encode_pyav(path, data, sr, container, codec):
-    """Write ``data`` (n_samples, 2) with FFmpeg's encoder ``codec`` through PyAV."""
-    with av.open(str(path), "w", format=container) as out:
-        stream = out.add_stream(codec, rate=sr, layout="stereo")
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(data.T), format="fltp", layout="stereo"
-        )
-        frame.sample_rate = sr
-        resampler = av.AudioResampler(format=stream.codec_context.format.name,
-                                      layout="stereo", rate=sr)
-        for converted in [*resampler.resample(frame), *resampler.resample(None), None]:
-            out.mux(stream.encode(converted))
-
-
 # suffix: (sample rate, writer, lossy). Opus exists at 48 kHz only.
 FORMATS = {
     ".wav": (44100, lambda p, d, sr: sf.write(p, d, sr, subtype="FLOAT"), False),
@@ -194,10 +180,10 @@ FORMATS = {
     ".au": (22050, lambda p, d, sr: sf.write(p, d, sr, format="AU", subtype="FLOAT"), False),
     ".ogg": (44100, lambda p, d, sr: sf.write(p, d, sr, format="OGG", subtype="VORBIS"), True),
     ".oga": (44100, lambda p, d, sr: sf.write(p, d, sr, format="OGG", subtype="VORBIS"), True),
-    ".mp3": (44100, lambda p, d, sr: _encode_pyav(p, d, sr, "mp3", "libmp3lame"), True),
-    ".m4a": (44100, lambda p, d, sr: _encode_pyav(p, d, sr, "ipod", "aac"), True),
-    ".aac": (44100, lambda p, d, sr: _encode_pyav(p, d, sr, "adts", "aac"), True),
-    ".opus": (48000, lambda p, d, sr: _encode_pyav(p, d, sr, "opus", "libopus"), True),
+    ".mp3": (44100, lambda p, d, sr: write_pyav(p, d, sr, "mp3", "libmp3lame"), True),
+    ".m4a": (44100, lambda p, d, sr: write_pyav(p, d, sr, "ipod", "aac"), True),
+    ".aac": (44100, lambda p, d, sr: write_pyav(p, d, sr, "adts", "aac"), True),
+    ".opus": (48000, lambda p, d, sr: write_pyav(p, d, sr, "opus", "libopus"), True),
 }
 
 
@@ -246,7 +232,7 @@ def test_pyav_formats_resample_and_crop(tmp_path, suffix):
 
 def test_truncated_m4a_names_the_file(tmp_path):
     whole = tmp_path / "whole.m4a"
-    _encode_pyav(whole, _music(44100), 44100, "ipod", "aac")
+    write_pyav(whole, _music(44100), 44100, "ipod", "aac")
     cut = tmp_path / "cut.m4a"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     with pytest.raises(AudioDecodeError, match=r"cut\.m4a.*PyAV \(FFmpeg\): .*Invalid data"):
@@ -255,7 +241,7 @@ def test_truncated_m4a_names_the_file(tmp_path):
 
 def test_missing_pyav_says_how_to_install_it(tmp_path, monkeypatch):
     path = tmp_path / "song.m4a"
-    _encode_pyav(path, _music(44100), 44100, "ipod", "aac")
+    write_pyav(path, _music(44100), 44100, "ipod", "aac")
     monkeypatch.setitem(__import__("sys").modules, "av", None)  # import av fails
     with pytest.raises(AudioDecodeError, match=r"song\.m4a.*pip install av"):
         load_audio(path)

@@ -6,12 +6,12 @@ import re
 import warnings
 from collections import Counter
 
-import av
 import numpy as np
 import pytest
 import soundfile as sf
 from sklearn.model_selection import GroupKFold
 
+from conftest import write_pyav
 from skrhythm.audio import AudioDecodeError
 from skrhythm.datasets import (
     DatasetIntegrityError,
@@ -225,13 +225,7 @@ def audio_tree(tmp_path):
         sf.write(tmp_path / rel, tone, sr, format=fmt)
     # AAC in an M4A, one folder deeper (an album inside the class folder), through PyAV.
     (tmp_path / "b" / "album").mkdir()
-    with av.open(str(tmp_path / "b" / "album" / "six.m4a"), "w", format="ipod") as out:
-        stream = out.add_stream("aac", rate=sr, layout="mono")
-        frame = av.AudioFrame.from_ndarray(tone[None].astype(np.float32), format="fltp",
-                                           layout="mono")
-        frame.sample_rate = sr
-        for packets in (stream.encode(frame), stream.encode(None)):
-            out.mux(packets)
+    write_pyav(tmp_path / "b" / "album" / "six.m4a", tone, sr)
     formats["b/album/six.m4a"] = "M4A"
     (tmp_path / "a" / "notes.txt").write_text("not audio")
     (tmp_path / "a" / ".hidden.wav").write_bytes(b"")

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from conftest import write_pyav
 from skrhythm import LogMelTransformer, MusicCNNClassifier, audio
 from skrhythm.audio import AudioDecodeError
 
@@ -93,17 +94,9 @@ def test_non_ascii_file_names(tmp_path):
     assert features([os.fsencode(path)]).shape == (1, 16, N_FRAMES)
 
 
-def write_m4a(path, seconds=0.5, sr=SR):
-    """AAC in an MP4 container, through PyAV: a format libsndfile cannot read."""
-    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * sr)) / sr)
-    with open(path, "wb") as f, av.open(f, "w", format="ipod") as out:
-        stream = out.add_stream("aac", rate=sr, layout="mono")
-        frame = av.AudioFrame.from_ndarray(tone[None].astype(np.float32), format="fltp",
-                                           layout="mono")
-        frame.sample_rate = sr
-        for packets in (stream.encode(frame), stream.encode(None)):
-            out.mux(packets)
-    return path
+def write_m4a(path, seconds=0.5):
+    """AAC in an MP4 container: a format libsndfile cannot read."""
+    return write_pyav(path, 0.5 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * SR)) / SR), SR)
 
 
 def test_m4a_with_a_misleading_suffix_is_decoded_by_content(tmp_path):

@@ -2,14 +2,13 @@
 
 import json
 
-import av
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 from sklearn.pipeline import Pipeline
 
-from conftest import click_tracks
+from conftest import click_tracks, write_pyav
 from skrhythm import (
     BaselineCNNClassifier,
     LogMelTransformer,
@@ -50,13 +49,7 @@ def songs(tmp_path_factory):
     t = np.arange(int(0.2 * SR)) / SR
     sf.write(paths["short"], 0.5 * np.sin(2 * np.pi * (300 + 2000 * t) * t), SR)
     paths["m4a"] = root / "clip.m4a"
-    with av.open(str(paths["m4a"]), "w", format="ipod") as out:
-        stream = out.add_stream("aac", rate=SR, layout="mono")
-        frame = av.AudioFrame.from_ndarray(audio[0][None, : 3 * SR], format="fltp",
-                                           layout="mono")
-        frame.sample_rate = SR
-        for packets in (stream.encode(frame), stream.encode(None)):
-            out.mux(packets)
+    write_pyav(paths["m4a"], audio[0][: 3 * SR], SR)
     return {k: str(v) for k, v in paths.items()}
 
 
