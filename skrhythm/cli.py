@@ -396,7 +396,8 @@ def cmd_predict(args):
             warnings.simplefilter("ignore", RecordingWarning)
             result = predict_recordings(pipe, files, duration=args.duration,
                                         windows=bool(args.windows),
-                                        on_error="skip" if args.skip_bad else "raise")
+                                        on_error="skip" if args.skip_bad else "raise",
+                                        progress=len(files) > 1 and sys.stderr.isatty())
     except (OSError, AudioDecodeError) as exc:
         hint = "; --skip-bad predicts the other files" if len(files) > 1 else ""
         raise CLIError(f"{exc}{hint}") from None

@@ -125,7 +125,9 @@ def _predict_one(name, wave, logmel, rest, duration, windows):
     return row, table
 
 
-def predict_recordings(model, recordings, *, duration=None, windows=False, on_error="raise"):
+def predict_recordings(
+    model, recordings, *, duration=None, windows=False, on_error="raise", progress=False
+):
     """Predict the class of whole recordings from all their windows.
 
     Parameters
@@ -150,6 +152,8 @@ def predict_recordings(model, recordings, *, duration=None, windows=False, on_er
         What a recording that cannot be read or predicted does: ``"raise"``
         its error (naming the file); ``"skip"`` leave it out and, at the end,
         warn (:class:`RecordingWarning`) listing every such file and its cause.
+    progress : bool, default=False
+        Show a tqdm progress bar over the recordings.
 
     Returns
     -------
@@ -199,6 +203,7 @@ def predict_recordings(model, recordings, *, duration=None, windows=False, on_er
     (374, 0.16)
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -208,7 +213,7 @@ def predict_recordings(model, recordings, *, duration=None, windows=False, on_er
     named = _named_inputs(recordings)
     whole = clone(logmel).set_params(duration=None, n_jobs=None)
     rows, tables, errors = [], [], {}
-    for name, item in named:
+    for name, item in tqdm(named, desc="predicting", unit="recording", disable=not progress):
         try:
             wave = item if not isinstance(item, str) else load_audio(
                 item, whole.sr, offset=whole.offset)[0]

@@ -131,6 +131,14 @@ def test_directories_globs_and_waveforms(model, songs, tmp_path):
         predict_recordings(model, [str(tmp_path / "nowhere" / "*.mp3")])
 
 
+def test_progress_bar(model, songs, capsys):
+    predict_recordings(model, [songs["clip"], songs["m4a"]], progress=True)
+    err = capsys.readouterr().err
+    assert "predicting: 100%" in err and "2/2" in err
+    predict_recordings(model, [songs["clip"]])
+    assert capsys.readouterr().err == ""
+
+
 def test_baseline_cnn_windows(songs):
     baseline = fit(BaselineCNNClassifier("time", time_length=8, hidden=8, **TINY))
     result = predict_recordings(baseline, songs["clip"], windows=True)
