@@ -219,10 +219,12 @@ def predict_recordings(
                 item, whole.sr, offset=whole.offset)[0]
             row, table = _predict_one(name, wave, whole, rest, duration, windows)
         except (OSError, ValueError) as exc:
-            if on_error == "raise":
+            if on_error == "skip":
+                errors[name] = str(exc) or type(exc).__name__
+                continue
+            if name in str(exc):
                 raise
-            errors[name] = str(exc) or type(exc).__name__
-            continue
+            raise type(exc)(f"{name}: {exc}") from exc  # e.g. the network overflowed
         rows.append(row)
         if table is not None:
             tables.append(pd.DataFrame(table))

@@ -131,6 +131,14 @@ def test_directories_globs_and_waveforms(model, songs, tmp_path):
         predict_recordings(model, [str(tmp_path / "nowhere" / "*.mp3")])
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_errors_name_the_recording(model, songs):
+    loud = np.full(SR, 1e30, np.float32)  # the spectrogram overflows float32
+    with pytest.raises(ValueError, match=r"^recording 1: .*overflows float32"):
+        predict_recordings(model, [songs["clip"], loud])
+
+
 def test_progress_bar(model, songs, capsys):
     predict_recordings(model, [songs["clip"], songs["m4a"]], progress=True)
     err = capsys.readouterr().err
