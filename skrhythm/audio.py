@@ -1,10 +1,15 @@
-"""Reading audio: one function that every other part of skrhythm uses.
+"""Reading audio: the functions every other part of skrhythm uses to find and decode it.
 
 `load_audio` turns a path into a mono float32 waveform at a requested sample
-rate. WAV, FLAC, OGG and MP3 (and the other formats libsndfile knows, such as
-AIFF and AU) are decoded by soundfile; other formats (M4A/AAC, WMA, ...) fall
-back to audioread, which needs ffmpeg or GStreamer to be installed. Resampling
-uses soxr's high-quality mode.
+rate. WAV, FLAC, OGG/Vorbis, Ogg Opus, MP3, AIFF and AU (and the other formats
+libsndfile knows) are decoded by soundfile; the rest (M4A/AAC, Opus in other
+containers, WMA, ...) by PyAV, whose wheels carry their own FFmpeg, so nothing
+has to be installed besides the Python packages. Resampling uses soxr's
+high-quality mode.
+
+`find_audio_files` expands files, directories (searched recursively) and glob
+patterns into a sorted list of audio files, with the extensions of
+:data:`AUDIO_EXTENSIONS`, the one list of audio suffixes in skrhythm.
 
 Damaged files raise :class:`AudioDecodeError` (a :class:`ValueError`) whose
 message names the file and says what is wrong with it: empty, not audio,
@@ -13,18 +18,29 @@ truncated, or without a single sample.
 
 from __future__ import annotations
 
+import glob
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AudioDecodeError", "load_audio"]
+__all__ = ["AUDIO_EXTENSIONS", "AudioDecodeError", "find_audio_files", "load_audio"]
+
+#: File suffixes (lower case) that skrhythm treats as audio when it searches
+#: directories; each is decoded by soundfile or PyAV (see the tests).
+AUDIO_EXTENSIONS = (
+    ".aac", ".aif", ".aifc", ".aiff", ".au", ".flac", ".m4a", ".mp3", ".oga", ".ogg", ".opus",
+    ".wav",
+)
 
 # A decoded length may fall short of the announced one by this fraction before
 # the file counts as truncated: MP3 lengths announced in headers are estimates,
 # and some WAV writers round their chunk sizes.
 _TRUNCATION_TOLERANCE = 0.02
+# FFmpeg estimates the length of some streams (raw AAC, VBR without a header) from
+# their bit rate, so files it decodes count as truncated only beyond this fraction.
+_PYAV_TRUNCATION_TOLERANCE = 0.1
 
 
 class AudioDecodeError(ValueError):
@@ -83,43 +99,59 @@ def _read_soundfile(path, offset, duration):
     return data.T, sr
 
 
-def _read_audioread(path, offset, duration):
-    import audioread
+def _read_pyav(path, offset, duration):
+    import av
 
-    with audioread.audio_open(os.fspath(path)) as f:
-        sr, channels = f.samplerate, f.channels
-        start = int(round(offset * sr)) * channels
-        stop = None if duration is None else start + int(round(duration * sr)) * channels
+    # A file object, not the name: FFmpeg then reads any name the file system allows.
+    with open(path, "rb") as f, av.open(f) as container:
+        if not container.streams.audio:
+            raise ValueError("the file holds no audio stream")
+        stream = container.streams.audio[0]
+        sr = stream.rate
+        start = int(round(offset * sr))
+        stop = None if duration is None else start + int(round(duration * sr))
+        # Float planar output at the stream's own rate and layout, whatever the codec's format.
+        resampler = av.AudioResampler(format="fltp")
         blocks, n_read = [], 0
-        for buf in f:  # 16-bit little-endian PCM, channels interleaved
-            blocks.append(np.frombuffer(buf, dtype="<i2"))
-            n_read += blocks[-1].size
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                blocks.append(out.to_ndarray())
+                n_read += blocks[-1].shape[1]
             if stop is not None and n_read >= stop:
                 break
-    data = np.concatenate(blocks) if blocks else np.zeros(0, dtype="<i2")
-    data = data[start:stop].astype(np.float32) / 32768.0
-    return data[: data.size - data.size % channels].reshape(-1, channels).T, sr
+        announced = (
+            None if stream.duration is None else float(stream.duration * stream.time_base) * sr
+        )
+    data = np.concatenate(blocks, axis=1) if blocks else np.zeros((1, 0), np.float32)
+    if stop is None and announced and n_read < (1 - _PYAV_TRUNCATION_TOLERANCE) * announced:
+        raise AudioDecodeError(
+            f"audio file {str(path)!r} is truncated: its header announces "
+            f"{announced / sr:.2f} s but only {n_read / sr:.2f} s could be decoded"
+        )
+    return data[:, start:stop], sr
 
 
 def _decode(path, offset, duration):
-    """Decode with soundfile, else audioread; raise one error naming both failures."""
+    """Decode with soundfile, else PyAV; raise one error naming both failures."""
     try:
         return _read_soundfile(path, offset, duration)
     except RuntimeError as exc:  # soundfile.LibsndfileError: format unknown or damaged
         soundfile_error = exc
     try:
-        return _read_audioread(path, offset, duration)
-    except Exception as exc:  # noqa: BLE001 - audioread's backends fail in their own ways
-        audioread_error = str(exc) or type(exc).__name__
-    if audioread_error == "NoBackendError":
-        audioread_error = (
-            "no installed backend decodes it (install ffmpeg or GStreamer for formats "
-            "such as M4A/AAC)"
+        return _read_pyav(path, offset, duration)
+    except ImportError:
+        pyav_error = (
+            "PyAV is not installed, so formats libsndfile cannot read (M4A/AAC, Opus, ...) "
+            "have no decoder: pip install av"
         )
+    except AudioDecodeError:
+        raise
+    except (ValueError, OSError) as exc:  # av.FFmpegError is both; our own checks ValueError
+        pyav_error = str(exc) or type(exc).__name__
     raise AudioDecodeError(
         f"cannot decode audio file {str(path)!r} (format {path.suffix or 'without extension'}, "
-        f"{path.stat().st_size} bytes): not a readable audio file. "
-        f"soundfile: {soundfile_error}; audioread: {audioread_error}"
+        f"{path.stat().st_size} bytes): no decoder reads it. "
+        f"soundfile: {soundfile_error}; PyAV (FFmpeg): {pyav_error}"
     )
 
 
@@ -155,8 +187,8 @@ def load_audio(path, sr=44100, *, offset=0.0, duration=None):
         If ``sr``, ``offset`` or ``duration`` is out of range.
     AudioDecodeError
         If the file is empty, not audio, truncated, holds no samples (or none
-        after ``offset``), or neither soundfile nor audioread can decode it;
-        the message names the file and the decoders' errors.
+        after ``offset``), or neither soundfile nor PyAV can decode it; the
+        message names the file and the decoders' errors.
 
     Examples
     --------
@@ -189,3 +221,82 @@ def load_audio(path, sr=44100, *, offset=0.0, duration=None):
 
         y = soxr.resample(y, native_sr, sr, quality="HQ")
     return np.ascontiguousarray(y, dtype=np.float32), (native_sr if sr is None else sr)
+
+
+def _audio_files_in(directory, suffixes):
+    """Audio files below ``directory`` (recursively; hidden files and folders skipped)."""
+    found = []
+    for folder, subfolders, files in os.walk(directory):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        found += [
+            os.path.join(folder, name)
+            for name in files
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in suffixes
+        ]
+    return sorted(found)
+
+
+def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
+    """Expand files, directories and glob patterns into a list of audio files.
+
+    Parameters
+    ----------
+    paths : str, path-like or sequence of them
+        Each is a file (kept whatever its suffix: it was named), a directory
+        (its audio files, found recursively and sorted; hidden files and
+        folders skipped) or a glob pattern (``*``, ``?``, ``[...]``; ``**``
+        matches any depth) whose matching audio files and directories are
+        taken (sorted).
+    extensions : sequence of str, default=AUDIO_EXTENSIONS
+        Suffixes of audio files (case-insensitive), for directories and patterns.
+
+    Returns
+    -------
+    files : list of str
+        In the order of ``paths``; a file reached twice is listed once.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the argument, if it is neither a file nor a directory and
+        matches nothing as a pattern, or if a directory holds no audio file.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> root = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(root, "album"))
+    >>> for name in ("album/b.flac", "a.wav", "notes.txt"):
+    ...     sf.write(os.path.join(root, name), np.zeros(100), 8000) if name[-4:] != ".txt" else None
+    >>> [os.path.relpath(f, root) for f in find_audio_files(root)]
+    ['a.wav', 'album/b.flac']
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    files = {}  # an ordered set
+    for arg in paths:
+        arg = os.fsdecode(arg)
+        expanded = os.path.expanduser(arg)
+        pattern = not os.path.exists(expanded) and any(c in expanded for c in "*?[")
+        if pattern:
+            matches = sorted(glob.glob(expanded, recursive=True))
+        else:
+            matches = [expanded] if os.path.exists(expanded) else []
+        if not matches:
+            raise FileNotFoundError(
+                f"{arg!r}: no such file or directory, and no file matches it as a pattern"
+            )
+        found = []
+        for match in matches:
+            if os.path.isdir(match):
+                found += _audio_files_in(match, suffixes)
+            elif not pattern or os.path.splitext(match)[1].lower() in suffixes:
+                found.append(match)
+        if not found:
+            raise FileNotFoundError(
+                f"{arg!r}: no audio files ({', '.join(sorted(suffixes))}) among the "
+                f"{len(matches)} path(s) it names"
+            )
+        files.update(dict.fromkeys(found))
+    return list(files)

@@ -87,10 +87,25 @@ def build_parser():
     trn.add_argument("--seed", type=int, default=0)
     trn.add_argument("--out", required=True, help="model file: .skops (safe) or .joblib")
 
-    prd = sub.add_parser("predict", help="predict the style of audio files with a saved model")
+    prd = sub.add_parser(
+        "predict", help="predict the style of whole recordings with a saved model",
+        description="Predict the style of each recording from all its windows (patches) and "
+        "report how much of it the windows cover. Files that cannot be read stop the command, "
+        "unless --skip-bad.")
     prd.add_argument("model", help="a model file written by 'skrhythm train'")
-    prd.add_argument("files", nargs="+", help="audio files")
+    prd.add_argument("files", nargs="+", metavar="AUDIO",
+                     help="audio files, directories (searched recursively) or quoted glob "
+                     "patterns such as 'dances/**/*.mp3'; WAV, FLAC, OGG, Opus, MP3, M4A/AAC, "
+                     "AIFF and AU are read")
     prd.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    prd.add_argument("--duration", type=_seconds, metavar="SECONDS",
+                     help="use only the first SECONDS of each recording (default: all of it)")
+    prd.add_argument("--windows", metavar="FILE",
+                     help="also write every window's class probabilities (start and end in "
+                     "seconds) to FILE, .csv or .json (CNN models)")
+    prd.add_argument("--skip-bad", action="store_true",
+                     help="leave out files that cannot be read, list them at the end, and "
+                     "predict the others (exit code 0 if any was predicted)")
     prd.add_argument("--trusted", action="store_true",
                      help="trust the model file as a program you run: needed for .joblib/.pkl "
                      "files (loading them runs any code they hold), and allows every type "
@@ -356,34 +371,72 @@ def cmd_train(args):
     return 0
 
 
+def _seconds(value):
+    number = float(value)
+    if not number > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value}")
+    return number
+
+
 def cmd_predict(args):
+    import warnings
+
+    from .audio import AudioDecodeError, find_audio_files
+    from .inference import RecordingWarning, predict_recordings
     from .persistence import load_model
 
     if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as on disk
         sys.stdout.reconfigure(errors="surrogateescape")
-    missing = [f for f in args.files if not Path(f).is_file()]
-    if missing:
-        raise CLIError(f"no such file: {', '.join(missing)}")
+    if args.windows and Path(args.windows).suffix.lower() not in (".csv", ".json"):
+        raise CLIError(f"--windows {args.windows}: the file name must end in .csv or .json")
+    files = find_audio_files(args.files)  # names the argument that matches nothing
     pipe = load_model(args.model, trusted=args.trusted)
-    proba = pipe.predict_proba(args.files)
-    classes = [str(c) for c in pipe.classes_]
-    rows = [{"file": f, "style": classes[int(np.argmax(p))],
-             **{c: round(float(v), 4) for c, v in zip(classes, p)}}
-            for f, p in zip(args.files, proba)]
+    try:
+        with warnings.catch_warnings():  # padded and skipped files are reported below
+            warnings.simplefilter("ignore", RecordingWarning)
+            result = predict_recordings(pipe, files, duration=args.duration,
+                                        windows=bool(args.windows),
+                                        on_error="skip" if args.skip_bad else "raise",
+                                        progress=len(files) > 1 and sys.stderr.isatty())
+    except (OSError, AudioDecodeError) as exc:
+        hint = "; --skip-bad predicts the other files" if len(files) > 1 else ""
+        raise CLIError(f"{exc}{hint}") from None
+    table = result.predictions.rename(columns={"prediction": "style"})
+    classes = [c for c in map(str, pipe.classes_) if c in table]
+    table[classes] = table[classes].round(4)
+    table[["seconds", "seconds_used"]] = table[["seconds", "seconds_used"]].round(2)
     if args.format == "json":
-        print(json.dumps(rows, indent=1))
+        print(table.to_json(orient="records", indent=1))
     elif args.format == "csv":
-        import csv
-
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+        table.to_csv(sys.stdout, index=False, lineterminator="\n")
     else:
-        for row in rows:
+        for row in table.to_dict(orient="records"):
             top = sorted(classes, key=lambda c: -row[c])[:3]
-            print(f"{row['file']}: {row['style']}  (" +
-                  ", ".join(f"{c} {row[c]:.2f}" for c in top) + ")")
+            scores = "  (" + ", ".join(f"{c} {row[c]:.2f}" for c in top) + ")" if top else ""
+            print(f"{row['file']}: {row['style']}{scores}  [{_coverage(row)}]")
+    if args.windows:
+        if args.windows.lower().endswith(".json"):
+            result.windows.to_json(args.windows, orient="records", indent=1)
+        else:
+            result.windows.to_csv(args.windows, index=False)
+        _say(f"{len(result.windows)} windows of {len(table)} recordings written to "
+             f"{args.windows}")
+    if result.errors:
+        _say(f"skipped {len(result.errors)} of {len(files)} files that could not be read:\n"
+             + "\n".join(f"  {name}: {cause}" for name, cause in result.errors.items()))
     return 0
+
+
+def _coverage(row):
+    """How much of a recording a prediction rests on, in words."""
+    if row["n_windows"] == 0:
+        text = f"{row['seconds_used']:.1f} s, features of the whole recording (no windows)"
+    elif row["padded"]:
+        text = f"{row['seconds']:.1f} s, padded: shorter than one window of the model"
+    else:
+        text = (f"{row['seconds_used']:.1f} of {row['seconds']:.1f} s in "
+                f"{row['n_windows']} windows")
+    return text + (", cropped to --duration" if row["cropped"] else "")
 
 
 def _say(message):

@@ -132,7 +132,8 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         output is one array (Ballroom excerpts are about 30 s). Longer tracks
         keep their first ``duration`` seconds; shorter ones are padded by
         ``pad_mode``. ``None`` keeps each track's length, which must then be
-        the same for all tracks.
+        the same for all tracks. To predict whole recordings of any length
+        with a fitted pipeline, use :func:`skrhythm.predict_recordings`.
     pad_mode : {"wrap", "constant"}, default="wrap"
         How short tracks are padded: ``"wrap"`` repeats the track (keeps the
         rhythm going), ``"constant"`` appends silence.

@@ -26,6 +26,25 @@ def click_tracks(n_per_class=6, seconds=4.0, sr=SR, seed=0):
     return np.stack(audio), np.array(labels)
 
 
+def write_pyav(path, data, sr, container="ipod", codec="aac"):
+    """Encode ``data`` (n_samples,) or (n_samples, 2) with FFmpeg's ``codec`` into
+    ``container`` through PyAV (default: AAC in an M4A); ``path`` may be bytes."""
+    import av
+
+    data = np.asarray(data, dtype=np.float32)
+    planes = data[None] if data.ndim == 1 else np.ascontiguousarray(data.T)
+    layout = "mono" if len(planes) == 1 else "stereo"
+    with open(path, "wb") as f, av.open(f, "w", format=container) as out:
+        stream = out.add_stream(codec, rate=sr, layout=layout)
+        frame = av.AudioFrame.from_ndarray(planes, format="fltp", layout=layout)
+        frame.sample_rate = sr
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout=layout,
+                                      rate=sr)
+        for converted in [*resampler.resample(frame), *resampler.resample(None), None]:
+            out.mux(stream.encode(converted))
+    return path
+
+
 @pytest.fixture(scope="session")
 def clicks():
     return click_tracks()

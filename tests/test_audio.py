@@ -1,11 +1,14 @@
 """Tests of skrhythm.audio.load_audio on files the tests write themselves."""
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import write_pyav
 from skrhythm import audio
-from skrhythm.audio import AudioDecodeError, load_audio
+from skrhythm.audio import AUDIO_EXTENSIONS, AudioDecodeError, find_audio_files, load_audio
 
 
 def _tone(sr, seconds=0.5, channels=1, freq=440.0):
@@ -67,10 +70,14 @@ def test_offset_and_duration(tmp_path):
     assert load_audio(path, sr=None, duration=10.0)[0].size == 2 * sr
 
 
-def test_audioread_fallback_matches_soundfile(tmp_path, monkeypatch):
+@pytest.mark.parametrize("suffix", [".wav", ".mp3"])
+def test_pyav_fallback_matches_soundfile(tmp_path, monkeypatch, suffix):
     sr = 22050
-    path = tmp_path / "x.wav"
-    sf.write(path, _tone(sr, channels=2), sr, subtype="PCM_16")
+    path = tmp_path / f"x{suffix}"
+    if suffix == ".wav":
+        sf.write(path, _tone(sr, channels=2), sr, subtype="PCM_16")
+    else:
+        write_pyav(path, _music(sr), sr, "mp3", "libmp3lame")
     expected, _ = load_audio(path, sr=None, offset=0.1, duration=0.2)
 
     def refuse(*args):
@@ -149,3 +156,133 @@ def test_invalid_arguments(tmp_path, kwargs):
     sf.write(path, np.zeros(100), 8000)
     with pytest.raises(ValueError, match=">|positive"):
         load_audio(path, **kwargs)
+
+
+# -- every format users have -------------------------------------------------------
+
+
+def _music(sr, seconds=2.0):
+    """Stereo test signal without periodicity, so its lag in a decoded file is unique:
+    a 200 Hz -> 4 kHz chirp under a slowly varying gain, right channel at half level."""
+    t = np.arange(int(sr * seconds)) / sr
+    phase = 2 * np.pi * (200 * t + (4000 - 200) * t**2 / (2 * seconds))
+    wave = 0.4 * np.sin(phase) * (0.6 + 0.4 * np.sin(2 * np.pi * 1.3 * t))
+    return np.stack([wave, 0.5 * wave], axis=1).astype(np.float32)
+
+
+# suffix: (sample rate, writer, lossy). Opus exists at 48 kHz only.
+FORMATS = {
+    ".wav": (44100, lambda p, d, sr: sf.write(p, d, sr, subtype="FLOAT"), False),
+    ".flac": (44100, lambda p, d, sr: sf.write(p, d, sr, format="FLAC"), False),
+    ".aiff": (44100, lambda p, d, sr: sf.write(p, d, sr, format="AIFF"), False),
+    ".aif": (22050, lambda p, d, sr: sf.write(p, d, sr, format="AIFF"), False),
+    ".aifc": (22050, lambda p, d, sr: sf.write(p, d, sr, format="AIFF"), False),
+    ".au": (22050, lambda p, d, sr: sf.write(p, d, sr, format="AU", subtype="FLOAT"), False),
+    ".ogg": (44100, lambda p, d, sr: sf.write(p, d, sr, format="OGG", subtype="VORBIS"), True),
+    ".oga": (44100, lambda p, d, sr: sf.write(p, d, sr, format="OGG", subtype="VORBIS"), True),
+    ".mp3": (44100, lambda p, d, sr: write_pyav(p, d, sr, "mp3", "libmp3lame"), True),
+    ".m4a": (44100, lambda p, d, sr: write_pyav(p, d, sr, "ipod", "aac"), True),
+    ".aac": (44100, lambda p, d, sr: write_pyav(p, d, sr, "adts", "aac"), True),
+    ".opus": (48000, lambda p, d, sr: write_pyav(p, d, sr, "opus", "libopus"), True),
+}
+
+
+def test_every_listed_extension_is_tested():
+    assert set(FORMATS) == set(AUDIO_EXTENSIONS)
+
+
+@pytest.mark.parametrize("suffix", sorted(FORMATS))
+def test_every_format_decodes_to_its_content(tmp_path, suffix):
+    sr, write, lossy = FORMATS[suffix]
+    data = _music(sr)
+    path = tmp_path / f"song{suffix}"
+    write(path, data, sr)
+    y, out_sr = load_audio(path, sr=None)
+    assert out_sr == sr and y.dtype == np.float32 and y.ndim == 1
+    mono = data.mean(axis=1)
+    if not lossy:
+        np.testing.assert_allclose(y, mono, atol=1e-4)  # 16-bit FLAC/AIFF: 3e-5 steps
+        return
+    # Encoders add priming samples and padding (AAC: ~2048): the decoded signal is the
+    # original delayed by a lag, found as the peak of the cross-correlation.
+    assert mono.size - 0.01 * sr <= y.size <= mono.size + 0.1 * sr
+    max_lag = int(0.1 * sr)
+    lags = np.arange(max_lag)
+    score = [np.dot(y[lag : lag + mono.size - max_lag], mono[: mono.size - max_lag])
+             for lag in lags]
+    lag = lags[int(np.argmax(score))]
+    segment = y[lag : lag + mono.size - max_lag]
+    reference = mono[: mono.size - max_lag]
+    correlation = np.corrcoef(segment, reference)[0, 1]
+    # Measured with PyAV 18.1 / libsndfile 1.2.2: correlation 0.998 (AAC) to 0.99999999
+    # (MP3); level ratio 0.95 (LAME's MP3) to 1.002 (Vorbis).
+    assert correlation > 0.98, correlation
+    assert np.sqrt(np.mean(segment**2)) == pytest.approx(np.sqrt(np.mean(reference**2)),
+                                                         rel=0.1)
+
+
+@pytest.mark.parametrize("suffix", [".m4a", ".opus"])
+def test_pyav_formats_resample_and_crop(tmp_path, suffix):
+    sr, write, _ = FORMATS[suffix]
+    path = tmp_path / f"song{suffix}"
+    write(path, _music(sr), sr)
+    y, out_sr = load_audio(path, sr=16000, offset=0.5, duration=1.0)
+    assert out_sr == 16000 and y.size == 16000
+
+
+def test_truncated_m4a_names_the_file(tmp_path):
+    whole = tmp_path / "whole.m4a"
+    write_pyav(whole, _music(44100), 44100, "ipod", "aac")
+    cut = tmp_path / "cut.m4a"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(AudioDecodeError, match=r"cut\.m4a.*PyAV \(FFmpeg\): .*Invalid data"):
+        load_audio(cut)
+
+
+def test_missing_pyav_says_how_to_install_it(tmp_path, monkeypatch):
+    path = tmp_path / "song.m4a"
+    write_pyav(path, _music(44100), 44100, "ipod", "aac")
+    monkeypatch.setitem(__import__("sys").modules, "av", None)  # import av fails
+    with pytest.raises(AudioDecodeError, match=r"song\.m4a.*pip install av"):
+        load_audio(path)
+
+
+# -- finding files -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tree(tmp_path):
+    for name in ("b.wav", "a.FLAC", "album/c.mp3", "album/deep/d.ogg", ".hidden/e.wav",
+                 "album/.f.wav", "cover.jpg", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    return tmp_path
+
+
+def test_find_audio_files_in_directories_globs_and_files(tree, monkeypatch):
+    rel = lambda files: [os.path.relpath(f, tree) for f in files]  # noqa: E731
+    assert rel(find_audio_files(tree)) == ["a.FLAC", "album/c.mp3", "album/deep/d.ogg", "b.wav"]
+    assert rel(find_audio_files([str(tree / "*.wav"), tree / "b.wav"])) == ["b.wav"]
+    assert rel(find_audio_files(str(tree / "**" / "*"))) == [
+        "a.FLAC", "album/c.mp3", "album/deep/d.ogg", "b.wav"]
+    # A file named explicitly is taken whatever its suffix (decoding decides).
+    assert rel(find_audio_files([tree / "notes.txt"])) == ["notes.txt"]
+    monkeypatch.chdir(tree)
+    assert find_audio_files(["album"]) == [os.path.join("album", "c.mp3"),
+                                           os.path.join("album", "deep", "d.ogg")]
+
+
+@pytest.mark.parametrize(
+    ("arg", "match"),
+    [("nope.wav", r"'.*nope\.wav': no such file or directory"),
+     ("*.mp4", r"'.*\*\.mp4': no such file or directory, and no file matches"),
+     ("*.txt", r"'.*\*\.txt': no audio files .* among the 1 path"),
+     (".hidden/..", None)],
+)
+def test_find_audio_files_names_the_argument_that_matched_nothing(tree, arg, match):
+    empty = tree / "empty"
+    empty.mkdir()
+    if match is None:  # a directory without audio files
+        arg, match = str(empty), r"'.*empty': no audio files"
+    with pytest.raises(FileNotFoundError, match=match):
+        find_audio_files([tree / "b.wav", os.path.join(tree, arg)])

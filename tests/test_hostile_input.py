@@ -2,7 +2,9 @@
 
 import errno
 import os
+import sys
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
@@ -10,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from conftest import write_pyav
 from skrhythm import LogMelTransformer, MusicCNNClassifier, audio
 from skrhythm.audio import AudioDecodeError
 
@@ -89,6 +92,37 @@ def test_non_ascii_file_names(tmp_path):
     path = write(tmp_path / "Tänzchen – 舞曲 🎵.wav")
     assert features([path]).shape == (1, 16, N_FRAMES)
     assert features([os.fsencode(path)]).shape == (1, 16, N_FRAMES)
+
+
+def write_m4a(path, seconds=0.5):
+    """AAC in an MP4 container: a format libsndfile cannot read."""
+    return write_pyav(path, 0.5 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * SR)) / SR), SR)
+
+
+def test_m4a_with_a_misleading_suffix_is_decoded_by_content(tmp_path):
+    path = write_m4a(tmp_path / "really-aac.wav")
+    out = features([str(path)])
+    assert out.shape == (1, 16, N_FRAMES) and out.max() > 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="names that are not UTF-8: Linux only")
+def test_m4a_whose_name_is_not_utf8(tmp_path):
+    path = os.fsencode(tmp_path) + b"/caf\xe9-\xff.m4a"  # Latin-1, not UTF-8
+    write_m4a(path)
+    assert features([path]).shape == (1, 16, N_FRAMES)
+
+
+def test_video_without_audio_names_the_file_and_the_cause(tmp_path):
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with pytest.raises(AudioDecodeError, match=r"clip\.mp4.*PyAV \(FFmpeg\): the file holds "
+                       "no audio stream"):
+        LogMelTransformer(**LOGMEL).transform([str(path)])
 
 
 def test_damaged_files_name_the_file(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..audio import AUDIO_EXTENSIONS
 from ._base import check_files, connected_groups, find_root, make_bunch, read_index
 
 __all__ = ["load_ballroom", "load_extended_ballroom"]
@@ -89,7 +90,9 @@ def load_ballroom(data_home, *, verify_md5=False, on_error="raise", return_X_y=F
         What missing or corrupt files do: raise
         :class:`~skrhythm.datasets.DatasetIntegrityError` listing all of
         them, or leave them out with a warning listing all of them.
-        Unindexed audio files in the folders are ignored with a warning.
+        Unindexed audio files in the folders (any suffix of
+        :data:`skrhythm.audio.AUDIO_EXTENSIONS`, e.g. a FLAC copy of a track)
+        are ignored with a warning listing them.
     return_X_y : bool, default=False
         Return ``(filenames, target)`` instead of a Bunch.
 
@@ -127,7 +130,7 @@ def load_ballroom(data_home, *, verify_md5=False, on_error="raise", return_X_y=F
         root,
         relpaths,
         [r["wav_md5"] for r in rows],
-        extensions=(".wav",),
+        extensions=AUDIO_EXTENSIONS,
         verify_md5=verify_md5,
         on_error=on_error,
         name="Ballroom",
@@ -192,7 +195,7 @@ def load_extended_ballroom(
         root,
         relpaths,
         [r["mp3_md5"] for r in rows],
-        extensions=(".mp3",),
+        extensions=AUDIO_EXTENSIONS,
         verify_md5=verify_md5,
         on_error=on_error,
         name="Extended Ballroom",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
 
-from ..audio import AudioDecodeError, load_audio
+from ..audio import AUDIO_EXTENSIONS, AudioDecodeError, find_audio_files, load_audio
 from ._base import make_bunch
 
 __all__ = ["load_audio_folder", "load_waveforms", "write_audio_folder"]
@@ -22,21 +23,21 @@ own group.
 """
 
 
-def load_audio_folder(
-    root, *, extensions=(".wav", ".flac", ".mp3", ".ogg", ".au"), return_X_y=False
-):
+def load_audio_folder(root, *, extensions=AUDIO_EXTENSIONS, return_X_y=False):
     """List a ``<label>/<file>`` tree of audio files (GTZAN style).
 
     Every sub-directory of ``root`` is a class named after it; the audio files
-    directly inside it (matched by extension, case-insensitively; hidden files
-    skipped) are its tracks. Files are listed, not decoded.
+    inside it, at any depth (matched by extension, case-insensitively; hidden
+    files and folders skipped), are its tracks. Other files are left out with
+    a warning that names them. Files are listed, not decoded.
 
     Parameters
     ----------
     root : str or path-like
         The tree's top directory.
-    extensions : tuple of str, default=(".wav", ".flac", ".mp3", ".ogg", ".au")
-        File suffixes that count as audio.
+    extensions : tuple of str, default=:data:`skrhythm.audio.AUDIO_EXTENSIONS`
+        File suffixes that count as audio (all those skrhythm decodes: WAV,
+        FLAC, OGG, Opus, MP3, M4A/AAC, AIFF, AU).
     return_X_y : bool, default=False
         Return ``(filenames, target)`` instead of a Bunch.
 
@@ -70,15 +71,30 @@ def load_audio_folder(
     if not root.is_dir():
         raise FileNotFoundError(f"audio folder {str(root)!r} is not a directory")
     suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    filenames, target = [], []
+    filenames, target, ignored = [], [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(
-            p
-            for p in folder.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes
-        )
-        filenames += [str(p) for p in files]
+        try:
+            files = find_audio_files(folder, extensions=suffixes)
+        except FileNotFoundError:  # a class folder without audio
+            files = []
+        filenames += files
         target += [folder.name] * len(files)
+        taken = set(files)
+        ignored += sorted(
+            str(p.relative_to(root))
+            for p in folder.rglob("*")
+            if p.is_file() and str(p) not in taken
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+    if ignored:
+        shown = ", ".join(ignored[:10]) + (f" and {len(ignored) - 10} more" if len(ignored) > 10
+                                           else "")
+        warnings.warn(
+            f"audio folder {str(root)!r}: {len(ignored)} file(s) without an audio extension "
+            f"({', '.join(sorted(suffixes))}) ignored: {shown}",
+            UserWarning,
+            stacklevel=2,
+        )
     if not filenames:
         raise ValueError(
             f"no audio files ({', '.join(sorted(suffixes))}) found in the sub-directories of "
@@ -165,7 +181,10 @@ def _try_load(path, sr, duration):
         return exc
 
 
-def load_waveforms(filenames, sr=44100, *, duration=None, n_jobs=None, progress=True):
+def load_waveforms(
+    filenames, sr=44100, *, duration=None, n_jobs=None, progress=True, on_error="raise",
+    return_filenames=False,
+):
     """Decode many audio files at once, reporting every unreadable one.
 
     Parameters
@@ -182,21 +201,35 @@ def load_waveforms(filenames, sr=44100, *, duration=None, n_jobs=None, progress=
         Files decoded in parallel by joblib.
     progress : bool, default=True
         Show a tqdm progress bar.
+    on_error : {"raise", "skip"}, default="raise"
+        What unreadable files do, once all files were tried: ``"raise"`` one
+        error listing all of them; ``"skip"`` leave them out, with a warning
+        listing each and its cause.
+    return_filenames : bool, default=False
+        Also return the files read (all of ``filenames`` unless some were
+        skipped), to match the waveforms with their labels.
 
     Returns
     -------
     waveforms : ndarray of shape (n_files, round(duration * sr)) or list of ndarray
         float32 mono waveforms: a 2-D array when ``duration`` is given, else a
         list of 1-D arrays.
+    filenames : list of str
+        The files read, in order, if ``return_filenames`` is True.
 
     Raises
     ------
+    ValueError
+        If ``on_error`` is not one of the options.
     AudioDecodeError
-        After decoding all files, if any could not be read; the message lists
-        every bad file with its reason.
+        After decoding all files, if any could not be read and ``on_error`` is
+        ``"raise"``, or none could be read; the message lists every bad file
+        with its reason.
     """
     from tqdm.auto import tqdm
 
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     filenames = [os.fspath(f) for f in filenames]
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_try_load)(f, sr, duration) for f in filenames
@@ -206,11 +239,15 @@ def load_waveforms(filenames, sr=44100, *, duration=None, n_jobs=None, progress=
         f"{f}: {r}" for f, r in zip(filenames, results, strict=True) if isinstance(r, Exception)
     ]
     if errors:
-        raise AudioDecodeError(
-            f"{len(errors)} of {len(filenames)} audio files could not be read:\n"
-            + "\n".join(errors)
-        )
-    if duration is None:
-        return results
-    n = int(round(duration * sr))
-    return np.stack([np.pad(w, (0, n - w.size), mode="wrap") for w in results])
+        message = (f"{len(errors)} of {len(filenames)} audio files could not be read:\n"
+                   + "\n".join(errors))
+        if on_error == "raise" or len(errors) == len(filenames):
+            raise AudioDecodeError(message)
+        warnings.warn(message + "\nThey were skipped.", UserWarning, stacklevel=2)
+        filenames, results = zip(*((f, r) for f, r in zip(filenames, results, strict=True)
+                                   if not isinstance(r, Exception)))
+        filenames, results = list(filenames), list(results)
+    if duration is not None:
+        n = int(round(duration * sr))
+        results = np.stack([np.pad(w, (0, n - w.size), mode="wrap") for w in results])
+    return (results, filenames) if return_filenames else results

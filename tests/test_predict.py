@@ -1,0 +1,248 @@
+"""Whole-recording prediction: skrhythm.predict_recordings and ``skrhythm predict``."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from sklearn.pipeline import Pipeline
+
+from conftest import click_tracks, write_pyav
+from skrhythm import (
+    BaselineCNNClassifier,
+    LogMelTransformer,
+    MusicCNNClassifier,
+    RecordingWarning,
+    cli,
+    predict_recordings,
+)
+from skrhythm.audio import AudioDecodeError, load_audio
+from skrhythm.persistence import save_model
+from skrhythm.rhythm import make_tempo_pipeline
+
+SR, HOP, PATCH, PATCH_HOP = 8000, 128, 32, 16  # a window: 32 frames = 0.512 s
+LOGMEL = dict(sr=SR, n_fft=256, hop_length=HOP, n_mels=16, duration=2.0)
+TINY = dict(patch_frames=PATCH, patch_hop=PATCH_HOP, max_epochs=2, random_state=0)
+
+
+def fit(model, seconds=2.0):
+    audio, labels = click_tracks(n_per_class=4, seconds=seconds, sr=SR)
+    return Pipeline([("logmel", LogMelTransformer(**LOGMEL)), ("model", model)]).fit(audio,
+                                                                                      labels)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return fit(MusicCNNClassifier(onet_lengths=(2,), pnet_lengths=(5,), filterbank="reference",
+                                  **TINY))
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory):
+    """A 4-minute song, a 3 s clip and a 0.2 s chirp as WAV files; an M4A of 3 s."""
+    root = tmp_path_factory.mktemp("songs")
+    audio, _ = click_tracks(n_per_class=1, seconds=240.0, sr=SR, seed=1)
+    paths = {"long": root / "long.wav", "clip": root / "clip.wav", "short": root / "short.wav"}
+    sf.write(paths["long"], audio[1], SR)
+    sf.write(paths["clip"], audio[0][: 3 * SR], SR)
+    t = np.arange(int(0.2 * SR)) / SR
+    sf.write(paths["short"], 0.5 * np.sin(2 * np.pi * (300 + 2000 * t) * t), SR)
+    paths["m4a"] = root / "clip.m4a"
+    write_pyav(paths["m4a"], audio[0][: 3 * SR], SR)
+    return {k: str(v) for k, v in paths.items()}
+
+
+def whole_spectrogram(path):
+    wave, _ = load_audio(path, SR)
+    return LogMelTransformer(**{**LOGMEL, "duration": None}).transform([wave])
+
+
+# -- the library function ---------------------------------------------------------
+
+
+def test_long_recording_uses_all_windows_and_their_mean(model, songs):
+    result = predict_recordings(model, songs["long"], windows=True)
+    row = result.predictions.iloc[0]
+    S = whole_spectrogram(songs["long"])
+    n_windows = 1 + (S.shape[2] - PATCH) // PATCH_HOP
+    assert row["n_windows"] == n_windows > 900  # the pipeline's own crop: 2 s, 8 windows
+    assert row["seconds"] == pytest.approx(240.0)
+    assert 240.0 - PATCH_HOP * HOP / SR < row["seconds_used"] <= 240.0
+    assert not row["padded"] and not row["cropped"]
+    classes = list(model.classes_)
+    cnn = model.named_steps["model"]
+    np.testing.assert_allclose(row[classes].to_numpy(float), cnn.predict_proba(S)[0],
+                               rtol=1e-12)
+    assert row["prediction"] == cnn.predict(S)[0]
+    windows = result.windows
+    assert len(windows) == n_windows and set(windows["file"]) == {songs["long"]}
+    np.testing.assert_allclose(windows["start"], np.arange(n_windows) * PATCH_HOP * HOP / SR)
+    np.testing.assert_allclose(windows["end"] - windows["start"], PATCH * HOP / SR)
+    patch = windows[classes].to_numpy()
+    np.testing.assert_allclose(patch, cnn.predict_patch_proba(S)[0], rtol=1e-12)
+    np.testing.assert_allclose(row[classes].to_numpy(float), patch.mean(axis=0), rtol=1e-12)
+
+
+def test_short_recording_is_padded_with_a_warning(model, songs):
+    with pytest.warns(RecordingWarning, match=r"short\.wav: its 0\.20 s are shorter than one "
+                      r"window of the model \(0\.51 s\)"):
+        row = predict_recordings(model, [songs["short"]]).predictions.iloc[0]
+    assert row["padded"] and row["n_windows"] == 1
+    assert row["seconds"] == row["seconds_used"] == pytest.approx(0.2)
+
+
+def test_duration_crops_and_says_so(model, songs):
+    row = predict_recordings(model, songs["long"], duration=10.0).predictions.iloc[0]
+    assert row["cropped"] and row["seconds"] == pytest.approx(240.0)
+    assert row["seconds_used"] <= 10.0
+    assert row["n_windows"] == 1 + (1 + 10 * SR // HOP - PATCH) // PATCH_HOP
+    with pytest.raises(ValueError, match="duration must be a positive"):
+        predict_recordings(model, songs["long"], duration=0)
+
+
+def test_bad_file_among_good_ones(model, songs, tmp_path):
+    bad = tmp_path / "bad.m4a"
+    bad.write_bytes(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 200)
+    files = [songs["clip"], str(bad), songs["m4a"]]
+    with pytest.raises(AudioDecodeError, match=r"bad\.m4a.*PyAV"):
+        predict_recordings(model, files)
+    with pytest.warns(RecordingWarning, match=r"1 of 3 recordings .* skipped:\n  .*bad\.m4a: "
+                      "cannot decode"):
+        result = predict_recordings(model, files, on_error="skip")
+    assert list(result.predictions["file"]) == [songs["clip"], songs["m4a"]]
+    assert list(result.errors) == [str(bad)]
+    with pytest.raises(ValueError, match="none of the 1 recordings .*\n  .*bad.m4a"):
+        predict_recordings(model, [bad], on_error="skip")
+
+
+def test_directories_globs_and_waveforms(model, songs, tmp_path):
+    folder = tmp_path / "dances" / "latin"
+    folder.mkdir(parents=True)
+    wave, _ = load_audio(songs["clip"], SR)
+    sf.write(folder / "b.wav", wave, SR)
+    sf.write(folder / "a.flac", wave, SR)
+    found = predict_recordings(model, [tmp_path / "dances", str(folder / "*.wav"), wave])
+    assert list(found.predictions["file"]) == [str(folder / "a.flac"), str(folder / "b.wav"),
+                                               "recording 2"]
+    probabilities = found.predictions[list(model.classes_)].to_numpy()
+    np.testing.assert_allclose(probabilities, probabilities[[2, 2, 2]], atol=1e-4)
+    with pytest.raises(FileNotFoundError, match=r"'.*nowhere/\*\.mp3': no such file"):
+        predict_recordings(model, [str(tmp_path / "nowhere" / "*.mp3")])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_errors_name_the_recording(model, songs):
+    loud = np.full(SR, 1e30, np.float32)  # the spectrogram overflows float32
+    with pytest.raises(ValueError, match=r"^recording 1: .*overflows float32"):
+        predict_recordings(model, [songs["clip"], loud])
+
+
+def test_progress_bar(model, songs, capsys):
+    predict_recordings(model, [songs["clip"], songs["m4a"]], progress=True)
+    err = capsys.readouterr().err
+    assert "predicting: 100%" in err and "2/2" in err
+    predict_recordings(model, [songs["clip"]])
+    assert capsys.readouterr().err == ""
+
+
+def test_baseline_cnn_windows(songs):
+    baseline = fit(BaselineCNNClassifier("time", time_length=8, hidden=8, **TINY))
+    result = predict_recordings(baseline, songs["clip"], windows=True)
+    S = whole_spectrogram(songs["clip"])
+    np.testing.assert_allclose(result.predictions.iloc[0][list(baseline.classes_)].to_numpy(float),
+                               baseline[-1].predict_proba(S)[0], rtol=1e-12)
+    assert len(result.windows) == 1 + (S.shape[2] - PATCH) // PATCH_HOP
+
+
+def test_descriptor_pipelines_use_whole_recording_features(songs):
+    tempo = fit(make_tempo_pipeline(sr=SR, hop_length=HOP), seconds=4.0)
+    row = predict_recordings(tempo, songs["long"]).predictions.iloc[0]
+    assert row["n_windows"] == 0 and row["seconds_used"] == pytest.approx(240.0)
+    assert row["prediction"] == tempo[-1].predict(whole_spectrogram(songs["long"]))[0]
+    assert "even" not in row  # an SVC without probability=True has no probabilities
+    with pytest.raises(ValueError, match="Pipeline computes one set of features .* no windows"):
+        predict_recordings(tempo, songs["long"], windows=True)
+
+
+def test_refuses_models_without_logmel_step(model, songs):
+    with pytest.raises(TypeError, match="first step is a LogMelTransformer"):
+        predict_recordings(model[-1], songs["clip"])
+    with pytest.raises(ValueError, match="on_error"):
+        predict_recordings(model, songs["clip"], on_error="ignore")
+
+
+# -- the command ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_file(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "model.skops"
+    save_model(model, path)
+    return str(path)
+
+
+def test_cli_table_reports_coverage_and_padding(model_file, songs, capsys):
+    assert cli.main(["predict", model_file, songs["long"], songs["short"]]) == 0
+    long, short = capsys.readouterr().out.splitlines()
+    assert long.startswith(f"{songs['long']}: ")
+    assert "of 240.0 s in 936 windows]" in long
+    assert short.endswith("[0.2 s, padded: shorter than one window of the model]")
+
+
+def test_cli_directory_json_and_windows_file(model_file, songs, tmp_path, capsys):
+    from pathlib import Path
+
+    windows = tmp_path / "windows.csv"
+    argv = ["predict", model_file, str(Path(songs["clip"]).parent), "--format", "json",
+            "--windows", str(windows)]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert [r["file"] for r in rows] == sorted([songs["clip"], songs["m4a"], songs["long"],
+                                                songs["short"]])
+    assert [r["padded"] for r in rows] == [False, False, False, True]
+    for row in rows:
+        assert sum(row[c] for c in ("even", "waltz")) == pytest.approx(1, abs=1e-3)
+    table = pd.read_csv(windows)
+    assert list(table.columns) == ["file", "start", "end", "even", "waltz"]
+    assert len(table) == sum(r["n_windows"] for r in rows)
+    assert f"{len(table)} windows of 4 recordings written" in captured.err
+
+
+def test_cli_bad_file_stops_or_is_skipped(model_file, songs, tmp_path, capsys):
+    bad = tmp_path / "broken.wav"
+    bad.write_text("not audio")
+    assert cli.main(["predict", model_file, songs["clip"], str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "broken.wav" in err and "--skip-bad" in err and "Traceback" not in err
+    argv = ["predict", model_file, songs["clip"], str(bad), "--skip-bad", "--format", "csv"]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].startswith("file,style,even,waltz,seconds,")
+    assert len(captured.out.splitlines()) == 2
+    assert "skipped 1 of 2 files that could not be read:\n  " in captured.err
+    assert "broken.wav: cannot decode" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--windows", "out.txt"], "must end in .csv or .json"),
+     (["--duration", "0"], "positive number of seconds"),
+     (["nowhere/*.wav"], "'nowhere/*.wav': no such file or directory")],
+)
+def test_cli_option_errors_come_before_the_model_is_read(extra, message, songs, capsys,
+                                                         monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the model was read")
+
+    monkeypatch.setattr("skrhythm.persistence.load_model", fail)
+    try:
+        code = cli.main(["predict", "model.skops", songs["clip"], *extra])
+    except SystemExit as exc:  # argparse: exit code 2
+        code = exc.code
+    assert code in (1, 2)
+    assert message in capsys.readouterr().err
