@@ -2,8 +2,24 @@
 
 __version__ = "0.1.0"
 
-from .baselines import BaselineCNNClassifier  # noqa: E402
-from .classifier import MusicCNNClassifier  # noqa: E402
-from .features import LogMelTransformer  # noqa: E402
-
 __all__ = ["BaselineCNNClassifier", "LogMelTransformer", "MusicCNNClassifier", "__version__"]
+
+# The estimators are imported on first use, so that ``import skrhythm`` (and the
+# command line's ``--help`` and ``--version``) loads neither torch nor scikit-learn.
+_LAZY = {
+    "BaselineCNNClassifier": "baselines",
+    "LogMelTransformer": "features",
+    "MusicCNNClassifier": "classifier",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
