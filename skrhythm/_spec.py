@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DATA_HELP", "DATA_LOADERS", "MODELS", "PROTOCOLS", "ModelSpec", "Protocol", "parse_data_spec"]
+__all__ = ["DATA_HELP", "DATA_LOADERS", "MODELS", "PROTOCOLS", "ModelSpec", "Protocol",
+           "parse_data_spec"]
 
 
 @dataclass(frozen=True)
