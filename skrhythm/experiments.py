@@ -1,6 +1,9 @@
 """The paper's architecture comparison, run with scikit-learn's cross-validation.
 
-:func:`run_comparison` evaluates every (model, patch hop) pair of a
+:func:`compare` is the whole comparison, what ``skrhythm compare`` runs: it
+reads the data, computes and caches the features, runs the fits and writes
+the tables (:func:`write_tables`), plots (:func:`write_plots`) and
+``config.json`` to a run folder. :func:`run_comparison` evaluates every (model, patch hop) pair of a
 :class:`Protocol` on the same folds with :func:`sklearn.model_selection.cross_validate`,
 one fold at a time, and stores each finished fold as a JSON file at once,
 so an interrupted run loses nothing and ``resume=True`` continues it.
@@ -51,7 +54,11 @@ __all__ = [
     "Protocol",
     "RunFolderError",
     "RunFolderLocked",
+    "check_run_options",
     "compare",
+    "comparison_features",
+    "default_threads",
+    "git_commit",
     "load_data",
     "make_folds",
     "make_model",
@@ -911,7 +918,7 @@ def _check_run_folder(out_dir, info, resume):
         return
     stored = _read_config(config_path)
     ours = json.loads(json.dumps(info, default=list))
-    options = [(f"protocol {k}" if k == "name" else k, stored["protocol"].get(k),
+    options = [("protocol" if k == "name" else k, stored["protocol"].get(k),
                 ours["protocol"][k]) for k in ours["protocol"]]
     options += [(k, stored.get(k, 1 if k == "repeats" else None), ours[k])
                 for k in ("data", "seed", "repeats")]
