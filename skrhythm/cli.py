@@ -161,7 +161,7 @@ def build_parser():
                      "validation epoch")
     trn.add_argument("--n-per-class", type=_positive, default=12)
     trn.add_argument("--n-jobs", type=_n_jobs, default=1,
-                     help="tracks decoded and transformed in parallel")
+                     help="tracks generated, decoded and transformed in parallel")
     trn.add_argument("--threads", type=_positive, help="torch threads (default: torch's)")
     trn.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     trn.add_argument("--seed", type=int, default=0)
@@ -314,7 +314,8 @@ def cmd_train(args):
     from .training import EpochProgress
 
     inputs, y, _, description = experiments.load_data(
-        args.data, n_per_class=args.n_per_class, duration=30.0, seed=args.seed)
+        args.data, n_per_class=args.n_per_class, duration=30.0, seed=args.seed,
+        n_jobs=args.n_jobs)
     classes, counts = np.unique(y, return_counts=True)
     _say(f"skrhythm train: {', '.join(args.model)} on {description}: {len(y)} tracks, "
          f"{len(classes)} classes")

@@ -788,7 +788,7 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
                    n_per_class=n_per_class or protocol.n_per_class)
 
 
-def load_data(data, *, n_per_class, duration, seed):
+def load_data(data, *, n_per_class, duration, seed, n_jobs=None):
     """Read (or generate) a data set named as ``skrhythm compare --data`` names it.
 
     Parameters
@@ -798,6 +798,8 @@ def load_data(data, *, n_per_class, duration, seed):
         ``"ballroom:PATH"``, ``"extended-ballroom:PATH"`` or ``"folder:PATH"``.
     n_per_class, duration, seed
         Recipe of the embedded data.
+    n_jobs : int or None, default=None
+        Tracks of the embedded data rendered in parallel (same data whatever its value).
 
     Returns
     -------
@@ -810,7 +812,8 @@ def load_data(data, *, n_per_class, duration, seed):
     if kind == "embedded":
         from .datasets import make_ballroom_like
 
-        bunch = make_ballroom_like(n_per_class=n_per_class, duration=duration, random_state=seed)
+        bunch = make_ballroom_like(n_per_class=n_per_class, duration=duration, random_state=seed,
+                                   n_jobs=n_jobs)
         return bunch.data, np.asarray(bunch.target), None, f"embedded ({n_per_class} per class)"
     from . import datasets
 
@@ -861,7 +864,8 @@ def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progres
             _say(f"  generating the embedded data: {8 * protocol.n_per_class} tracks of "
                  f"{protocol.duration:g} s...")
     inputs, y, groups, description = load_data(data, n_per_class=protocol.n_per_class,
-                                                duration=protocol.duration, seed=seed)
+                                                duration=protocol.duration, seed=seed,
+                                                n_jobs=n_jobs)
     transformer = LogMelTransformer(**params, n_jobs=n_jobs,
                                     cache=None if recipe else Path(cache_dir))
     X = _transform_with_bar(transformer, inputs, progress)
