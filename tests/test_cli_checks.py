@@ -177,3 +177,23 @@ def test_threads_and_git_commit_are_recorded(monkeypatch):
         assert info["git_commit"] == head
     monkeypatch.setenv("PATH", "")  # no git program: no commit, no error
     assert experiments.git_commit() is None
+
+
+def test_compare_on_files_caches_features_track_by_track(dances, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    argv = ["compare", "--data", f"folder:{dances}", "--models", "tempo", "--folds", "2",
+            "--no-progress", "--out", str(out)]
+    assert cli.main(argv) == 0
+    entries = sorted((out / "cache").rglob("*.npz"))
+    assert len(entries) == 9 and all(p.parent.parent.name == "logmel" for p in entries)
+    first = (out / "results.csv").read_text()
+
+    from skrhythm import features
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a cached track was decoded again")
+
+    monkeypatch.setattr(features, "load_audio", no_decoding)
+    (out / "results.csv").unlink()
+    assert cli.main([*argv, "--resume"]) == 0
+    assert (out / "results.csv").read_text() == first

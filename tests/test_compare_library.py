@@ -163,3 +163,28 @@ def test_epoch_progress_reports_every_epoch_without_colours():
         assert "train acc" in line and "valid acc" in line and "\x1b" not in line
         acc = float(line.split("train acc ")[1].split(",")[0])
         assert 0 <= acc <= 1
+
+
+def test_progress_in_a_terminal_shows_fits_epochs_and_scores(monkeypatch, tmp_path):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 40, 300)).astype(np.float32), np.arange(8) % 2
+    protocol = experiments.make_protocol("quick", models=("onet",), n_folds=2, max_epochs=2)
+    records = experiments.run_comparison(X, y, protocol=protocol, out_dir=tmp_path)
+    text = screen.getvalue()
+    assert "models x folds" in text and "2/2" in text
+    assert "onet hop 250 fold 1" in text and "epoch" in text and "train acc" in text
+    assert f"accuracy {records[-1]['accuracy']:.3f}" in text
+    models = list((tmp_path / "models").iterdir())
+    assert len(models) == 1  # saved without the progress display
+    import joblib
+
+    assert joblib.load(models[0]).callbacks is None
