@@ -296,8 +296,8 @@ def _validation(y, fraction):
     if fraction and counts.min() >= 2 and len(counts) <= n_valid <= len(y) - len(counts):
         return fraction
     if fraction:
-        _say(f"  note: too few tracks to hold out {fraction:g} of them for validation (each "
-             "class needs 2); the accuracy shown is on the training patches only")
+        _say(f"  note: too few tracks to hold out {fraction:g} of them for validation with "
+             "every class in both parts; the accuracy shown is on the training patches only")
     return None
 
 
