@@ -1,21 +1,24 @@
-"""The ``skrhythm`` command: ``compare``, ``train`` and ``predict``."""
+"""The ``skrhythm`` command: ``compare``, ``train`` and ``predict``.
+
+Each sub-command checks its options, then calls the library:
+``compare`` is :func:`skrhythm.experiments.compare`; ``train`` fits
+:func:`skrhythm.experiments.make_model` models behind a
+:class:`~skrhythm.LogMelTransformer` and saves them with
+:func:`skrhythm.persistence.save_model`. Parsing imports neither torch nor
+scikit-learn, so ``--help`` and ``--version`` answer at once.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-
-DATA_HELP = (
-    "embedded (generated ballroom-style set, the default), ballroom:PATH, "
-    "extended-ballroom:PATH or folder:PATH (one sub-folder per label)"
-)
+from ._spec import DATA_HELP, MODELS, PROTOCOLS, parse_data_spec
 
 
 class CLIError(Exception):
@@ -26,9 +29,14 @@ class Interrupted(CLIError):
     """The user interrupted the command (Ctrl-C); exit code 130."""
 
 
-def _models(value):
-    from .experiments import MODELS
+#: Suffixes ``train --out`` accepts (the formats of :func:`skrhythm.persistence.save_model`).
+MODEL_SUFFIXES = (".skops", ".joblib", ".pkl", ".pickle")
 
+#: Fewest tracks of a class that ``train`` accepts without a warning.
+FEW_TRACKS = 5
+
+
+def _models(value):
     names = [v.strip().lower() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in MODELS]
     if unknown or not names:
@@ -36,56 +44,130 @@ def _models(value):
         raise argparse.ArgumentTypeError(
             f"unknown model(s) {names}; choose from {', '.join(MODELS)}"
         )
-    return tuple(names)
+    return tuple(dict.fromkeys(names))
 
 
 def _positive(value):
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return number
 
 
+def _n_jobs(value):
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number == 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of jobs, or -1 for every core (-2: all but one), "
+            f"got {value}")
+    return number
+
+
+def _fraction(value):
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {value}")
+    return number
+
+
+def _model_list():
+    width = max(map(len, MODELS))
+    return "\n".join(f"  {name:<{width}}  {spec.label}" for name, spec in MODELS.items())
+
+
+EPILOG = f"""\
+models (--models, --model):
+{_model_list()}
+
+examples:
+  skrhythm compare                                   # quick protocol, generated data
+  skrhythm compare --models onet,o+p,tempo --folds 5 --repeats 3 --out run1
+  skrhythm compare --protocol paper --data ballroom:~/data/Ballroom --n-jobs 4
+  skrhythm compare --out run1 --resume               # continue an interrupted run
+  skrhythm train --model o+p --data folder:my_dances --out o+p.skops
+  skrhythm train --model onet,pnet,tempo --out 'models/{{model}}.skops'
+  skrhythm predict o+p.skops song1.mp3 song2.wav
+"""
+
+THREADS_HELP = ("torch threads per fit (default: 1 when --n-jobs runs several fits at a time, "
+                "else torch's default, one per core); recorded in config.json")
+
+
 def build_parser():
     """The argument parser of the ``skrhythm`` command."""
-    from .experiments import PROTOCOLS
-
     parser = argparse.ArgumentParser(
         prog="skrhythm",
         description="Rhythm and dance-style classification with the O-net/P-net CNNs of "
         "Pons & Serra (ICASSP 2017).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"skrhythm {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error")
+    # Sub-command copy of --debug; SUPPRESS keeps the main parser's value when absent.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    cmp = sub.add_parser("compare", help="run the paper's architecture comparison")
+    cmp = sub.add_parser("compare", help="run the paper's architecture comparison",
+                         parents=[debug], epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("--data", default="embedded", help=DATA_HELP)
     cmp.add_argument("--protocol", choices=sorted(PROTOCOLS), default="quick",
                      help="quick: a few minutes on a laptop CPU (default); paper: 10 folds, "
                      "both hops, all models, up to 250 epochs")
-    cmp.add_argument("--models", type=_models, help="comma-separated model names")
+    cmp.add_argument("--models", type=_models, help="comma-separated model names (see below)")
     cmp.add_argument("--folds", type=_positive, help="number of folds")
+    cmp.add_argument("--repeats", type=_positive, default=1,
+                     help="repetitions of the cross-validation, fold seeds seed+r (default 1)")
     cmp.add_argument("--cv", choices=("stratified", "paper"),
                      help="fold scheme (default: the protocol's)")
     cmp.add_argument("--epochs", type=_positive, help="maximum training epochs")
     cmp.add_argument("--n-per-class", type=_positive, help="tracks per class (embedded data)")
-    cmp.add_argument("--n-jobs", type=int, default=1, help="parallel (model, fold) fits")
+    cmp.add_argument("--n-jobs", type=_n_jobs, default=1, help="parallel (model, fold) fits")
+    cmp.add_argument("--threads", type=_positive, help=THREADS_HELP)
     cmp.add_argument("--scheduler", help="address of a dask.distributed scheduler to run on")
-    cmp.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    cmp.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     cmp.add_argument("--seed", type=int, default=0)
     cmp.add_argument("--out", default="skrhythm-results", help="output folder")
     cmp.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    cmp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cmp.add_argument("--no-progress", action="store_true",
+                     help="no progress display (bars in a terminal, one line per fit elsewhere)")
 
-    trn = sub.add_parser("train", help="fit a model on a data set and save it")
+    trn = sub.add_parser("train", help="fit models on a data set and save them",
+                         parents=[debug], epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     trn.add_argument("--data", default="embedded", help=DATA_HELP)
-    trn.add_argument("--model", type=_models, default=("o+p",), help="model name (default o+p)")
+    trn.add_argument("--model", type=_models, default=("o+p",),
+                     help="model name(s), comma-separated (default o+p); each is trained on "
+                     "its own and saved to its own file")
     trn.add_argument("--hop", type=_positive, default=80, help="patch hop (default 80)")
     trn.add_argument("--epochs", type=_positive, default=20)
+    trn.add_argument("--valid", type=_fraction, default=0.2,
+                     help="fraction of the tracks held out to report validation accuracy per "
+                     "epoch (default 0.2; 0: none). The model keeps the weights of its best "
+                     "validation epoch")
     trn.add_argument("--n-per-class", type=_positive, default=12)
-    trn.add_argument("--device", default="cpu")
+    trn.add_argument("--n-jobs", type=_n_jobs, default=1,
+                     help="tracks generated, decoded and transformed in parallel")
+    trn.add_argument("--threads", type=_positive, help="torch threads (default: torch's)")
+    trn.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     trn.add_argument("--seed", type=int, default=0)
-    trn.add_argument("--out", required=True, help="model file: .skops (safe) or .joblib")
+    trn.add_argument("--out", required=True,
+                     help="model file: .skops (safe to share), .joblib or .pkl; with several "
+                     "models, a name holding {model}, replaced by each model's name "
+                     "(e.g. 'models/{model}.skops')")
 
     prd = sub.add_parser(
         "predict", help="predict the style of whole recordings with a saved model",
@@ -113,155 +195,59 @@ def build_parser():
     return parser
 
 
-# -- data ----------------------------------------------------------------------------------
+def _say(message):
+    print(message, file=sys.stderr, flush=True)
 
 
-def load_data(spec, *, n_per_class, duration, seed):
-    """Resolve a ``--data`` value: return (inputs, target, groups, description).
+def _check_device(device):
+    """``--device cuda`` needs CUDA; checked before any data are read."""
+    if device == "cuda":
+        import torch
 
-    ``inputs`` are waveforms (embedded data) or file paths.
-    """
-    kind, _, path = spec.partition(":")
-    kind = kind.lower()
-    if kind == "embedded" and not path:
-        from .datasets import make_ballroom_like
-
-        bunch = make_ballroom_like(n_per_class=n_per_class, duration=duration, random_state=seed)
-        return bunch.data, np.asarray(bunch.target), None, f"embedded ({n_per_class} per class)"
-    loaders = {"ballroom": "load_ballroom", "extended-ballroom": "load_extended_ballroom",
-               "folder": "load_audio_folder"}
-    if kind not in loaders or not path:
-        raise CLIError(f"--data {spec!r}: expected {DATA_HELP}")
-    if not Path(path).exists():
-        raise CLIError(f"--data {spec!r}: {path} does not exist")
-    from . import datasets
-
-    bunch = getattr(datasets, loaders[kind])(path)
-    groups = bunch.get("groups")
-    return list(bunch.filenames), np.asarray(bunch.target), groups, f"{kind}:{Path(path).resolve()}"
+        if not torch.cuda.is_available():
+            raise CLIError("--device cuda: CUDA is not available on this machine; use "
+                           "--device cpu, or auto (CUDA when there is one)")
 
 
-def _features(inputs, params, cache_dir, n_jobs):
-    """Log-mel features of the inputs, cached on disk by their content and the parameters.
-
-    The cache key is a hash of the waveforms, or each file's path, size and
-    modification time. The entry is stored with its checksum (see
-    :mod:`skrhythm._store`); a damaged entry is computed again, with a warning.
-    """
-    import hashlib
-
-    from ._store import DamagedFileError, load_array, save_array
-    from .features import LogMelTransformer
-
-    key = hashlib.sha256(json.dumps([params, __version__], sort_keys=True).encode())
-    if isinstance(inputs, np.ndarray):
-        key.update(np.ascontiguousarray(inputs).view(np.uint8))
-    else:
-        for p in inputs:
-            stat = Path(p).stat()
-            key.update(json.dumps([os.fsdecode(p), stat.st_size, stat.st_mtime_ns]).encode(
-                "utf-8", "surrogateescape"))
-    path = Path(cache_dir) / f"features-{key.hexdigest()[:32]}.npz"
+def _check_data(spec):
     try:
-        return load_array(path)
-    except FileNotFoundError:
-        pass
-    except DamagedFileError as exc:
-        _say(f"  warning: feature cache {exc}; computing the features again")
-    X = LogMelTransformer(**params, n_jobs=n_jobs).transform(inputs)
-    save_array(path, X)
-    return X
+        parse_data_spec(spec)
+    except ValueError as exc:
+        raise CLIError(f"--{exc}") from None
 
 
-# -- commands ------------------------------------------------------------------------------
+# -- compare -------------------------------------------------------------------------------
 
 
 def cmd_compare(args):
-    from dataclasses import replace
-
-    from .experiments import PROTOCOLS, RunFolderLocked, run_folder_lock
-
-    protocol = PROTOCOLS[args.protocol]
-    protocol = replace(
-        protocol,
-        models=args.models or protocol.models,
-        n_folds=args.folds or protocol.n_folds,
-        cv=args.cv or protocol.cv,
-        max_epochs=args.epochs or protocol.max_epochs,
-        n_per_class=args.n_per_class or protocol.n_per_class,
+    from .experiments import (
+        RunFolderLocked,
+        check_run_options,
+        compare,
+        make_protocol,
     )
+
+    _check_data(args.data)
+    _check_device(args.device)
+    options = dict(models=args.models, n_folds=args.folds, cv=args.cv, max_epochs=args.epochs,
+                   n_per_class=args.n_per_class)
+    make_protocol(args.protocol, **options)
+    check_run_options(device=args.device, n_jobs=args.n_jobs, threads=args.threads,
+                      repeats=args.repeats)
     out = Path(args.out)
     try:
-        with run_folder_lock(out):
-            return _compare_locked(args, protocol, out)
+        with _backend(args.scheduler):
+            compare(args.data, protocol=args.protocol, out_dir=out, **options,
+                    repeats=args.repeats, seed=args.seed, device=args.device,
+                    n_jobs=args.n_jobs, threads=args.threads, resume=args.resume,
+                    progress=not args.no_progress)
     except RunFolderLocked as exc:
         raise CLIError(str(exc)) from None
-
-
-def _read_config(path):
-    """The options a run folder's ``config.json`` records; a damaged one is an error."""
-    fix = ("it records the options of that run, checked by --resume; delete it to resume "
-           "anyway (the stored fold results are still checked against this run's settings)")
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"{path} is damaged ({exc}); {fix}") from None
-    missing = [k for k in ("protocol", "data", "seed") if not isinstance(stored, dict)
-               or k not in stored]
-    if missing:
-        raise CLIError(f"{path} is damaged (no {', '.join(missing)}); {fix}")
-    return stored
-
-
-def _compare_locked(args, protocol, out):
-    from .experiments import MODELS, run_comparison, run_info, summarize, write_json_atomic
-
-    feature_params = {"sr": 44100, "hop_length": 1024}
-    info = run_info(protocol, data=args.data, seed=args.seed, device=args.device,
-                    n_jobs=args.n_jobs, feature_params=feature_params)
-    config_path = out / "config.json"
-    if args.resume and config_path.exists():
-        stored = _read_config(config_path)
-        for key in ("protocol", "data", "seed"):
-            if json.dumps(stored[key], sort_keys=True) != json.dumps(info[key], sort_keys=True,
-                                                                        default=list):
-                raise CLIError(f"--resume: the run in {out} used another {key} "
-                               f"({stored[key]!r}); use the same options or another --out")
-    elif (out / "folds").exists() and any((out / "folds").iterdir()) and not args.resume:
-        raise CLIError(f"{out} already holds results; pass --resume to continue, "
-                       "or choose another --out")
-    _say(f"skrhythm compare: protocol {protocol.name!r}: {len(protocol.models)} models, "
-         f"{protocol.n_folds} folds ({protocol.cv}), up to {protocol.max_epochs} epochs, "
-         f"hops {'/'.join(map(str, protocol.hops))}; data {args.data}")
-    if protocol.name == "quick":
-        _say("  (quick protocol: fewer models, folds, epochs and tracks than the paper; "
-             "--protocol paper runs the full comparison)")
-    inputs, y, groups, description = load_data(args.data, n_per_class=protocol.n_per_class,
-                                                duration=protocol.duration, seed=args.seed)
-    info["data_description"] = description
-    info["n_tracks"] = len(y)
-    write_json_atomic(config_path, info)
-    _say(f"  {len(y)} tracks, {len(set(y))} classes; computing log-mel features (cached)...")
-    X = _features(inputs, {"duration": protocol.duration, **feature_params},
-                  out / "cache", args.n_jobs)
-    del inputs
-    runner = dict(protocol=protocol, out_dir=out, groups=groups, seed=args.seed,
-                  device=args.device, n_jobs=args.n_jobs, resume=True,
-                  feature_params=feature_params, progress=not args.no_progress)
-    try:
-        with _backend(args.scheduler):
-            records = run_comparison(X, y, **runner)
     except KeyboardInterrupt:
         done = len(list((out / "folds").glob("*.json")))
         raise Interrupted(f"interrupted: {done} finished fold results are kept in {out} "
                           "(the interrupted fits wrote nothing); continue with the same "
                           "command and --resume") from None
-    table = summarize(records)
-    _write_tables(table, out, info)
-    _say("\n" + _markdown(table))
-    _plots(table, records, out, MODELS)
-    _say(f"\nResults, configuration and plots in {out}/ (results.csv, results.json, "
-         "results.md, accuracy_vs_params.png, ...)")
     return 0
 
 
@@ -270,17 +256,19 @@ class _backend:
 
     def __init__(self, address):
         self.address = address
+        if address is not None:
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                raise CLIError("--scheduler needs the distributed extra: "
+                               "pip install 'skrhythm[distributed]'") from None
 
     def __enter__(self):
         if self.address is None:
             self._ctx = None
             return self
-        try:
-            from distributed import Client
-        except ImportError:
-            raise CLIError("--scheduler needs the distributed extra: "
-                           "pip install 'skrhythm[distributed]'") from None
         import joblib
+        from distributed import Client
 
         self._client = Client(self.address)
         self._ctx = joblib.parallel_backend("dask")
@@ -294,81 +282,92 @@ class _backend:
         return False
 
 
-def _markdown(table):
-    lines = ["| model | hop | params | track accuracy (%) | patch accuracy (%) | fit time (s) |",
-             "| --- | --- | ---: | --- | ---: | ---: |"]
-    for r in table.itertuples():
-        params = "-" if r.params is None or np.isnan(float(r.params)) else f"{int(r.params):,}"
-        patch = "-" if np.isnan(r.patch_accuracy) else f"{100 * r.patch_accuracy:.2f}"
-        lines.append(f"| {r.label} | {r.hop or '-'} | {params} | "
-                     f"{100 * r.accuracy:.2f} +- {100 * r.accuracy_std:.2f} | {patch} | "
-                     f"{r.fit_time:.1f} |")
-    return "\n".join(lines)
+# -- train ---------------------------------------------------------------------------------
 
 
-def _write_tables(table, out, info):
-    from ._store import atomic_write
-    from .experiments import write_json_atomic
+def _train_outputs(names, out):
+    """The file each model is saved to: ``out``, with ``{model}`` replaced by its name."""
+    if len(names) > 1 and "{model}" not in out:
+        raise CLIError(f"--out {out!r}: with several models ({', '.join(names)}) the file name "
+                       "must hold {model}, replaced by each model's name, e.g. "
+                       "'models/{model}.skops'")
+    paths = {name: Path(out.replace("{model}", name)) for name in names}
+    for path in paths.values():
+        if path.suffix.lower() not in MODEL_SUFFIXES:
+            raise CLIError(f"--out {out!r}: a model file ends in .skops (safe to share), "
+                           f".joblib or .pkl, not {path.suffix or 'no suffix'!r}")
+        if not path.parent.is_dir():
+            raise CLIError(f"--out {out!r}: folder {path.parent} does not exist")
+        if path.is_dir():
+            raise CLIError(f"--out {out!r}: {path} is a folder")
+    return paths
 
-    with atomic_write(out / "results.csv", "w") as f:
-        table.to_csv(f, index=False)
-    write_json_atomic(out / "results.json",
-                      {"config": info, "results": table.to_dict(orient="records")})
-    with atomic_write(out / "results.md", "w") as f:
-        f.write(f"# skrhythm compare ({info['protocol']['name']} protocol)\n\n"
-                f"{_markdown(table)}\n")
 
-
-def _plots(table, records, out, models):
-    import joblib
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from .plotting import (
-        plot_accuracy_vs_params,
-        plot_confusion_matrix,
-        plot_filters,
-        save_figure,
-    )
-
-    save_figure(plot_accuracy_vs_params(table), out / "accuracy_vs_params")
-    best = table.loc[table["accuracy"].idxmax()]
-    folds = [r for r in records if r["model"] == best["model"] and (r["hop"] or 0) == best["hop"]]
-    y_true = np.concatenate([r["y_true"] for r in folds])
-    y_pred = np.concatenate([r["y_pred"] for r in folds])
-    save_figure(plot_confusion_matrix(y_true, y_pred, title=f"{best['label']} (hop {best['hop']}),"
-                                      " all test folds"), out / "confusion_matrix")
-    # The models this run wrote, or whose checksum read_fold_record verified.
-    fitted = sorted(r["model_file"] for r in records if r.get("model_file"))
-    preferred = [p for p in fitted if p.startswith("models/o+p_")] or fitted
-    if preferred:
-        save_figure(plot_filters(joblib.load(out / preferred[0])), out / "filters")
+def _validation(y, fraction):
+    """``train_split`` for the CNNs: ``fraction`` when every class can give tracks, else None."""
+    _, counts = np.unique(y, return_counts=True)
+    n_valid = int(np.ceil(fraction * len(y)))
+    if fraction and counts.min() >= 2 and len(counts) <= n_valid <= len(y) - len(counts):
+        return fraction
+    if fraction:
+        _say(f"  note: too few tracks to hold out {fraction:g} of them for validation with "
+             "every class in both parts; the accuracy shown is on the training patches only")
+    return None
 
 
 def cmd_train(args):
+    outputs = _train_outputs(args.model, args.out)
+    _check_data(args.data)
+    _check_device(args.device)
     from sklearn.pipeline import Pipeline
 
-    from .experiments import make_model
+    from . import experiments
     from .features import LogMelTransformer
+    from .parallel import limit_torch_threads
     from .persistence import save_model
+    from .training import EpochProgress
 
-    (name,) = args.model[:1]
-    inputs, y, _, description = load_data(args.data, n_per_class=args.n_per_class,
-                                          duration=30.0, seed=args.seed)
-    model = make_model(name, args.hop, max_epochs=args.epochs, random_state=args.seed,
-                       device=args.device)
-    if hasattr(model, "verbose"):
-        model.set_params(verbose=1)
-    pipe = Pipeline([("logmel", LogMelTransformer(duration=30.0)), ("model", model)])
-    _say(f"skrhythm train: {name} on {description}: {len(y)} tracks")
-    try:
-        pipe.fit(inputs, y)
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: training stopped, nothing was saved to {args.out}") \
-            from None
-    save_model(pipe, args.out)
-    _say(f"saved to {args.out}")
+    inputs, y, _, description = experiments.load_data(
+        args.data, n_per_class=args.n_per_class, duration=30.0, seed=args.seed,
+        n_jobs=args.n_jobs)
+    classes, counts = np.unique(y, return_counts=True)
+    _say(f"skrhythm train: {', '.join(args.model)} on {description}: {len(y)} tracks, "
+         f"{len(classes)} classes")
+    few = [f"{c} ({n})" for c, n in zip(classes, counts) if n < FEW_TRACKS]
+    if few:
+        _say(f"  warning: classes with fewer than {FEW_TRACKS} tracks: {', '.join(few)}; the "
+             "model will hardly learn them")
+    logmel = LogMelTransformer(duration=30.0)
+    X = experiments._transform_with_bar(logmel.set_params(n_jobs=args.n_jobs), inputs, True)
+    logmel.set_params(n_jobs=None)
+    del inputs
+    valid = _validation(y, args.valid)
+    for name, path in outputs.items():
+        model = experiments.make_model(name, args.hop, max_epochs=args.epochs,
+                                       train_split=valid, random_state=args.seed,
+                                       device=args.device)
+        callbacks = model.get_params().get("callbacks")
+        cnn = "callbacks" in model.get_params()
+        if cnn:
+            model.set_params(callbacks=[*(callbacks or []),
+                                        EpochProgress(_say, prefix=f"  {name}: ")])
+        _say(f"{name} ({MODELS[name].label}):")
+        try:
+            with limit_torch_threads(args.threads) if args.threads else nullcontext():
+                model.fit(X, y)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted: training of {name} stopped, nothing was saved to "
+                              f"{path}") from None
+        if cnn:
+            model.set_params(callbacks=callbacks)  # the saved model holds no progress display
+        else:
+            _say(f"  {name}: training accuracy {np.mean(model.predict(X) == y):.3f}")
+        save_model(Pipeline([("logmel", logmel), ("model", model)]), path)
+        _say(f"  saved to {path}")
     return 0
+
+
+# -- predict -------------------------------------------------------------------------------
 
 
 def _seconds(value):
@@ -439,15 +438,12 @@ def _coverage(row):
     return text + (", cropped to --duration" if row["cropped"] else "")
 
 
-def _say(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv=None):
     """Entry point of the ``skrhythm`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     command = {"compare": cmd_compare, "train": cmd_train, "predict": cmd_predict}[args.command]
+    debug = getattr(args, "debug", False)
     try:
         return command(args)
     except Interrupted as exc:
@@ -457,7 +453,20 @@ def main(argv=None):
         print(f"skrhythm {args.command}: interrupted", file=sys.stderr)
         return 130
     except (CLIError, FileNotFoundError, FileExistsError, ValueError, ImportError) as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
         print(f"skrhythm {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        else:
+            print(f"skrhythm {args.command}: error: {type(exc).__name__}: {exc} (an unexpected "
+                  "error; run again with --debug to see where it happened)", file=sys.stderr)
         return 1
 
 

@@ -1,6 +1,9 @@
 """The paper's architecture comparison, run with scikit-learn's cross-validation.
 
-:func:`run_comparison` evaluates every (model, patch hop) pair of a
+:func:`compare` is the whole comparison, what ``skrhythm compare`` runs: it
+reads the data, computes and caches the features, runs the fits and writes
+the tables (:func:`write_tables`), plots (:func:`write_plots`) and
+``config.json`` to a run folder. :func:`run_comparison` evaluates every (model, patch hop) pair of a
 :class:`Protocol` on the same folds with :func:`sklearn.model_selection.cross_validate`,
 one fold at a time, and stores each finished fold as a JSON file at once,
 so an interrupted run loses nothing and ``resume=True`` continues it.
@@ -22,10 +25,12 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 import warnings
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +42,10 @@ from sklearn.model_selection import (
 )
 
 from . import __version__
-from ._store import atomic_write, sha256
+from ._spec import DATA_LOADERS, MODELS, PROTOCOLS, ModelSpec, Protocol, parse_data_spec
+from ._store import DamagedFileError, atomic_write, load_array, save_array, sha256
 from .classifier import MusicCNNClassifier, resolve_device
+from .parallel import limit_torch_threads
 
 __all__ = [
     "MODELS",
@@ -47,119 +54,24 @@ __all__ = [
     "Protocol",
     "RunFolderError",
     "RunFolderLocked",
+    "check_run_options",
+    "compare",
+    "comparison_features",
+    "default_threads",
+    "git_commit",
+    "load_data",
     "make_folds",
     "make_model",
+    "make_protocol",
+    "markdown_table",
     "read_fold_record",
     "run_comparison",
     "run_folder_lock",
     "summarize",
     "write_json_atomic",
+    "write_plots",
+    "write_tables",
 ]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model of the comparison.
-
-    Attributes
-    ----------
-    label : str
-        Name in the results table (the poster's wording).
-    kind : {"musiccnn", "baseline", "descriptor"}
-    params : dict
-        Architecture parameters: ``n_onet``/``n_pnet``, ``architecture``, or
-        the pipeline factory's name.
-    hops : tuple of int or None
-        Patch hops the model runs at under the paper protocol (``(None,)``
-        for models without patches).
-    """
-
-    label: str
-    kind: str
-    params: dict = field(default_factory=dict)
-    hops: tuple = (250, 80)
-
-
-def _onp(n_onet, n_pnet):
-    parts = [f"{k}x " * (k > 1) + name for k, name in ((n_onet, "O-net"), (n_pnet, "P-net")) if k]
-    return ModelSpec(" + ".join(parts), "musiccnn", {"n_onet": n_onet, "n_pnet": n_pnet})
-
-
-#: Models by command-line name, in the poster's order.
-MODELS = {
-    "onet": _onp(1, 0),
-    "pnet": _onp(0, 1),
-    "2onet": _onp(2, 0),
-    "o+p": _onp(1, 1),
-    "2pnet": _onp(0, 2),
-    "2o+2p": _onp(2, 2),
-    "4o+4p": _onp(4, 4),
-    "8o+8p": _onp(8, 8),
-    "timefreq": ModelSpec("Time-freq [CBMI 2016]", "baseline", {"architecture": "timefreq"}, (80,)),
-    "time": ModelSpec("Time [CBMI 2016]", "baseline", {"architecture": "time"}, (80,)),
-    "blackbox": ModelSpec("Black-box [CBMI 2016]", "baseline", {"architecture": "blackbox"}, (80,)),
-    "rhythm": ModelSpec("Rhythm descriptor + SVM", "descriptor", {"factory": "rhythm"}, (None,)),
-    "tempo": ModelSpec("Tempo only + SVM", "descriptor", {"factory": "tempo"}, (None,)),
-}
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """How the comparison is run.
-
-    Attributes
-    ----------
-    name : str
-    models : tuple of str
-        Keys of :data:`MODELS`.
-    hops : tuple of int
-        Patch hops for the O-net/P-net models; the baselines use their own
-        (80) and the descriptors none.
-    n_folds : int
-    cv : {"stratified", "paper"}
-        ``"stratified"``: stratified folds, group-aware when the data have
-        groups (replicas never straddle train and test); ``"paper"``: plain
-        shuffled K-fold with seed 11, as in the original code.
-    max_epochs : int
-    train_split : int, float or None
-        Validation tracks held out of each training fold (the paper: 69).
-    n_per_class : int
-        Tracks per class of the embedded dataset.
-    duration : float
-        Seconds per track.
-    """
-
-    name: str
-    models: tuple
-    hops: tuple
-    n_folds: int
-    cv: str = "stratified"
-    max_epochs: int = 20
-    train_split: int | float | None = None
-    n_per_class: int = 20
-    duration: float = 30.0
-
-
-PROTOCOLS = {
-    "quick": Protocol(
-        "quick",
-        models=("onet", "pnet", "o+p", "time", "tempo", "rhythm"),
-        hops=(250,),
-        n_folds=3,
-        max_epochs=15,
-        n_per_class=12,
-    ),
-    "paper": Protocol(
-        "paper",
-        models=tuple(MODELS),
-        hops=(250, 80),
-        n_folds=10,
-        cv="paper",
-        max_epochs=250,
-        train_split=69,
-        n_per_class=87,
-    ),
-}
 
 
 def make_model(name, hop, *, max_epochs, train_split=None, random_state=0, device="cpu",
@@ -196,7 +108,7 @@ def make_model(name, hop, *, max_epochs, train_split=None, random_state=0, devic
     return factory[spec.params["factory"]](sr=sr, hop_length=hop_length)
 
 
-def make_folds(y, groups, n_folds, cv, seed):
+def make_folds(y, groups, n_folds, cv, seed, repeat=0):
     """Train/test index pairs shared by every model.
 
     Parameters
@@ -208,14 +120,18 @@ def make_folds(y, groups, n_folds, cv, seed):
     cv : {"stratified", "paper"}
     seed : int
         Shuffling seed of the stratified folds (the paper protocol uses 11).
+    repeat : int, default=0
+        Repetition of the cross-validation: its folds are shuffled with seed
+        ``seed + repeat`` (``11 + repeat`` under the paper protocol).
 
     Returns
     -------
     folds : list of (train, test) index arrays
     """
     X_dummy = np.zeros(len(y))
+    seed = seed + repeat
     if cv == "paper":
-        return list(KFold(n_folds, shuffle=True, random_state=11).split(X_dummy))
+        return list(KFold(n_folds, shuffle=True, random_state=11 + repeat).split(X_dummy))
     if groups is not None and len(np.unique(groups)) < len(groups):
         splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
         return list(splitter.split(X_dummy, y, groups))
@@ -307,16 +223,19 @@ def _track_accuracy(estimator, X, y):
     return float((estimator.predict(X) == y).mean())
 
 
-def _fold_file(out_dir, name, hop, fold):
-    return Path(out_dir) / "folds" / f"{name}_hop{hop or 0}_fold{fold}.json"
+def _fold_file(out_dir, name, hop, repeat, fold):
+    """``folds/{model}_hop{hop}_fold{fold}.json``, with ``_rep{repeat}`` before ``_fold`` for
+    repeats after the first."""
+    rep = f"_rep{repeat}" if repeat else ""
+    return Path(out_dir) / "folds" / f"{name}_hop{hop or 0}{rep}_fold{fold}.json"
 
 
 #: Format of the fold records; records of another format are refused on resume.
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 
 #: Keys and types every fold record holds.
 _RECORD_TYPES = {
-    "model": str, "hop": (int, type(None)), "fold": int, "label": str,
+    "model": str, "hop": (int, type(None)), "repeat": int, "fold": int, "label": str,
     "params": (int, type(None)), "accuracy": float, "patch_accuracy": float,
     "fit_time": float, "epochs": (int, type(None)), "max_epochs": int,
     "test_index": list, "y_true": list, "y_pred": list, "fingerprint": str,
@@ -324,11 +243,11 @@ _RECORD_TYPES = {
 }
 
 
-def _fingerprint(name, hop, fold, train, test, y, settings, data_digest):
-    """Hash of everything a fold's result depends on (the device aside)."""
+def _fingerprint(name, hop, repeat, fold, train, test, y, settings, data_digest):
+    """Hash of everything a fold's result depends on (the device and threads aside)."""
     digest = hashlib.sha256(json.dumps(
-        {"model": name, "hop": hop, "fold": fold, "settings": settings, "data": data_digest,
-         "format": RECORD_FORMAT},
+        {"model": name, "hop": hop, "repeat": repeat, "fold": fold, "settings": settings,
+         "data": data_digest, "format": RECORD_FORMAT},
         sort_keys=True, default=str).encode())
     for array in (np.asarray(train, np.int64), np.asarray(test, np.int64)):
         digest.update(array.tobytes())
@@ -346,26 +265,39 @@ def _record_settings(settings):
     return {k: v for k, v in settings.items() if k != "device"}
 
 
-def _run_fold(name, hop, fold, train, test, X, y, settings, out_dir, fingerprint):
+def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, out_dir, fingerprint,
+              threads=None, epoch_sink=None):
     """Cross-validate one (model, hop) pair on one fold and store the result.
 
-    The fitted model (O-net/P-net models, fold 0) is written before the
-    record that names it, both atomically, so a crash at any point leaves
-    either a complete fold or a fold that ``resume`` computes again.
+    The fitted model (O-net/P-net models, fold 0 of the first repeat) is
+    written before the record that names it, both atomically, so a crash at
+    any point leaves either a complete fold or a fold that ``resume`` computes
+    again. ``threads`` limits torch's threads during the fit; ``epoch_sink``
+    (an :class:`_EpochBar`) shows the epochs of the CNNs.
     """
     estimator = make_model(name, hop, **settings)
-    scores = cross_validate(
-        estimator,
-        X,
-        y,
-        cv=[(train, test)],
-        scoring={"accuracy": _track_accuracy, "patch_accuracy": _patch_accuracy},
-        return_estimator=True,
-        error_score="raise",
-    )
+    callbacks = estimator.get_params().get("callbacks", None)
+    if epoch_sink is not None and "callbacks" in estimator.get_params():
+        from .training import EpochProgress
+
+        estimator.set_params(callbacks=[*(callbacks or []), EpochProgress(epoch_sink)])
+        rep = f" repeat {repeat}" if repeat else ""
+        epoch_sink.reset(f"{name} hop {hop}{rep} fold {fold}", settings["max_epochs"])
+    with limit_torch_threads(threads) if threads else nullcontext():
+        scores = cross_validate(
+            estimator,
+            X,
+            y,
+            cv=[(train, test)],
+            scoring={"accuracy": _track_accuracy, "patch_accuracy": _patch_accuracy},
+            return_estimator=True,
+            error_score="raise",
+        )
     fitted = scores["estimator"][0]
+    if epoch_sink is not None and "callbacks" in fitted.get_params():
+        fitted.set_params(callbacks=callbacks)  # the stored model holds no progress display
     model_file = model_sha256 = None
-    if fold == 0 and MODELS[name].kind == "musiccnn":
+    if repeat == 0 and fold == 0 and MODELS[name].kind == "musiccnn":
         import joblib
 
         model_file = f"models/{name}_hop{hop}_fold0.joblib"
@@ -379,6 +311,7 @@ def _run_fold(name, hop, fold, train, test, X, y, settings, out_dir, fingerprint
         "model": name,
         "label": MODELS[name].label,
         "hop": hop,
+        "repeat": repeat,
         "fold": fold,
         "params": getattr(fitted, "n_params_", None),
         "accuracy": float(scores["test_accuracy"][0]),
@@ -396,7 +329,7 @@ def _run_fold(name, hop, fold, train, test, X, y, settings, out_dir, fingerprint
         "y_true": y[test],
         "y_pred": fitted.predict(X[test]),
     }
-    write_json_atomic(_fold_file(out_dir, name, hop, fold), record)
+    write_json_atomic(_fold_file(out_dir, name, hop, repeat, fold), record)
     return record
 
 
@@ -468,9 +401,12 @@ def runs_of(protocol, models=None):
 
 
 def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds=None,
-                   max_epochs=None, seed=0, device="cpu", n_jobs=None, resume=False,
-                   feature_params=None, progress=True):
-    """Run every (model, hop, fold) of a protocol; return the per-fold records.
+                   max_epochs=None, repeats=1, seed=0, device="cpu", n_jobs=None, threads=None,
+                   resume=False, feature_params=None, progress=True):
+    """Run every (model, hop, repeat, fold) of a protocol; return the per-fold records.
+
+    :func:`compare` calls this and writes the tables and plots; call it
+    directly to run the fits on features of your own.
 
     Parameters
     ----------
@@ -485,6 +421,9 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
         Overrides the protocol's models.
     n_folds, max_epochs : int or None
         Override the protocol's values.
+    repeats : int, default=1
+        Cross-validations run, repeat ``r`` on folds shuffled with seed
+        ``seed + r`` (see :func:`make_folds`); every model sees the same folds.
     seed : int
         Seeds the folds and every model.
     device : str
@@ -493,6 +432,9 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
         e.g. dask's, applies). On a CUDA device fits run one at a time
         (with a warning if ``n_jobs`` asks for more): parallel fits would
         compete for the one GPU and each would hold its own CUDA context.
+    threads : int or None
+        torch threads of each fit (in every worker); ``None`` leaves torch's
+        setting.
     resume : bool
         Reuse folds already stored in ``out_dir``; without it an ``out_dir``
         holding fold results is refused, so nothing is overwritten. Stored
@@ -501,11 +443,18 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
     feature_params : dict or None
         ``sr`` and ``hop_length`` of the features (for the descriptors).
     progress : bool
-        Show a progress bar with a time estimate.
+        In a terminal: a bar over the fits, with the last fit's accuracy and
+        a time estimate weighted by each model's measured cost, and, for
+        fits run one at a time, a bar over the epochs of the current fit.
+        Elsewhere (a log file): one line per finished fit.
 
     Returns
     -------
     records : list of dict
+        One per (model, hop, repeat, fold): ``model``, ``hop``, ``repeat``,
+        ``fold``, ``accuracy`` (track accuracy of the fold), ``y_true``,
+        ``y_pred``, ``test_index``, ``fit_time``, ``params``, ... (see the
+        JSON files in ``out_dir/folds``).
 
     Raises
     ------
@@ -517,12 +466,13 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
     with run_folder_lock(out_dir):
         return _run_comparison(X, y, protocol=protocol, out_dir=out_dir, groups=groups,
                                models=models, n_folds=n_folds, max_epochs=max_epochs,
-                               seed=seed, device=device, n_jobs=n_jobs, resume=resume,
-                               feature_params=feature_params, progress=progress)
+                               repeats=repeats, seed=seed, device=device, n_jobs=n_jobs,
+                               threads=threads, resume=resume, feature_params=feature_params,
+                               progress=progress)
 
 
-def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epochs, seed,
-                    device, n_jobs, resume, feature_params, progress):
+def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epochs, repeats,
+                    seed, device, n_jobs, threads, resume, feature_params, progress):
     from joblib import Parallel, delayed
 
     out_dir = Path(out_dir)
@@ -536,39 +486,37 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
         )
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
     y = np.asarray(y)
-    folds = make_folds(y, groups, protocol.n_folds, protocol.cv, seed)
     settings = dict(max_epochs=protocol.max_epochs, train_split=protocol.train_split,
                     random_state=seed, device=device, **(feature_params or {}))
     data_digest = _data_digest(np.asarray(X))
     fingerprint_settings = {**_record_settings(settings), "cv": protocol.cv,
                             "n_folds": protocol.n_folds}
     tasks, records = [], []
-    for name, hop in runs_of(protocol, models):
-        for fold, (train, test) in enumerate(folds):
-            path = _fold_file(out_dir, name, hop, fold)
-            fingerprint = _fingerprint(name, hop, fold, train, test, y, fingerprint_settings,
-                                       data_digest)
-            if path.exists():
-                records.append(read_fold_record(path, fingerprint=fingerprint, out_dir=out_dir))
-            else:
-                tasks.append((name, hop, fold, train, test, fingerprint))
+    for repeat in range(repeats):
+        folds = make_folds(y, groups, protocol.n_folds, protocol.cv, seed, repeat)
+        for name, hop in runs_of(protocol, models):
+            for fold, (train, test) in enumerate(folds):
+                path = _fold_file(out_dir, name, hop, repeat, fold)
+                fingerprint = _fingerprint(name, hop, repeat, fold, train, test, y,
+                                           fingerprint_settings, data_digest)
+                if path.exists():
+                    records.append(read_fold_record(path, fingerprint=fingerprint,
+                                                    out_dir=out_dir))
+                else:
+                    tasks.append((name, hop, repeat, fold, train, test, fingerprint))
     if not tasks:
         return records
     n_jobs = _jobs_for_device(n_jobs, device)
-    bar = _progress(len(tasks), len(records), protocol, progress)
-    jobs = (delayed(_run_fold)(name, hop, fold, train, test, X, y, settings, out_dir, fingerprint)
-            for name, hop, fold, train, test, fingerprint in tasks)
+    display = _FitProgress(tasks, len(records), protocol, X.shape[2], n_jobs, progress)
+    jobs = (delayed(_run_fold)(name, hop, repeat, fold, train, test, X, y, settings, out_dir,
+                               fingerprint, threads, display.epochs)
+            for name, hop, repeat, fold, train, test, fingerprint in tasks)
     try:
         for record in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
             records.append(record)
-            if bar is not None:
-                hop = record["hop"] or "-"
-                bar.set_postfix_str(f"{record['model']} hop {hop} fold {record['fold']}: "
-                                    f"{record['accuracy']:.2f}")
-                bar.update()
+            display.finished(record)
     finally:
-        if bar is not None:
-            bar.close()
+        display.close()
     return records
 
 
@@ -584,17 +532,125 @@ def _jobs_for_device(n_jobs, device):
     return 1
 
 
-def _progress(total, done, protocol, enabled):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+def _effective_jobs(n_jobs):
+    """Number of workers joblib runs for ``n_jobs`` (None: 1; -1: every core)."""
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return n_jobs
 
-    return tqdm(total=total + done, initial=done, unit="fit", dynamic_ncols=True,
-                desc=f"models x folds (up to {protocol.max_epochs} epochs each)")
+
+def _prior_cost(name, hop, max_epochs, n_frames):
+    """Rough relative cost of a fit, used until the model's own fits are timed.
+
+    CNNs: networks x patches per track x epochs (the baselines count as 4
+    networks); descriptors: as much as one small network's epoch.
+    """
+    spec = MODELS[name]
+    if spec.kind == "descriptor":
+        return 1.0
+    width = 4 if spec.kind == "baseline" else spec.params["n_onet"] + spec.params["n_pnet"]
+    return width * (1 + max(n_frames - 250, 0) // (hop or 250)) * max_epochs
+
+
+class _EpochBar:
+    """Sink of :class:`skrhythm.training.EpochProgress` that moves a bar of epochs.
+
+    Shared, not copied, by the estimators that copy their callbacks.
+    """
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def reset(self, description, total):
+        self.bar.reset(total=total)
+        self.bar.set_description_str(f"  {description}")
+
+    def __call__(self, line):
+        self.bar.update()
+        self.bar.set_postfix_str(line.split(", ", 1)[-1])
+
+
+class _FitProgress:
+    """What the user sees of the fits: bars in a terminal, else one line per finished fit.
+
+    The time left is estimated per (model, hop): the mean of that model's
+    fits so far, or, for a model not yet timed, its :func:`_prior_cost` at the
+    measured seconds per unit of cost, divided by the workers.
+    """
+
+    def __init__(self, tasks, n_done, protocol, n_frames, n_jobs, enabled):
+        self.cost = {(t[0], t[1]): _prior_cost(t[0], t[1], protocol.max_epochs, n_frames)
+                     for t in tasks}
+        self.left = {}
+        for task in tasks:
+            self.left[task[:2]] = self.left.get(task[:2], 0) + 1
+        self.times = {}
+        self.done, self.total = n_done, n_done + len(tasks)
+        self.workers = _effective_jobs(n_jobs)
+        self.enabled = enabled
+        self.bar = self.epochs = None
+        if enabled and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, initial=n_done, unit="fit", dynamic_ncols=True,
+                            desc="models x folds",
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                       "[{elapsed}{postfix}]")
+            if self.workers == 1:
+                self.epochs = _EpochBar(tqdm(total=protocol.max_epochs, unit="epoch",
+                                             position=1, leave=False, dynamic_ncols=True))
+
+    def seconds_left(self):
+        """Estimated seconds until the last fit ends, or None before any fit is timed."""
+        if not self.times:
+            return None
+        rate = (sum(sum(t) for t in self.times.values())
+                / sum(self.cost[k] * len(t) for k, t in self.times.items()))
+        seconds = sum(n * (np.mean(self.times[k]) if k in self.times else rate * self.cost[k])
+                      for k, n in self.left.items())
+        return seconds / self.workers
+
+    def finished(self, record):
+        key = (record["model"], record["hop"])
+        self.times.setdefault(key, []).append(record["fit_time"])
+        self.left[key] -= 1
+        self.done += 1
+        if not self.enabled:
+            return
+        rep = f" repeat {record['repeat']}" if record["repeat"] else ""
+        what = (f"{record['model']} hop {record['hop'] or '-'}{rep} fold {record['fold']}: "
+                f"accuracy {record['accuracy']:.3f}")
+        left = self.seconds_left()
+        eta = "" if left is None or self.done == self.total else f", about {_duration(left)} left"
+        if self.bar is None:
+            print(f"[{self.done}/{self.total}] {what} ({record['fit_time']:.1f} s){eta}",
+                  file=sys.stderr, flush=True)
+            return
+        self.bar.set_postfix_str(f"last: {what}{eta}")
+        self.bar.update()
+
+    def close(self):
+        if self.epochs is not None:
+            self.epochs.bar.close()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _duration(seconds):
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def summarize(records):
-    """Table of mean and standard deviation over folds per (model, hop).
+    """Table of mean and standard deviation over folds (and repeats) per (model, hop).
 
     Parameters
     ----------
@@ -604,12 +660,16 @@ def summarize(records):
     Returns
     -------
     table : pandas.DataFrame
-        One row per (model, hop) in :data:`MODELS` order.
+        One row per (model, hop) in :data:`MODELS` order: ``folds`` and
+        ``repeats`` count the cross-validation folds and its repetitions, and
+        ``accuracy_std`` is the standard deviation over their
+        ``folds x repeats`` fold accuracies.
     """
     import pandas as pd
 
-    df = pd.DataFrame([{k: r[k] for k in ("model", "label", "hop", "fold", "params", "accuracy",
-                                          "patch_accuracy", "fit_time")} for r in records])
+    df = pd.DataFrame([{**{k: r[k] for k in ("model", "label", "hop", "fold", "params",
+                                             "accuracy", "patch_accuracy", "fit_time")},
+                        "repeat": r.get("repeat", 0)} for r in records])
     order = {name: i for i, name in enumerate(MODELS)}
     df["hop"] = df["hop"].fillna(0).astype(int)
     table = (
@@ -617,7 +677,8 @@ def summarize(records):
         .agg(
             label=("label", "first"),
             params=("params", "first"),
-            folds=("fold", "count"),
+            folds=("fold", "nunique"),
+            repeats=("repeat", "nunique"),
             accuracy=("accuracy", "mean"),
             accuracy_std=("accuracy", "std"),
             patch_accuracy=("patch_accuracy", "mean"),
@@ -631,8 +692,27 @@ def summarize(records):
     return table
 
 
-def run_info(protocol, *, data, seed, device, n_jobs, feature_params, extra=None):
-    """The configuration and software versions of a run, for ``config.json``."""
+def git_commit():
+    """Commit of the git checkout skrhythm is imported from, or None (no checkout, no git)."""
+    package = Path(__file__).resolve().parent
+    try:
+        top, commit = subprocess.run(
+            ["git", "-C", str(package), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.split()
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    # A package installed into some other repository's tree is not that repository's code.
+    return commit if Path(top).resolve() == package.parent else None
+
+
+def run_info(protocol, *, data, seed, device, n_jobs, feature_params, repeats=1, threads=None,
+             extra=None):
+    """The configuration and software versions of a run, for ``config.json``.
+
+    ``threads`` records the torch threads of each fit (torch's own setting
+    when ``None``); ``git_commit`` the skrhythm checkout's commit (or None).
+    """
     import librosa
     import sklearn
     import skorch
@@ -642,9 +722,12 @@ def run_info(protocol, *, data, seed, device, n_jobs, feature_params, extra=None
         "protocol": asdict(protocol),
         "data": data,
         "seed": seed,
+        "repeats": repeats,
         "device": device,
         "n_jobs": n_jobs,
+        "threads": threads or torch.get_num_threads(),
         "features": feature_params,
+        "git_commit": git_commit(),
         "versions": {
             "skrhythm": __version__,
             "python": platform.python_version(),
@@ -658,3 +741,385 @@ def run_info(protocol, *, data, seed, device, n_jobs, feature_params, extra=None
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **(extra or {}),
     }
+
+
+# -- the whole comparison: data, features, fits, tables, plots ---------------------------
+
+#: Feature settings of the comparison (the paper's; the descriptors need sr and hop).
+FEATURE_PARAMS = {"sr": 44100, "hop_length": 1024}
+
+
+def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_epochs=None,
+                  n_per_class=None):
+    """A :class:`Protocol` by name (or as given) with some of its values replaced.
+
+    Parameters
+    ----------
+    protocol : str or Protocol
+        A key of :data:`PROTOCOLS`, or a protocol.
+    models, n_folds, cv, max_epochs, n_per_class : optional
+        Replace the protocol's values when given.
+
+    Returns
+    -------
+    protocol : Protocol
+
+    Examples
+    --------
+    >>> make_protocol("quick", n_folds=5).n_folds
+    5
+    """
+    if isinstance(protocol, str):
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol={protocol!r}: choose from {', '.join(PROTOCOLS)}")
+        protocol = PROTOCOLS[protocol]
+    unknown = [m for m in models or () if m not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if cv not in (None, "stratified", "paper"):
+        raise ValueError(f"cv={cv!r}: choose 'stratified' or 'paper'")
+    for name, value in (("n_folds", n_folds), ("max_epochs", max_epochs),
+                        ("n_per_class", n_per_class)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name}={value!r}: expected a positive integer")
+    return replace(protocol, models=tuple(models or protocol.models),
+                   n_folds=n_folds or protocol.n_folds, cv=cv or protocol.cv,
+                   max_epochs=max_epochs or protocol.max_epochs,
+                   n_per_class=n_per_class or protocol.n_per_class)
+
+
+def load_data(data, *, n_per_class, duration, seed, n_jobs=None):
+    """Read (or generate) a data set named as ``skrhythm compare --data`` names it.
+
+    Parameters
+    ----------
+    data : str
+        ``"embedded"`` (generated by :func:`skrhythm.datasets.make_ballroom_like`),
+        ``"ballroom:PATH"``, ``"extended-ballroom:PATH"`` or ``"folder:PATH"``.
+    n_per_class, duration, seed
+        Recipe of the embedded data.
+    n_jobs : int or None, default=None
+        Tracks of the embedded data rendered in parallel (same data whatever its value).
+
+    Returns
+    -------
+    inputs : ndarray of waveforms (embedded) or list of file paths
+    y : ndarray of shape (n_tracks,)
+    groups : ndarray or None
+    description : str
+    """
+    kind, path = parse_data_spec(data)
+    if kind == "embedded":
+        from .datasets import make_ballroom_like
+
+        bunch = make_ballroom_like(n_per_class=n_per_class, duration=duration, random_state=seed,
+                                   n_jobs=n_jobs)
+        return bunch.data, np.asarray(bunch.target), None, f"embedded ({n_per_class} per class)"
+    from . import datasets
+
+    bunch = getattr(datasets, DATA_LOADERS[kind])(path)
+    return (list(bunch.filenames), np.asarray(bunch.target), bunch.get("groups"),
+            f"{kind}:{path.resolve()}")
+
+
+def _say(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progress=True):
+    """Log-mel features of a comparison's data set, cached in ``cache_dir``.
+
+    Files are cached track by track by :class:`skrhythm.LogMelTransformer`
+    (``cache=cache_dir``). The embedded data set is cached whole under its
+    recipe (tracks per class, duration, seed, skrhythm version and the
+    feature settings), so a rerun reads it without generating the audio. A
+    damaged entry is computed again, with a warning.
+
+    Returns
+    -------
+    X : ndarray of shape (n_tracks, n_mels, n_frames)
+    y : ndarray of shape (n_tracks,)
+    groups : ndarray or None
+    description : str
+    """
+    from .features import LogMelTransformer
+
+    kind, _ = parse_data_spec(data)
+    params = {"duration": protocol.duration, **FEATURE_PARAMS}
+    recipe = None
+    if kind == "embedded":
+        recipe = hashlib.sha256(json.dumps(
+            [protocol.n_per_class, protocol.duration, seed, __version__, params]).encode())
+        recipe = Path(cache_dir) / f"embedded-{recipe.hexdigest()[:32]}"
+        try:
+            X = load_array(recipe.with_name(recipe.name + "-X.npz"))
+            y = load_array(recipe.with_name(recipe.name + "-y.npz"))
+            return X, y, None, f"embedded ({protocol.n_per_class} per class)"
+        except FileNotFoundError:
+            pass
+        except DamagedFileError as exc:
+            warnings.warn(f"feature cache {exc}; generating the data again", UserWarning,
+                          stacklevel=2)
+        if progress:
+            _say(f"  generating the embedded data: {8 * protocol.n_per_class} tracks of "
+                 f"{protocol.duration:g} s...")
+    inputs, y, groups, description = load_data(data, n_per_class=protocol.n_per_class,
+                                                duration=protocol.duration, seed=seed,
+                                                n_jobs=n_jobs)
+    transformer = LogMelTransformer(**params, n_jobs=n_jobs,
+                                    cache=None if recipe else Path(cache_dir))
+    X = _transform_with_bar(transformer, inputs, progress)
+    if recipe is not None:
+        save_array(recipe.with_name(recipe.name + "-X.npz"), X)
+        save_array(recipe.with_name(recipe.name + "-y.npz"), y)
+    return X, y, groups, description
+
+
+def _transform_with_bar(transformer, inputs, progress, chunk=8):
+    """``transformer.transform(inputs)`` a few tracks at a time, under a bar.
+
+    Each track's features are computed on their own, so the chunks change nothing.
+    """
+    if not progress or not sys.stderr.isatty():
+        return transformer.transform(inputs)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(inputs), unit="track", desc="log-mel features",
+              dynamic_ncols=True, leave=False) as bar:
+        parts = []
+        for start in range(0, len(inputs), chunk):
+            parts.append(transformer.transform(inputs[start:start + chunk]))
+            bar.update(len(parts[-1]))
+    return np.concatenate(parts)
+
+
+def _read_config(path):
+    """The options a run folder's ``config.json`` records; a damaged one is an error."""
+    fix = ("it records the options of that run, checked on resume; delete it to resume "
+           "anyway (the stored fold results are still checked against this run's settings)")
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{path} is damaged ({exc}); {fix}") from None
+    missing = [k for k in ("protocol", "data", "seed") if not isinstance(stored, dict)
+               or k not in stored]
+    if missing or not isinstance(stored["protocol"], dict):
+        raise RunFolderError(f"{path} is damaged (no {', '.join(missing) or 'protocol'}); {fix}")
+    return stored
+
+
+def _check_run_folder(out_dir, info, resume):
+    """Refuse to overwrite a run, or to resume one with other options (naming the option)."""
+    config_path = out_dir / "config.json"
+    folds = sorted((out_dir / "folds").glob("*.json"))
+    if not resume:
+        if folds:
+            raise FileExistsError(f"{out_dir} already holds {len(folds)} fold results; pass "
+                                  "resume=True (--resume) to continue, or choose another "
+                                  "output folder")
+        return
+    if not config_path.exists():
+        return
+    stored = _read_config(config_path)
+    ours = json.loads(json.dumps(info, default=list))
+    options = [("protocol" if k == "name" else k, stored["protocol"].get(k),
+                ours["protocol"][k]) for k in ours["protocol"]]
+    options += [(k, stored.get(k, 1 if k == "repeats" else None), ours[k])
+                for k in ("data", "seed", "repeats")]
+    for name, before, now in options:
+        if json.dumps(before, sort_keys=True) != json.dumps(now, sort_keys=True):
+            raise RunFolderError(
+                f"resume (--resume): the run in {out_dir} used {name}={_show(before)}, not "
+                f"{_show(now)}; resume with the options of that run, or choose another "
+                "output folder"
+            )
+
+
+def _show(value):
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", models=None,
+            n_folds=None, cv=None, max_epochs=None, n_per_class=None, repeats=1, seed=0,
+            device="cpu", n_jobs=1, threads=None, resume=False, progress=True, verbose=True):
+    """Run the architecture comparison and write its results to a run folder.
+
+    What ``skrhythm compare`` does: check the run folder (locked for this
+    run; a folder holding results is refused without ``resume``, and resumed
+    only with the options it was run with), read or generate the data,
+    compute the log-mel features (cached in ``out_dir/cache``), run every
+    (model, hop, repeat, fold) with :func:`run_comparison` (finished folds
+    are kept in ``out_dir/folds``), and write ``config.json``,
+    ``results.csv``, ``results.json``, ``results.md`` (:func:`write_tables`)
+    and the plots (:func:`write_plots`). Every file is written atomically.
+
+    Parameters
+    ----------
+    data : str, default="embedded"
+        ``"embedded"`` (a generated ballroom-style set), ``"ballroom:PATH"``,
+        ``"extended-ballroom:PATH"`` or ``"folder:PATH"``.
+    protocol : str or Protocol, default="quick"
+        ``"quick"`` (minutes on a laptop CPU) or ``"paper"`` (10 folds, every
+        model, both hops, up to 250 epochs).
+    out_dir : path, default="skrhythm-results"
+    models, n_folds, cv, max_epochs, n_per_class : optional
+        Replace the protocol's values (see :func:`make_protocol`).
+    repeats : int, default=1
+        Repetitions of the cross-validation, with fold seeds ``seed + r``.
+    seed : int, default=0
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+    n_jobs : int or None, default=1
+        Fits run in parallel (joblib).
+    threads : int or None, default=None
+        torch threads per fit; ``None``: one when ``n_jobs`` runs several fits
+        at a time, else torch's default. Recorded in ``config.json`` with the
+        git commit of the skrhythm checkout (``None`` when there is none).
+    resume : bool, default=False
+        Continue the run in ``out_dir``.
+    progress : bool, default=True
+        Progress bars in a terminal, one line per fit elsewhere.
+    verbose : bool, default=True
+        Print what the run does, and the results table, to stderr.
+
+    Returns
+    -------
+    result : sklearn.utils.Bunch
+        ``table`` (:func:`summarize`), ``records`` (per fold, see
+        :func:`run_comparison`) and ``config`` (what ``config.json`` holds).
+
+    Raises
+    ------
+    ValueError
+        For an invalid option, before any data are read.
+    FileExistsError
+        If ``out_dir`` holds results and ``resume`` is false.
+    RunFolderError
+        If ``resume`` meets a run of other options, or a damaged file.
+    RunFolderLocked
+        If another process runs on ``out_dir``.
+    KeyboardInterrupt
+        On Ctrl-C; the finished folds are kept, the interrupted fits write nothing.
+    """
+    from sklearn.utils import Bunch
+
+    protocol = make_protocol(protocol, models=models, n_folds=n_folds, cv=cv,
+                             max_epochs=max_epochs, n_per_class=n_per_class)
+    parse_data_spec(data)
+    check_run_options(device=device, n_jobs=n_jobs, threads=threads, repeats=repeats)
+    threads = default_threads(n_jobs, threads)
+    say = _say if verbose else (lambda message: None)
+    out_dir = Path(out_dir)
+    with run_folder_lock(out_dir):
+        info = run_info(protocol, data=data, seed=seed, device=device, n_jobs=n_jobs,
+                        feature_params=FEATURE_PARAMS, repeats=repeats, threads=threads)
+        _check_run_folder(out_dir, info, resume)
+        say(f"skrhythm compare: protocol {protocol.name!r}: {len(protocol.models)} models, "
+            f"{protocol.n_folds} folds ({protocol.cv}) x {repeats} repeat(s), up to "
+            f"{protocol.max_epochs} epochs, hops {'/'.join(map(str, protocol.hops))}; "
+            f"data {data}; {info['threads']} torch thread(s) per fit")
+        if protocol.name == "quick":
+            say("  (quick protocol: fewer models, folds, epochs and tracks than the paper; "
+                "--protocol paper runs the full comparison)")
+        X, y, groups, description = comparison_features(
+            data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache", n_jobs=n_jobs,
+            progress=progress and verbose)
+        info["data_description"] = description
+        info["n_tracks"] = len(y)
+        write_json_atomic(out_dir / "config.json", info)
+        say(f"  {len(y)} tracks, {len(set(y))} classes; features {X.shape[1]} bands x "
+            f"{X.shape[2]} frames")
+        records = run_comparison(X, y, protocol=protocol, out_dir=out_dir, groups=groups,
+                                 repeats=repeats, seed=seed, device=device, n_jobs=n_jobs,
+                                 threads=threads, resume=True, feature_params=FEATURE_PARAMS,
+                                 progress=progress)
+        table = summarize(records)
+        write_tables(table, out_dir, info)
+        write_plots(table, records, out_dir)
+    say("\n" + markdown_table(table))
+    say(f"\nResults, configuration and plots in {out_dir}/ (results.csv, results.json, "
+        "results.md, accuracy_vs_params.png, ...)")
+    return Bunch(table=table, records=records, config=info)
+
+
+def check_run_options(*, device="cpu", n_jobs=1, threads=None, repeats=1):
+    """Check the run options a comparison or a fit takes; raise ValueError naming the bad one.
+
+    ``device="cuda"`` (or ``"cuda:N"``) is refused when CUDA is not available.
+    """
+    if not (device in ("cpu", "auto") or str(device).startswith("cuda")):
+        raise ValueError(f"device={device!r}: choose 'cpu', 'cuda' or 'auto'")
+    resolve_device(device)
+    for name, value, least in (("n_jobs", n_jobs, None), ("threads", threads, 1),
+                               ("repeats", repeats, 1)):
+        if value is None and name != "repeats":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
+                value == 0 if least is None else value < least):
+            need = "a non-zero integer" if least is None else "a positive integer"
+            raise ValueError(f"{name}={value!r}: expected {need}")
+
+
+def default_threads(n_jobs, threads):
+    """torch threads per fit: ``threads``, else 1 when fits run in parallel, else None."""
+    if threads is not None:
+        return threads
+    return 1 if _effective_jobs(n_jobs) > 1 else None
+
+
+def markdown_table(table):
+    """The results table (:func:`summarize`) as Markdown."""
+    lines = ["| model | hop | params | track accuracy (%) | patch accuracy (%) | fit time (s) |",
+             "| --- | --- | ---: | --- | ---: | ---: |"]
+    for r in table.itertuples():
+        params = "-" if r.params is None or np.isnan(float(r.params)) else f"{int(r.params):,}"
+        patch = "-" if np.isnan(r.patch_accuracy) else f"{100 * r.patch_accuracy:.2f}"
+        lines.append(f"| {r.label} | {r.hop or '-'} | {params} | "
+                     f"{100 * r.accuracy:.2f} +- {100 * r.accuracy_std:.2f} | {patch} | "
+                     f"{r.fit_time:.1f} |")
+    return "\n".join(lines)
+
+
+def write_tables(table, out_dir, config):
+    """Write ``results.csv``, ``results.json`` (with ``config``) and ``results.md``, atomically."""
+    out_dir = Path(out_dir)
+    with atomic_write(out_dir / "results.csv", "w") as f:
+        table.to_csv(f, index=False)
+    write_json_atomic(out_dir / "results.json",
+                      {"config": config, "results": table.to_dict(orient="records")})
+    with atomic_write(out_dir / "results.md", "w") as f:
+        f.write(f"# skrhythm compare ({config['protocol']['name']} protocol)\n\n"
+                f"{markdown_table(table)}\n")
+
+
+def write_plots(table, records, out_dir):
+    """Write the comparison's plots (PNG and SVG) to ``out_dir``.
+
+    ``accuracy_vs_params``; ``confusion_matrix`` of the most accurate model
+    over the test folds of the first repeat (each track once); ``filters`` of
+    the first O-net/P-net model the run saved (O-net + P-net preferred).
+    """
+    import joblib
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .plotting import (
+        plot_accuracy_vs_params,
+        plot_confusion_matrix,
+        plot_filters,
+        save_figure,
+    )
+
+    out_dir = Path(out_dir)
+    save_figure(plot_accuracy_vs_params(table), out_dir / "accuracy_vs_params")
+    best = table.loc[table["accuracy"].idxmax()]
+    folds = [r for r in records if r["model"] == best["model"] and (r["hop"] or 0) == best["hop"]
+             and not r.get("repeat", 0)]
+    y_true = np.concatenate([r["y_true"] for r in folds])
+    y_pred = np.concatenate([r["y_pred"] for r in folds])
+    save_figure(plot_confusion_matrix(y_true, y_pred, title=f"{best['label']} (hop {best['hop']}),"
+                                      " all test folds"), out_dir / "confusion_matrix")
+    # The models this run wrote, or whose checksum read_fold_record verified.
+    fitted = sorted(r["model_file"] for r in records if r.get("model_file"))
+    preferred = [p for p in fitted if p.startswith("models/o+p_")] or fitted
+    if preferred:
+        save_figure(plot_filters(joblib.load(out_dir / preferred[0])), out_dir / "filters")

@@ -10,6 +10,7 @@ from skorch.callbacks import Callback
 from torch.utils.data import Dataset
 
 __all__ = [
+    "EpochProgress",
     "PaperLRSchedule",
     "KeepBestModel",
     "PatchDataset",
@@ -249,3 +250,56 @@ class KeepBestModel(Callback):
         if self.best_state_ is not None:
             net.module_.load_state_dict(self.best_state_)
         self.best_state_ = None
+
+
+class EpochProgress(Callback):
+    """Report every epoch of a fit as one line: loss and patch accuracies.
+
+    The training accuracy is the fraction of training patches the net
+    classified correctly during the epoch (while its weights changed); the
+    validation loss and accuracy appear when the classifier holds out
+    tracks (``train_split``). The line never holds colour codes, so it reads
+    the same in a terminal and in a log file.
+
+    Parameters
+    ----------
+    sink : callable, default=print
+        Receives each line. Copies of the callback (the estimators copy their
+        callbacks at every fit) share the sink.
+    prefix : str, default=""
+        Put before each line, e.g. the model's name.
+    """
+
+    def __init__(self, sink=print, prefix=""):
+        self.sink = sink
+        self.prefix = prefix
+
+    def __deepcopy__(self, memo):
+        return copy.copy(self)
+
+    def initialize(self):
+        self.correct_, self.seen_ = 0, 0
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.correct_, self.seen_ = 0, 0
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        if not training or y_pred is None:
+            return
+        targets = batch[1]
+        self.correct_ += int((y_pred.argmax(dim=1) == targets.to(y_pred.device)).sum())
+        self.seen_ += len(targets)
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        parts = [f"{self.prefix}epoch {row['epoch']}/{net.max_epochs}",
+                 f"train loss {row['train_loss']:.4f}"]
+        if self.seen_:
+            parts.append(f"train acc {self.correct_ / self.seen_:.3f}")
+        if "valid_loss" in row:
+            parts.append(f"valid loss {row['valid_loss']:.4f}")
+        if "valid_acc" in row:
+            parts.append(f"valid acc {row['valid_acc']:.3f}")
+        parts.append(f"{row['dur']:.1f} s")
+        self.sink(", ".join(parts))

@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import joblib
@@ -138,19 +140,29 @@ def test_crash_between_model_and_record_is_resumed(run, finished):
 
 @pytest.mark.parametrize("damage", ["zeros"])
 def test_damaged_cli_feature_cache_is_recomputed(run, finished, capsys, damage):
-    (entry,) = (run / "cache").glob("features-*.npz")
+    (entry,) = (run / "cache").glob("embedded-*-X.npz")
     size = entry.stat().st_size
     data = {"zeros": bytes(size), "random": np.random.default_rng(0).bytes(size),
             "truncated": entry.read_bytes()[: size // 2]}[damage]
     entry.write_bytes(data)
-    capsys.readouterr()
-    assert resume(run) == 0
-    err = capsys.readouterr().err
-    assert f"feature cache {str(entry)!r} is damaged" in err
-    assert resume(run) == 0  # repaired
-    assert "is damaged" not in capsys.readouterr().err
+    with pytest.warns(UserWarning, match=f"feature cache {re.escape(repr(str(entry)))} is "
+                      "damaged.*generating the data again"):
+        assert resume(run) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resume(run) == 0  # repaired
     pd.testing.assert_frame_equal(pd.read_csv(run / "results.csv").drop(columns="fit_time"),
                                   pd.read_csv(finished / "results.csv").drop(columns="fit_time"))
+
+
+def test_resume_of_a_finished_run_reads_features_without_generating_data(run, monkeypatch):
+    import skrhythm.datasets
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the embedded data were generated again")
+
+    monkeypatch.setattr(skrhythm.datasets, "make_ballroom_like", fail)
+    assert resume(run) == 0
 
 
 # -- LogMelTransformer(cache=...) ------------------------------------------------------

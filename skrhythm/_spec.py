@@ -1,0 +1,165 @@
+"""What the comparison runs, by name: models, protocols and data sources.
+
+Plain data, importable without torch or scikit-learn, so that the command
+line parses (``skrhythm --help``, ``--version``) without loading them.
+:mod:`skrhythm.experiments` builds the estimators these names stand for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DATA_HELP", "DATA_LOADERS", "MODELS", "PROTOCOLS", "ModelSpec", "Protocol",
+           "parse_data_spec"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of the comparison.
+
+    Attributes
+    ----------
+    label : str
+        Name in the results table (the poster's wording).
+    kind : {"musiccnn", "baseline", "descriptor"}
+    params : dict
+        Architecture parameters: ``n_onet``/``n_pnet``, ``architecture``, or
+        the pipeline factory's name.
+    hops : tuple of int or None
+        Patch hops the model runs at under the paper protocol (``(None,)``
+        for models without patches).
+    """
+
+    label: str
+    kind: str
+    params: dict = field(default_factory=dict)
+    hops: tuple = (250, 80)
+
+
+def _onp(n_onet, n_pnet):
+    parts = [f"{k}x " * (k > 1) + name for k, name in ((n_onet, "O-net"), (n_pnet, "P-net")) if k]
+    return ModelSpec(" + ".join(parts), "musiccnn", {"n_onet": n_onet, "n_pnet": n_pnet})
+
+
+#: Models by command-line name, in the poster's order.
+MODELS = {
+    "onet": _onp(1, 0),
+    "pnet": _onp(0, 1),
+    "2onet": _onp(2, 0),
+    "o+p": _onp(1, 1),
+    "2pnet": _onp(0, 2),
+    "2o+2p": _onp(2, 2),
+    "4o+4p": _onp(4, 4),
+    "8o+8p": _onp(8, 8),
+    "timefreq": ModelSpec("Time-freq [CBMI 2016]", "baseline", {"architecture": "timefreq"}, (80,)),
+    "time": ModelSpec("Time [CBMI 2016]", "baseline", {"architecture": "time"}, (80,)),
+    "blackbox": ModelSpec("Black-box [CBMI 2016]", "baseline", {"architecture": "blackbox"}, (80,)),
+    "rhythm": ModelSpec("Rhythm descriptor + SVM", "descriptor", {"factory": "rhythm"}, (None,)),
+    "tempo": ModelSpec("Tempo only + SVM", "descriptor", {"factory": "tempo"}, (None,)),
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the comparison is run.
+
+    Attributes
+    ----------
+    name : str
+    models : tuple of str
+        Keys of :data:`MODELS`.
+    hops : tuple of int
+        Patch hops for the O-net/P-net models; the baselines use their own
+        (80) and the descriptors none.
+    n_folds : int
+    cv : {"stratified", "paper"}
+        ``"stratified"``: stratified folds, group-aware when the data have
+        groups (replicas never straddle train and test); ``"paper"``: plain
+        shuffled K-fold with seed 11, as in the original code.
+    max_epochs : int
+    train_split : int, float or None
+        Validation tracks held out of each training fold (the paper: 69).
+    n_per_class : int
+        Tracks per class of the embedded dataset.
+    duration : float
+        Seconds per track.
+    """
+
+    name: str
+    models: tuple
+    hops: tuple
+    n_folds: int
+    cv: str = "stratified"
+    max_epochs: int = 20
+    train_split: int | float | None = None
+    n_per_class: int = 20
+    duration: float = 30.0
+
+
+PROTOCOLS = {
+    "quick": Protocol(
+        "quick",
+        models=("onet", "pnet", "o+p", "time", "tempo", "rhythm"),
+        hops=(250,),
+        n_folds=3,
+        max_epochs=15,
+        n_per_class=12,
+    ),
+    "paper": Protocol(
+        "paper",
+        models=tuple(MODELS),
+        hops=(250, 80),
+        n_folds=10,
+        cv="paper",
+        max_epochs=250,
+        train_split=69,
+        n_per_class=87,
+    ),
+}
+
+DATA_HELP = (
+    "embedded (generated ballroom-style set, the default), ballroom:PATH, "
+    "extended-ballroom:PATH or folder:PATH (one sub-folder per label)"
+)
+
+#: Data sources read from disk, and their loaders in :mod:`skrhythm.datasets`.
+DATA_LOADERS = {"ballroom": "load_ballroom", "extended-ballroom": "load_extended_ballroom",
+                "folder": "load_audio_folder"}
+
+
+def parse_data_spec(spec):
+    """Split a data source ``"kind:PATH"`` (or ``"embedded"``) and check it, reading nothing.
+
+    Parameters
+    ----------
+    spec : str
+        ``"embedded"``, ``"ballroom:PATH"``, ``"extended-ballroom:PATH"`` or
+        ``"folder:PATH"``.
+
+    Returns
+    -------
+    kind : str
+    path : pathlib.Path or None
+        ``None`` for the embedded data.
+
+    Raises
+    ------
+    ValueError
+        If the kind is unknown, the path is missing, or it does not exist.
+
+    Examples
+    --------
+    >>> parse_data_spec("embedded")
+    ('embedded', None)
+    """
+    kind, _, path = str(spec).partition(":")
+    kind = kind.lower()
+    if kind == "embedded" and not path:
+        return kind, None
+    if kind not in DATA_LOADERS or not path:
+        raise ValueError(f"data {spec!r}: expected {DATA_HELP}")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ValueError(f"data {spec!r}: {path} does not exist")
+    return kind, path
