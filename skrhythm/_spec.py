@@ -78,6 +78,9 @@ class Protocol:
         groups (replicas never straddle train and test); ``"paper"``: plain
         shuffled K-fold with seed 11, as in the original code.
     max_epochs : int
+    optimizer_params : dict or None
+        Extra arguments of the CNNs' SGD optimizer (the paper: none, plain
+        SGD with learning rate 0.01).
     train_split : int, float or None
         Validation tracks held out of each training fold (the paper: 69).
     n_per_class : int
@@ -92,6 +95,7 @@ class Protocol:
     n_folds: int
     cv: str = "stratified"
     max_epochs: int = 20
+    optimizer_params: dict | None = None
     train_split: int | float | None = None
     n_per_class: int = 20
     duration: float = 30.0
@@ -100,10 +104,11 @@ class Protocol:
 PROTOCOLS = {
     "quick": Protocol(
         "quick",
-        models=("onet", "pnet", "o+p", "time", "tempo", "rhythm"),
+        models=("onet", "pnet", "2onet", "o+p", "2pnet", "time", "tempo", "rhythm"),
         hops=(250,),
         n_folds=3,
-        max_epochs=15,
+        max_epochs=20,
+        optimizer_params={"momentum": 0.9, "nesterov": True},
         n_per_class=12,
     ),
     "paper": Protocol(

@@ -69,6 +69,13 @@ def _n_jobs(value):
     return number
 
 
+def _sizes(value):
+    sizes = [_positive(v.strip()) for v in value.split(",") if v.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {value!r}")
+    return tuple(sorted(set(sizes)))
+
+
 def _fraction(value):
     try:
         number = float(value)
@@ -93,6 +100,7 @@ examples:
   skrhythm compare --models onet,o+p,tempo --folds 5 --repeats 3 --out run1
   skrhythm compare --protocol paper --data ballroom:~/data/Ballroom --n-jobs 4
   skrhythm compare --out run1 --resume               # continue an interrupted run
+  skrhythm datasize --data ballroom:~/data/Ballroom --sizes 2,4,8,16,32
   skrhythm train --model o+p --data folder:my_dances --out o+p.skops
   skrhythm train --model onet,pnet,tempo --out 'models/{{model}}.skops'
   skrhythm predict o+p.skops song1.mp3 song2.wav
@@ -144,6 +152,33 @@ def build_parser():
     cmp.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     cmp.add_argument("--no-progress", action="store_true",
                      help="no progress display (bars in a terminal, one line per fit elsewhere)")
+
+    dsz = sub.add_parser(
+        "datasize", help="accuracy against training tracks per class (the poster's claim 2)",
+        parents=[debug], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train every model on nested, stratified subsets of each fold's training "
+        "tracks (the same folds for every model) and test on the whole test fold; write "
+        "datasize.csv/json/md and datasize.png to --out.")
+    dsz.add_argument("--data", default="embedded", help=DATA_HELP)
+    dsz.add_argument("--models", type=_models, default=("o+p", "timefreq", "blackbox", "rhythm"),
+                     help="comma-separated model names, o+p among them (default "
+                     "o+p,timefreq,blackbox,rhythm)")
+    dsz.add_argument("--sizes", type=_sizes,
+                     help="training tracks per class, comma-separated (default 2,4,8,... up "
+                     "to what every fold holds)")
+    dsz.add_argument("--folds", type=_positive, default=3, help="number of folds (default 3)")
+    dsz.add_argument("--hop", type=_positive, default=250, help="O-net/P-net patch hop")
+    dsz.add_argument("--epochs", type=_positive,
+                     help="CNN epochs at the largest size; smaller sizes train proportionally "
+                     "more, for the same number of gradient steps (default: the quick "
+                     "protocol's)")
+    dsz.add_argument("--n-per-class", type=_positive, help="tracks per class (embedded data)")
+    dsz.add_argument("--n-jobs", type=_n_jobs, default=1, help="parallel fits")
+    dsz.add_argument("--threads", type=_positive, help=THREADS_HELP)
+    dsz.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    dsz.add_argument("--seed", type=int, default=0)
+    dsz.add_argument("--out", default="skrhythm-datasize", help="output folder")
+    dsz.add_argument("--no-progress", action="store_true", help="no progress display")
 
     trn = sub.add_parser("train", help="fit models on a data set and save them",
                          parents=[debug], epilog=EPILOG,
@@ -248,6 +283,32 @@ def cmd_compare(args):
         raise Interrupted(f"interrupted: {done} finished fold results are kept in {out} "
                           "(the interrupted fits wrote nothing); continue with the same "
                           "command and --resume") from None
+    return 0
+
+
+# -- datasize ------------------------------------------------------------------------------
+
+
+def cmd_datasize(args):
+    from .datasize import datasize_experiment
+    from .experiments import RunFolderLocked, check_run_options
+
+    _check_data(args.data)
+    _check_device(args.device)
+    if "o+p" not in args.models:
+        raise CLIError("--models must include o+p (the claim is about O-net + P-net)")
+    check_run_options(device=args.device, n_jobs=args.n_jobs, threads=args.threads)
+    try:
+        datasize_experiment(args.data, out_dir=args.out, models=args.models, sizes=args.sizes,
+                            n_folds=args.folds, hop=args.hop, max_epochs=args.epochs,
+                            n_per_class=args.n_per_class, seed=args.seed, device=args.device,
+                            n_jobs=args.n_jobs, threads=args.threads,
+                            progress=not args.no_progress)
+    except RunFolderLocked as exc:
+        raise CLIError(str(exc)) from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: no data-size results were written to {args.out} (the "
+                          "feature cache is kept)") from None
     return 0
 
 
@@ -442,7 +503,8 @@ def main(argv=None):
     """Entry point of the ``skrhythm`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {"compare": cmd_compare, "train": cmd_train, "predict": cmd_predict}[args.command]
+    command = {"compare": cmd_compare, "datasize": cmd_datasize, "train": cmd_train,
+               "predict": cmd_predict}[args.command]
     debug = getattr(args, "debug", False)
     try:
         return command(args)

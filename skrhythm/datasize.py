@@ -19,14 +19,17 @@ the picture.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
+from pathlib import Path
 
 import numpy as np
 
-from .experiments import MODELS, make_folds, make_model
+from .experiments import MODELS, make_folds, make_model, make_protocol
 
 __all__ = [
     "DEFAULT_MODELS",
     "datasize_claim",
+    "datasize_experiment",
     "datasize_differences",
     "nested_subsets",
     "run_datasize",
@@ -98,7 +101,9 @@ def _fit_one(name, hop, n, fold, subset, test, X, y, settings):
     y_pred = estimator.predict(X[test])
     return {
         "model": name, "label": MODELS[name].label, "hop": hop or 0, "n_per_class": n,
-        "fold": fold, "accuracy": float(np.mean(y_pred == y[test])),
+        "fold": fold,
+        "epochs": settings["max_epochs"] if MODELS[name].kind != "descriptor" else None,
+        "accuracy": float(np.mean(y_pred == y[test])),
         "n_train": len(subset), "n_test": len(test), "fit_time": fit_time,
         "params": getattr(estimator, "n_params_", None),
         "y_true": y[test].tolist(), "y_pred": np.asarray(y_pred).tolist(),
@@ -106,9 +111,9 @@ def _fit_one(name, hop, n, fold, subset, test, X, y, settings):
 
 
 def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4, 8, 16),
-                 n_folds=3, cv="stratified", hop=250, max_epochs=20, train_split=None,
-                 seed=0, device="cpu", n_jobs=None, sr=44100, hop_length=1024,
-                 progress=False):
+                 n_folds=3, cv="stratified", hop=250, max_epochs=20, equal_steps=True,
+                 optimizer_params=None, train_split=None, seed=0, device="cpu", n_jobs=None,
+                 sr=44100, hop_length=1024, progress=False):
     """Accuracy of each model against the number of training tracks per class.
 
     Parameters
@@ -127,7 +132,16 @@ def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4,
     hop : int, default=250
         Patch hop of the O-net/P-net models; the CBMI baselines use their own
         (80), the descriptors none.
-    max_epochs, train_split, device
+    max_epochs : int, default=20
+        Training epochs of the CNNs at the largest size.
+    equal_steps : bool, default=True
+        Train a subset of ``n`` tracks per class for
+        ``ceil(max_epochs * max(n_per_class) / n)`` epochs, so that every size
+        gets about the same number of gradient steps (the same number of
+        epochs would give the smallest subsets a few dozen updates and
+        measure under-training, not data size). False: ``max_epochs`` at
+        every size.
+    optimizer_params, train_split, device
         Training settings of the CNNs (``train_split=None``: no validation
         split, which tiny subsets could not afford).
     seed : int, default=0
@@ -143,8 +157,9 @@ def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4,
     -------
     table : pandas.DataFrame
         One row per (model, n_per_class, fold): ``model, label, hop,
-        n_per_class, fold, accuracy, n_train, n_test, fit_time, params,
-        y_true, y_pred`` (the last two: lists of the fold's test labels and
+        n_per_class, fold, epochs, accuracy, n_train, n_test, fit_time, params,
+        y_true, y_pred`` (``epochs``: the CNNs' maximum, None for the
+        descriptors; the last two: lists of the fold's test labels and
         predictions), ordered by model, size and fold.
     """
     import pandas as pd
@@ -160,12 +175,14 @@ def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4,
     folds = make_folds(y, groups, n_folds, cv, seed)
     subsets = [nested_subsets(y, train, sizes, seed=[seed, fold])
                for fold, (train, _) in enumerate(folds)]
-    settings = dict(max_epochs=max_epochs, train_split=train_split, random_state=seed,
-                    device=device, sr=sr, hop_length=hop_length)
     tasks = []
     for name in models:
         model_hop = hop if MODELS[name].kind == "musiccnn" else MODELS[name].hops[0]
         for n in sizes:
+            epochs = -(-max_epochs * sizes[-1] // n) if equal_steps else max_epochs
+            settings = dict(max_epochs=epochs, optimizer_params=optimizer_params,
+                            train_split=train_split, random_state=seed, device=device, sr=sr,
+                            hop_length=hop_length)
             for fold, (_, test) in enumerate(folds):
                 tasks.append(delayed(_fit_one)(name, model_hop, n, fold, subsets[fold][n], test,
                                                X, y, settings))
@@ -345,3 +362,138 @@ def _claim_words(report, label):
             f"{pts(r['lead_large_high'])}) with {tracks(large)}; change {pts(r['change'])} points, "
             f"Holm p = {p}: {r['verdict']}.")
     return "\n".join(lines)
+
+
+def _largest_sizes(y, folds):
+    """Powers of two from 2 up to the fewest training tracks of a class in any fold."""
+    y = np.asarray(y)
+    fewest = min(np.unique(y[train], return_counts=True)[1].min() for train, _ in folds)
+    if fewest < 2:
+        raise ValueError(f"a fold has only {fewest} training track(s) of a class; the "
+                         "data-size experiment needs at least 2 (more data or fewer folds)")
+    return tuple(2 ** k for k in range(1, int(np.log2(fewest)) + 1))
+
+
+def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=DEFAULT_MODELS,
+                        sizes=None, n_folds=3, hop=250, max_epochs=None, n_per_class=None,
+                        seed=0, device="cpu", n_jobs=1, threads=None, progress=True,
+                        verbose=True):
+    """Run the data-size experiment on a data set and write its results to a folder.
+
+    What ``skrhythm datasize`` does: read or generate the data, compute the
+    log-mel features (cached in ``out_dir/cache``, as
+    :func:`skrhythm.experiments.compare` does), run :func:`run_datasize`
+    with the quick protocol's training settings, and write
+    ``datasize.csv`` (one row per model, size and fold), ``datasize.json``
+    (configuration, summary, differences, the claim), ``datasize.md`` and
+    the plot ``datasize.png``/``.svg``, each atomically. The results are
+    written when every fit is done: an interrupted run writes none (the
+    feature cache is kept).
+
+    Parameters
+    ----------
+    data : str, default="embedded"
+        As for :func:`skrhythm.experiments.compare` (``"ballroom:PATH"`` too).
+    out_dir : path, default="skrhythm-datasize"
+        A folder that holds no data-size results yet.
+    models : sequence of str, default=DEFAULT_MODELS
+    sizes : sequence of int or None
+        Training tracks per class; None: 2, 4, 8, ... up to what every
+        fold's training part holds.
+    n_folds : int, default=3
+    hop : int, default=250
+        Patch hop of the O-net/P-net models.
+    max_epochs : int or None
+        Epochs at the largest size (see ``equal_steps`` of
+        :func:`run_datasize`); None: the quick protocol's.
+    n_per_class : int or None
+        Tracks per class of the embedded data; None: the quick protocol's.
+    seed, device, n_jobs, threads, progress, verbose
+        As for :func:`skrhythm.experiments.compare`.
+
+    Returns
+    -------
+    result : sklearn.utils.Bunch
+        ``table`` (:func:`run_datasize`), ``summary``
+        (:func:`summarize_datasize`), ``claim`` (:func:`datasize_claim`) and
+        ``config``.
+    """
+    import matplotlib
+    from sklearn.utils import Bunch
+
+    from ._spec import parse_data_spec
+    from ._store import atomic_write
+    from .experiments import (
+        FEATURE_PARAMS,
+        _frame,
+        _say,
+        check_run_options,
+        comparison_features,
+        default_threads,
+        run_folder_lock,
+        run_info,
+        write_json_atomic,
+    )
+    from .parallel import limit_torch_threads
+
+    matplotlib.use("Agg")
+    from .plotting import plot_datasize, save_figure
+
+    protocol = make_protocol("quick", models=tuple(models), n_folds=n_folds,
+                             max_epochs=max_epochs, n_per_class=n_per_class)
+    parse_data_spec(data)
+    check_run_options(device=device, n_jobs=n_jobs, threads=threads)
+    if sizes is not None and (not sizes or min(sizes) < 1):
+        raise ValueError(f"sizes={sizes!r}: expected positive numbers of tracks per class")
+    if "o+p" not in protocol.models:
+        raise ValueError("models must include 'o+p' (the claim is about O-net + P-net)")
+    threads = default_threads(n_jobs, threads)
+    say = _say if verbose else (lambda message: None)
+    out_dir = Path(out_dir)
+    with run_folder_lock(out_dir):
+        if (out_dir / "datasize.csv").exists():
+            raise FileExistsError(f"{out_dir} already holds data-size results "
+                                  f"({out_dir / 'datasize.csv'}); choose another output folder")
+        config = run_info(protocol, data=data, seed=seed, device=device, n_jobs=n_jobs,
+                          feature_params=FEATURE_PARAMS, threads=threads)
+        X, y, groups, description = comparison_features(
+            data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache", n_jobs=n_jobs,
+            progress=progress and verbose)
+        if sizes is None:
+            sizes = _largest_sizes(y, make_folds(y, groups, protocol.n_folds, protocol.cv, seed))
+        config.update(experiment="datasize", sizes=sorted(int(n) for n in sizes), hop=hop,
+                      data_description=description, n_tracks=len(y))
+        say(f"skrhythm datasize: {', '.join(protocol.models)} with "
+            f"{', '.join(map(str, config['sizes']))} training tracks per class, "
+            f"{protocol.n_folds} folds; data {description} ({len(y)} tracks)")
+        with limit_torch_threads(threads) if threads else nullcontext():
+            table = run_datasize(X, y, groups=groups, models=protocol.models, n_per_class=sizes,
+                                 n_folds=protocol.n_folds, cv=protocol.cv, hop=hop,
+                                 max_epochs=protocol.max_epochs,
+                                 optimizer_params=protocol.optimizer_params, seed=seed,
+                                 device=device, n_jobs=n_jobs, progress=progress and verbose,
+                                 **FEATURE_PARAMS)
+        summary = summarize_datasize(table)
+        claim = datasize_claim(table)
+        with atomic_write(out_dir / "datasize.csv", "w") as f:
+            table.drop(columns=["y_true", "y_pred"]).to_csv(f, index=False)
+        write_json_atomic(out_dir / "datasize.json", {
+            "config": config, "results": _frame(table), "summary": _frame(summary),
+            "differences": _frame(datasize_differences(table)), "claim": claim})
+        with atomic_write(out_dir / "datasize.md", "w") as f:
+            f.write(_datasize_markdown(summary, claim, description))
+        save_figure(plot_datasize(table, data_name=description), out_dir / "datasize")
+    say("\n" + _datasize_markdown(summary, claim, description))
+    return Bunch(table=table, summary=summary, claim=claim, config=config)
+
+
+def _datasize_markdown(summary, claim, description):
+    lines = ["# skrhythm datasize", "",
+             f"Data: {description}. Track accuracy (%) by training tracks per class: mean "
+             "and 95% interval over the folds (corrected t, Nadeau & Bengio 2003).", "",
+             "| model | tracks per class | accuracy (%) | 95% interval (%) |",
+             "| --- | ---: | ---: | --- |"]
+    for r in summary.itertuples():
+        lines.append(f"| {r.label} | {r.n_per_class} | {100 * r.accuracy:.1f} | "
+                     f"{max(0.0, 100 * r.ci_low):.1f} to {min(100.0, 100 * r.ci_high):.1f} |")
+    return "\n".join(lines) + "\n\n" + claim["summary"] + "\n"

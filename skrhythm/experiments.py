@@ -77,7 +77,7 @@ __all__ = [
 
 
 def make_model(name, hop, *, max_epochs, train_split=None, random_state=0, device="cpu",
-               sr=44100, hop_length=1024):
+               optimizer_params=None, sr=44100, hop_length=1024):
     """Build the unfitted estimator of model ``name`` at patch hop ``hop``.
 
     Parameters
@@ -86,7 +86,7 @@ def make_model(name, hop, *, max_epochs, train_split=None, random_state=0, devic
         A key of :data:`MODELS`.
     hop : int or None
         Patch hop (ignored by models without patches).
-    max_epochs, train_split, random_state, device
+    max_epochs, train_split, random_state, device, optimizer_params
         Training settings of the CNNs.
     sr, hop_length : int
         Feature settings the descriptor pipelines need to convert frames to time.
@@ -96,8 +96,8 @@ def make_model(name, hop, *, max_epochs, train_split=None, random_state=0, devic
     estimator : sklearn estimator taking log-mel spectrograms
     """
     spec = MODELS[name]
-    training = dict(max_epochs=max_epochs, train_split=train_split,
-                    random_state=random_state, device=device)
+    training = dict(max_epochs=max_epochs, train_split=train_split, random_state=random_state,
+                    device=device, optimizer_params=optimizer_params)
     if spec.kind == "musiccnn":
         return MusicCNNClassifier(**spec.params, patch_hop=hop, **training)
     if spec.kind == "baseline":
@@ -489,7 +489,8 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
     y = np.asarray(y)
     settings = dict(max_epochs=protocol.max_epochs, train_split=protocol.train_split,
-                    random_state=seed, device=device, **(feature_params or {}))
+                    optimizer_params=protocol.optimizer_params, random_state=seed,
+                    device=device, **(feature_params or {}))
     data_digest = _data_digest(np.asarray(X))
     fingerprint_settings = {**_record_settings(settings), "cv": protocol.cv,
                             "n_folds": protocol.n_folds}

@@ -182,3 +182,40 @@ def test_claim2_not_shown_or_not_tested(table):
     assert datasize_claim(flat)["verdict"] == "not shown"
     one = datasize_claim(flat[flat["n_per_class"] == 2])
     assert one["verdict"] == "not tested" and "one training size" in one["summary"]
+
+
+def test_smaller_subsets_train_for_as_many_steps(table):
+    cnn = table[table["model"] != "rhythm"]
+    assert dict(zip(cnn["n_per_class"], cnn["epochs"])) == {1: 4, 2: 2}  # 2 epochs x 2/n
+    assert table[table["model"] == "rhythm"]["epochs"].isna().all()
+
+
+def test_the_command_runs_the_experiment_on_generated_data(tmp_path, capsys, monkeypatch):
+    from skrhythm import cli, experiments
+
+    out = tmp_path / "run"
+    argv = ["datasize", "--models", "o+p,rhythm", "--sizes", "1,2", "--n-per-class", "4",
+            "--folds", "2", "--epochs", "1", "--out", str(out), "--no-progress"]
+    assert cli.main(argv) == 0
+    written = pd.read_csv(out / "datasize.csv")
+    assert len(written) == 2 * 2 * 2
+    assert dict(zip(written["model"] + written["n_per_class"].astype(str), written["epochs"])) \
+        == pytest.approx({"o+p1": 2, "o+p2": 1, "rhythm1": np.nan, "rhythm2": np.nan},
+                         nan_ok=True)
+    stored = json.loads((out / "datasize.json").read_text())
+    assert stored["config"]["sizes"] == [1, 2] and stored["config"]["n_tracks"] == 32
+    assert stored["claim"]["sizes"] == [1, 2]
+    assert [r["model"] for r in stored["claim"]["rivals"]] == ["rhythm"]
+    summary = summarize_datasize(written)
+    text = (out / "datasize.md").read_text()
+    for r in summary.itertuples():
+        assert f"| {r.label} | {r.n_per_class} | {100 * r.accuracy:.1f} |" in text
+    assert stored["claim"]["summary"] in text and stored["claim"]["summary"] in \
+        capsys.readouterr().err
+    assert (out / "datasize.png").stat().st_size > 1000
+    # A second run never overwrites the results; bad options are refused before any data.
+    assert cli.main(argv) == 1
+    assert "already holds data-size results" in capsys.readouterr().err
+    monkeypatch.setattr(experiments, "load_data", lambda *a, **k: pytest.fail("data read"))
+    assert cli.main(["datasize", "--models", "onet,rhythm", "--out", str(tmp_path / "x")]) == 1
+    assert "--models must include o+p" in capsys.readouterr().err
