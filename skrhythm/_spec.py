@@ -107,8 +107,8 @@ PROTOCOLS = {
         models=("onet", "pnet", "2onet", "o+p", "2pnet", "time", "tempo", "rhythm"),
         hops=(250,),
         n_folds=3,
-        max_epochs=20,
-        optimizer_params={"momentum": 0.9, "nesterov": True},
+        max_epochs=30,
+        optimizer_params={"momentum": 0.8, "nesterov": True},
         n_per_class=12,
     ),
     "paper": Protocol(
