@@ -16,6 +16,7 @@ import pytest
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skrhythm
@@ -86,24 +87,18 @@ def shipped(cls):
     ]
 
 
-def fast_music_cnn(**params):
-    """A small, quickly trained MusicCNNClassifier for the checks' tiny 2-D data."""
-    defaults = dict(
-        onet_lengths=(2,),
-        pnet_lengths=(3,),
-        onet_filters=4,
-        pnet_filters=4,
-        patch_frames=8,
-        optimizer=torch.optim.Adam,
-        lr=0.05,
-        batch_size=32,
-        max_epochs=20,
-        random_state=0,
-    )
-    return MusicCNNClassifier(**{**defaults, **params})
-
-
-#: Small networks of each baseline for the 1-band, few-frame data of the checks.
+#: Quick training of the small networks below on the checks' tiny single-band data.
+FAST_TRAINING = dict(
+    patch_frames=8,
+    optimizer=torch.optim.Adam,
+    lr=0.05,
+    batch_size=32,
+    max_epochs=20,
+    random_state=0,
+)
+#: A small O-net / P-net.
+FAST_MUSIC_CNN = dict(onet_lengths=(2,), pnet_lengths=(3,), onet_filters=4, pnet_filters=4)
+#: A small network of each baseline architecture.
 FAST_ARCH = {
     "time": dict(time_length=2),
     "timefreq": dict(time_length=2, freq_length=1, hidden=8),
@@ -111,26 +106,15 @@ FAST_ARCH = {
 }
 
 
-def fast_baseline(architecture, **params):
-    """A small, quickly trained BaselineCNNClassifier."""
-    defaults = dict(
-        n_filters=4,
-        patch_frames=8,
-        optimizer=torch.optim.Adam,
-        lr=0.05,
-        batch_size=32,
-        max_epochs=20,
-        random_state=0,
-    )
-    return BaselineCNNClassifier(architecture, **{**defaults, **FAST_ARCH[architecture], **params})
-
-
 SHIPPED = [estimator for cls in all_estimators() for estimator in shipped(cls)]
 FACTORY_PIPELINES = {factory.__name__: factory() for factory in all_pipeline_factories()}
 FAST = [
     LogMelTransformer(sr=8000, n_fft=64, hop_length=16, n_mels=8, duration=None),
-    fast_music_cnn(),
-    *(fast_baseline(architecture) for architecture in FAST_ARCH),
+    MusicCNNClassifier(**FAST_MUSIC_CNN, **FAST_TRAINING),
+    *(
+        BaselineCNNClassifier(architecture, n_filters=4, **small, **FAST_TRAINING)
+        for architecture, small in FAST_ARCH.items()
+    ),
 ]
 
 
@@ -171,6 +155,12 @@ def test_discovery_finds_the_public_estimators():
 def test_every_baseline_architecture_is_checked():
     checked = [e.architecture for e in SHIPPED if isinstance(e, BaselineCNNClassifier)]
     assert sorted(checked) == sorted(ARCHITECTURES)
+
+
+@pytest.mark.parametrize("cls", [MusicCNNClassifier, BaselineCNNClassifier])
+def test_cnn_classifiers_declare_spectrogram_input(cls):
+    input_tags = get_tags(cls()).input_tags
+    assert input_tags.three_d_array and input_tags.two_d_array
 
 
 @parametrize_with_checks(
