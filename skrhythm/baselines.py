@@ -7,7 +7,8 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .classifier import BasePatchCNNClassifier
+from ._cnn_base import SHARED_DOCS, BasePatchCNNClassifier
+from ._docstring import fill_doc
 from .nn.baselines import BlackBoxCNN, TimeCNN, TimeFreqCNN
 
 __all__ = ["BaselineCNNClassifier"]
@@ -15,6 +16,7 @@ __all__ = ["BaselineCNNClassifier"]
 ARCHITECTURES = ("time", "timefreq", "blackbox")
 
 
+@fill_doc(SHARED_DOCS)
 class BaselineCNNClassifier(BasePatchCNNClassifier):
     """Baseline CNNs of Pons, Lidy & Serra (CBMI 2016) as a scikit-learn classifier.
 
@@ -42,8 +44,7 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
     about 1.86 s at 44.1 kHz with hop 1024, as in the CBMI code). Training,
     patching (tracks are cut into patches inside the estimator, so
     cross-validation splits by track), standardisation and the aggregation of
-    patch predictions are those of :class:`skrhythm.MusicCNNClassifier`,
-    whose documentation describes the common parameters in full.
+    patch predictions are those of :class:`skrhythm.MusicCNNClassifier`.
 
     Parameters
     ----------
@@ -67,42 +68,31 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
     patch_frames : int, default=80
         Patch length in frames; at least ``time_length`` (``"time"``,
         ``"timefreq"``) or ``kernel[1]`` (``"blackbox"``).
-    patch_hop : int or None, default=None
-        Hop between patches; ``None`` means ``patch_frames`` (non-overlapping
-        patches, as in the CBMI code).
-    aggregate : {"vote", "mean"}, default="vote"
-    optimizer : torch optimizer class, default=torch.optim.SGD
-    lr : float, default=0.01
-    optimizer_params : dict or None, default=None
+    {patch_hop}
+        The CBMI code uses non-overlapping patches.
+    {aggregate}
+    {optimizer}
+    {lr}
+    {optimizer_params}
     batch_size : int, default=10
-        The CBMI code trains with batches of 10 patches.
-    max_epochs : int, default=20
-    lr_schedule : {"paper"} or None, default="paper"
-    train_split : float, int or None, default=None
-    callbacks : list of skorch callbacks or None, default=None
-    device : str, default="cpu"
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-    warm_start : bool, default=False
+        Patches per training batch (the CBMI code trains with batches of
+        10); prediction takes as many tracks per batch as hold about that
+        many patches.
+    {max_epochs}
+    {lr_schedule}
+    {train_split}
+    {callbacks}
+    {device}
+    {random_state}
+    {verbose}
+    {warm_start}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-        Mel bands (or features of 2-D input).
-    n_frames_in_ : int
-        Frames per track seen by the last fit.
-    mean_, std_ : float
-        Standardisation statistics of the training tracks.
-    net_ : skorch.NeuralNetClassifier
-        The trained net; its torch module is ``net_.module_``.
-    history_ : skorch.History
-        Per-epoch training history.
+    {fitted_attributes}
     n_params_ : int
         Trainable parameters (7,336, 196,816 or 3,275,312 for 40 bands,
         80-frame patches and 8 classes).
-    device_ : str
-        Device the net was trained on.
 
     See Also
     --------
@@ -163,6 +153,23 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
         verbose=0,
         warm_start=False,
     ):
+        super().__init__(
+            patch_frames=patch_frames,
+            patch_hop=patch_hop,
+            aggregate=aggregate,
+            optimizer=optimizer,
+            lr=lr,
+            optimizer_params=optimizer_params,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            lr_schedule=lr_schedule,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
         self.architecture = architecture
         self.n_filters = n_filters
         self.time_length = time_length
@@ -171,21 +178,6 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
         self.pool_bands = pool_bands
         self.hidden = hidden
         self.dropout = dropout
-        self.patch_frames = patch_frames
-        self.patch_hop = patch_hop
-        self.aggregate = aggregate
-        self.optimizer = optimizer
-        self.lr = lr
-        self.optimizer_params = optimizer_params
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.lr_schedule = lr_schedule
-        self.train_split = train_split
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
 
     def _build_module(self, n_bands, n_frames, n_classes):
         if self.architecture == "time":

@@ -1,453 +1,22 @@
-"""Patch-based CNN classifiers as scikit-learn estimators, trained with skorch."""
+"""The O-net / P-net CNN of Pons & Serra (ICASSP 2017) as a scikit-learn classifier."""
 
 from __future__ import annotations
 
-import copy
-import warnings
 from numbers import Integral, Real
 
-import numpy as np
 import torch
-from scipy.special import softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNetClassifier
-from skorch.callbacks import ProgressBar
-from skorch.helper import predefined_split
-from skorch.history import History
+from sklearn.utils._param_validation import Interval
 
-from . import __version__
-from ._interrupts import propagate_sigint
+from ._cnn_base import SHARED_DOCS, BasePatchCNNClassifier, majority_vote, resolve_device
+from ._docstring import fill_doc
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
-from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader, patch_starts
 
-__all__ = ["BasePatchCNNClassifier", "MusicCNNClassifier", "majority_vote"]
-
-
-def resolve_device(device):
-    """Map ``"auto"`` to ``"cuda"`` when CUDA is available, else ``"cpu"``."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} requested but CUDA is not available")
-    return device
+# The base and its helpers live in skrhythm._cnn_base; they stay importable from
+# here, where skrhythm 0.1 defined them (skrhythm.experiments imports resolve_device).
+__all__ = ["BasePatchCNNClassifier", "MusicCNNClassifier", "majority_vote", "resolve_device"]
 
 
-def majority_vote(patch_proba):
-    """Class index chosen by most patches of each track, ties broken by mean probability.
-
-    Parameters
-    ----------
-    patch_proba : ndarray of shape (n_tracks, n_patches, n_classes)
-
-    Returns
-    -------
-    winners : ndarray of shape (n_tracks,) of int
-    """
-    n_classes = patch_proba.shape[2]
-    votes = np.eye(n_classes, dtype=np.int64)[patch_proba.argmax(axis=2)].sum(axis=1)
-    # Votes are integers and mean probabilities lie in [0, 1], so adding half the
-    # mean orders classes by votes first and by mean probability second.
-    return (votes + patch_proba.mean(axis=1) / 2).argmax(axis=1)
-
-
-def _plain(obj):
-    """Copy of nested dicts, lists and tuples with tensors as NumPy arrays (on the CPU)
-    and NumPy scalars as Python scalars."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().numpy()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, dict):
-        return {key: _plain(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain(value) for value in obj)
-    return obj
-
-
-def _tensors(obj):
-    """Copy of nested dicts, lists and tuples with NumPy arrays as tensors."""
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(np.array(obj))
-    if isinstance(obj, dict):
-        return {key: _tensors(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_tensors(value) for value in obj)
-    return obj
-
-
-def _check_finite(patch_proba):
-    """Refuse NaN probabilities (the network overflowed float32) instead of returning them."""
-    bad = ~np.isfinite(patch_proba).all(axis=(1, 2))
-    if bad.any():
-        raise ValueError(
-            f"the network's output is not finite for tracks {np.flatnonzero(bad)[:10].tolist()}: "
-            "their values are so far from the training data that float32 overflows. Pass "
-            "spectrograms computed like the training ones"
-        )
-    return patch_proba
-
-
-class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator):
-    """Shared training, patching and aggregation of the spectrogram CNNs.
-
-    Subclasses define ``__init__`` (their architecture parameters plus the
-    common ones documented in :class:`MusicCNNClassifier`) and
-    ``_build_module(n_bands, n_frames, n_classes)``, which returns a torch
-    module mapping patches ``(batch, n_bands, n_frames)`` to logits and has a
-    ``min_frames`` attribute.
-    """
-
-    _parameter_constraints = {
-        "patch_frames": [Interval(Integral, 1, None, closed="left")],
-        "patch_hop": [Interval(Integral, 1, None, closed="left"), None],
-        "aggregate": [StrOptions({"vote", "mean"})],
-        "optimizer": [type, callable],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "optimizer_params": [dict, None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 0, None, closed="left")],
-        "lr_schedule": [StrOptions({"paper"}), None],
-        "train_split": [
-            Interval(Real, 0, 1, closed="neither"),
-            Interval(Integral, 1, None, closed="left"),
-            None,
-        ],
-        "callbacks": [list, None],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-    }
-
-    def _build_module(self, n_bands, n_frames, n_classes):
-        raise NotImplementedError
-
-    # -- pickling (pickle, joblib, copy, skops) ----------------------------------
-
-    def __getstate__(self):
-        """State with the fitted skorch net as plain data, stamped with the skrhythm version.
-
-        The net is replaced by what rebuilds it: the module's and the
-        optimizer's ``state_dict`` (NumPy arrays on the CPU) and the history (a
-        list of dicts); the parameters and the other fitted attributes are kept
-        as they are. So pickle, joblib and :mod:`skops.io` store no torch or
-        skorch object, and no validation data or other callback state.
-        """
-        state = dict(super().__getstate__())
-        state["_skrhythm_version"] = __version__
-        net = state.pop("net_", None)
-        if net is not None:
-            state.pop("history_", None)
-            state["_net_state"] = {
-                "module": _plain(net.module_.state_dict()),
-                "optimizer": _plain(net.optimizer_.state_dict()),
-                "history": _plain(list(net.history)),
-            }
-        return state
-
-    def __setstate__(self, state):
-        """Restore the state of :meth:`__getstate__`, rebuilding the skorch net.
-
-        The net goes to ``device_``, or to the CPU (with a warning, and
-        ``device_`` set to ``"cpu"``) when that is a CUDA device and CUDA is
-        not available.
-        """
-        state = dict(state)
-        version = state.pop("_skrhythm_version", None)
-        net_state = state.pop("_net_state", None)
-        if isinstance(state.get("net_"), dict):  # a .skops file of skrhythm 0.1's save_model
-            net_state = {**state.pop("net_"), "history": state.pop("history_")}
-        super().__setstate__(state)
-        if version not in (None, __version__):
-            warnings.warn(
-                f"this {type(self).__name__} was saved with skrhythm {version}, skrhythm "
-                f"{__version__} is installed: it may fail or predict differently; fit it "
-                "again, or load it with the version that saved it",
-                UserWarning,
-                stacklevel=2,
-            )
-        if net_state is not None:
-            self._restore_net(net_state)
-        elif isinstance(getattr(self, "net_", None), NeuralNetClassifier):
-            # A pickle of skrhythm 0.1 holds the net itself; skorch loads a
-            # CUDA-trained one onto the CPU when CUDA is absent.
-            self.device_ = str(self.net_.device)
-
-    def _restore_net(self, net_state):
-        if self.device_.startswith("cuda") and not torch.cuda.is_available():
-            warnings.warn(
-                f"this {type(self).__name__} was trained on {self.device_!r} but CUDA is not "
-                "available: its network is loaded on the CPU",
-                UserWarning,
-                stacklevel=3,
-            )
-            self.device_ = "cpu"
-        with torch.random.fork_rng(devices=[]):  # the new module's initial weights are drawn
-            net = self._build_net(self.n_bands_in_)
-            net.initialize()
-        net.module_.load_state_dict(_tensors(net_state["module"]))
-        net.optimizer_.load_state_dict(_tensors(net_state["optimizer"]))
-        net.history = History(net_state["history"])
-        self.net_, self.history_ = net, net.history
-
-    # -- input ---------------------------------------------------------------
-
-    def _validate_X(self, X, y=None, reset=True):
-        """Validate input and return float32 spectrograms (n_tracks, n_bands, n_frames)."""
-        kwargs = dict(allow_nd=True, dtype=np.float32, reset=reset)
-        if y is None:
-            X = validate_data(self, X, **kwargs)
-        else:
-            X, y = validate_data(self, X, y, **kwargs)
-        if X.ndim == 2:  # one band per track: (n_samples, n_features) -> (n, 1, n_features)
-            X = X[:, None, :]
-        elif X.ndim != 3:
-            raise ValueError(
-                f"expected spectrograms of shape (n_tracks, n_mels, n_frames), got {X.ndim}-D input"
-            )
-        if X.shape[2] == 0:
-            raise ValueError("spectrograms have 0 frames")
-        if X.shape[1] == 0:
-            raise ValueError("spectrograms have 0 bands (n_mels=0?)")
-        self._check_magnitude(X, reset)
-        return X, y
-
-    #: Largest input magnitude, in training standard deviations from the training
-    #: mean, that prediction accepts: standardised values near float32's limit
-    #: (3.4e38) overflow in the network. (Predictions are also checked to be finite.)
-    _MAX_STANDARDISED = 1e36
-
-    def _check_magnitude(self, X, reset):
-        """Refuse prediction input so far from the training data that the net would overflow."""
-        if reset or not hasattr(self, "std_") or X.size == 0:
-            return
-        peak = max(float(X.max()), -float(X.min()))  # no copy of X, unlike np.abs(X)
-        if (peak + abs(self.mean_)) / self.std_ > self._MAX_STANDARDISED:
-            raise ValueError(
-                f"input values reach {peak:.3g}, {peak / self.std_:.3g} training standard "
-                f"deviations (training mean {self.mean_:.3g}, std {self.std_:.3g}): the network "
-                "would overflow float32 and give NaN probabilities. Pass spectrograms computed "
-                "like the training ones"
-            )
-
-    def _prepare(self, X):
-        """Pad tracks shorter than a patch with the training mean (0 once standardised)."""
-        if X.shape[2] < self.patch_frames:
-            pad = ((0, 0), (0, 0), (0, self.patch_frames - X.shape[2]))
-            X = np.pad(X, pad, constant_values=self.mean_)
-        return np.ascontiguousarray(X, dtype=np.float32)
-
-    # -- fitting ---------------------------------------------------------------
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Train the network on the patches of the training tracks.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_tracks, n_mels, n_frames) or (n_tracks, n_frames)
-            Log-mel spectrograms (e.g. from :class:`skrhythm.LogMelTransformer`);
-            2-D input is taken as single-band spectrograms.
-        y : array-like of shape (n_tracks,)
-            Class labels, one per track.
-
-        Returns
-        -------
-        self
-        """
-        warm = self.warm_start and hasattr(self, "net_")
-        # A warm start validates against the fitted model, so that a refused fit
-        # changes nothing (no band count or statistics of the refused input).
-        X, y = self._validate_X(X, y, reset=not warm)
-        check_classification_targets(y)
-        if warm and X.shape[1] != self.n_bands_in_:
-            raise ValueError(
-                f"warm_start: X has {X.shape[1]} bands, the fitted network takes "
-                f"{self.n_bands_in_}; the model is unchanged"
-            )
-        if warm:
-            y_idx = self._encode_known(y)
-        else:
-            self.classes_, y_idx = np.unique(y, return_inverse=True)
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"training data hold 1 class ({self.classes_[0]!r}); "
-                    "a classifier needs at least 2 classes"
-                )
-            self.mean_ = float(X.mean(dtype=np.float64))
-            self.std_ = float(X.std(dtype=np.float64)) or 1.0
-        self.n_frames_in_ = X.shape[2]
-        self.n_bands_in_ = X.shape[1]
-        X = self._prepare(X)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.device_ = resolve_device(self.device)
-        devices = [torch.device(self.device_).index or 0] if self.device_.startswith("cuda") else []
-        # propagate_sigint: skorch ends training on KeyboardInterrupt (how early
-        # stopping works), so a user's Ctrl-C is re-raised once the net returns.
-        with torch.random.fork_rng(devices=devices), propagate_sigint():
-            torch.manual_seed(seed)
-            train, valid = self._split(X, y_idx, seed)
-            if not warm:
-                self.net_ = self._build_net(X.shape[1])
-            # The validation tracks serve this fit only: the fitted model does not keep them.
-            self.net_.train_split = None if valid is None else predefined_split(valid)
-            if warm:
-                self.net_.partial_fit(train, None, epochs=self.max_epochs)
-            else:
-                self.net_.fit(train, None)
-            self.net_.train_split = None
-        self.history_ = self.net_.history
-        self.n_params_ = sum(p.numel() for p in self.net_.module_.parameters())
-        return self
-
-    def _encode_known(self, y):
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"warm_start: labels {unknown.tolist()} were not seen in the first fit"
-            )
-        return np.searchsorted(self.classes_, y)
-
-    def _split(self, X, y_idx, seed):
-        """Track-level train/validation split (patches of a track never straddle it)."""
-        if self.train_split is None:
-            return self._dataset(X, y_idx), None
-        try:
-            idx_train, idx_valid = train_test_split(
-                np.arange(len(X)), test_size=self.train_split, random_state=seed, stratify=y_idx
-            )
-        except ValueError as exc:
-            raise ValueError(
-                f"cannot hold out train_split={self.train_split!r} tracks: {exc}"
-            ) from exc
-        return (
-            self._dataset(X[idx_train], y_idx[idx_train]),
-            self._dataset(X[idx_valid], y_idx[idx_valid]),
-        )
-
-    def _dataset(self, X, y_idx=None):
-        """Patches of ``X`` on the net's device (copied there once)."""
-        return PatchDataset(X, y_idx, self.patch_frames, self.patch_hop or self.patch_frames,
-                            mean=self.mean_, std=self.std_, device=self.device_)
-
-    def _build_net(self, n_bands):
-        """The skorch net, without validation data (:meth:`fit` sets its ``train_split``)."""
-        module = self._build_module(n_bands, self.patch_frames, len(self.classes_))
-        if self.patch_frames < module.min_frames:
-            raise ValueError(
-                f"patch_frames={self.patch_frames} is shorter than the longest filter "
-                f"({module.min_frames} frames)"
-            )
-        callbacks = [copy.deepcopy(cb) for cb in self.callbacks or []]
-        if self.lr_schedule == "paper":
-            callbacks.append(PaperLRSchedule())
-        if self.train_split is not None:
-            callbacks.append(KeepBestModel("valid_acc_best"))
-        if self.verbose and self.verbose > 1:
-            callbacks.append(ProgressBar())
-        optimizer_params = {f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()}
-        return NeuralNetClassifier(
-            module,
-            criterion=torch.nn.CrossEntropyLoss,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=PatchLoader,
-            iterator_valid=PatchLoader,
-            iterator_train__shuffle=True,
-            train_split=None,
-            callbacks=callbacks,
-            classes=list(range(len(self.classes_))),
-            device=self.device_,
-            verbose=int(bool(self.verbose)),
-            **optimizer_params,
-        )
-
-    # -- prediction --------------------------------------------------------------
-
-    def predict_patch_proba(self, X):
-        """Class probabilities of every patch of every track.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_tracks, n_mels, n_frames)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_tracks, n_patches, n_classes)
-        """
-        check_is_fitted(self)
-        X, _ = self._validate_X(X, reset=False)
-        logits = self._patch_logits(self._prepare(X)).astype(np.float64)
-        return softmax(logits, axis=2)
-
-    def _patch_logits(self, X):
-        """Logits ``(n_tracks, n_patches, n_classes)`` of every patch, a few tracks at a time.
-
-        Networks with a ``forward_windows`` method (the O-net / P-net) take
-        whole tracks, so each track is correlated once however much its
-        patches overlap; the others take the patches, gathered from the
-        tracks. Each batch is standardised as in training.
-        """
-        module = self.net_.module_.eval()
-        hop = self.patch_hop or self.patch_frames
-        starts = patch_starts(X.shape[2], self.patch_frames, hop)
-        tracks_per_batch = max(1, self.batch_size // len(starts))
-        logits = []
-        with torch.no_grad():
-            for first in range(0, len(X), tracks_per_batch):
-                tracks = torch.from_numpy(X[first : first + tracks_per_batch]).to(self.device_)
-                tracks = (tracks - self.mean_) / self.std_
-                if hasattr(module, "forward_windows"):
-                    batch = module.forward_windows(tracks, starts, self.patch_frames)
-                else:
-                    patches = tracks.unfold(2, self.patch_frames, hop).transpose(1, 2)
-                    batch = module(patches.reshape(-1, *patches.shape[2:]))
-                logits.append(batch.reshape(len(tracks), len(starts), -1).cpu().numpy())
-        return np.concatenate(logits)
-
-    def predict_proba(self, X):
-        """Per-track class probabilities: the mean of the track's patch probabilities.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_tracks, n_mels, n_frames)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_tracks, n_classes)
-        """
-        proba = _check_finite(self.predict_patch_proba(X)).mean(axis=1)
-        return proba / proba.sum(axis=1, keepdims=True)
-
-    def predict(self, X):
-        """Per-track class: majority vote of the patches or argmax of the mean probability.
-
-        With ``aggregate="vote"`` each patch votes for its most probable class
-        and the track takes the class with most votes, ties broken by the mean
-        probability; with ``aggregate="mean"`` the track takes the argmax of
-        :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_tracks, n_mels, n_frames)
-
-        Returns
-        -------
-        y : ndarray of shape (n_tracks,)
-        """
-        patch_proba = _check_finite(self.predict_patch_proba(X))
-        if self.aggregate == "mean":
-            return self.classes_[patch_proba.mean(axis=1).argmax(axis=1)]
-        return self.classes_[majority_vote(patch_proba)]
-
-
+@fill_doc(SHARED_DOCS)
 class MusicCNNClassifier(BasePatchCNNClassifier):
     """O-net / P-net CNN of Pons & Serra (ICASSP 2017) as a scikit-learn classifier.
 
@@ -475,71 +44,46 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
     n_onet, n_pnet : int, default=1
         Copies of the O-net and P-net filter sets (not both 0).
     onet_lengths : tuple of int, default=(6, 11, ..., 41)
+        O-net filter lengths in frames.
     onet_filters : int, default=5
+        O-net filters of each length.
     pnet_lengths : tuple of int, default=(46, 51, ..., 216)
+        P-net filter lengths in frames.
     pnet_filters : int, default=1
+        P-net filters of each length.
     pool_bands : int, default=4
         Mel bands max-pooled into one sub-band (40 bands give 10 sub-bands).
     dropout : float, default=0.5
+        Dropout rate before the dense layer.
     filterbank : str, default="auto"
         Filter-bank implementation (see :class:`skrhythm.nn.FilterBank1xN`).
     patch_frames : int, default=250
         Patch length in frames (250 frames of hop 1024 at 44.1 kHz: 5.8 s).
-    patch_hop : int or None, default=None
-        Hop between training and prediction patches; ``None`` means
-        ``patch_frames`` (no overlap). The paper uses 250 and 80.
-    aggregate : {"vote", "mean"}, default="vote"
-        Track prediction from its patches: majority vote of the patches'
-        argmax (ties broken by mean probability), as in the paper, or argmax of
-        the mean probability. :meth:`predict_proba` is always the mean.
-    optimizer : torch optimizer class, default=torch.optim.SGD
-    lr : float, default=0.01
-    optimizer_params : dict or None, default=None
-        Extra optimizer arguments, e.g. ``{"momentum": 0.9}``.
+    {patch_hop}
+        The paper uses 250 and 80.
+    {aggregate}
+    {optimizer}
+    {lr}
+    {optimizer_params}
     batch_size : int, default=50
-    max_epochs : int, default=20
+        Patches per training batch; prediction takes as many tracks per
+        batch as hold about that many patches.
+    {max_epochs}
         The paper trains up to 250 epochs; 20 keeps a laptop fit short.
-    lr_schedule : {"paper"} or None, default="paper"
-        :class:`skrhythm.training.PaperLRSchedule`: halve the learning rate
-        after 20 epochs without a new best training loss, stop after 40.
-    train_split : float, int or None, default=None
-        Tracks held out (fraction or count, stratified) for validation; the
-        weights of the epoch with the best validation patch accuracy are kept.
+    {lr_schedule}
+    {train_split}
         The paper holds out 69 tracks.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks (``EarlyStopping``, ``Checkpoint``, ...), copied at fit.
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, shuffling, dropout and the validation
-        split; fits with the same seed and data give the same model.
-    verbose : int, default=0
-        1 prints skorch's epoch table, 2 adds a progress bar per epoch.
-    warm_start : bool, default=False
-        Continue training the fitted network for ``max_epochs`` more epochs.
+    {callbacks}
+    {device}
+    {random_state}
+    {verbose}
+    {warm_start}
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-        Mel bands (or features of 2-D input).
-    n_frames_in_ : int
-        Frames per track seen by the last fit.
-    n_bands_in_ : int
-        Spectrogram bands the net takes: ``n_features_in_``, or 1 for 2-D input.
-    mean_, std_ : float
-        Standardisation statistics of the training tracks.
-    net_ : skorch.NeuralNetClassifier
-        The trained net; its torch module is ``net_.module_``. It keeps no
-        validation data, and pickling stores it as NumPy arrays (see
-        :meth:`~BasePatchCNNClassifier.__getstate__`).
-    history_ : skorch.History
-        Per-epoch training history.
+    {fitted_attributes}
     n_params_ : int
         Trainable parameters (e.g. 11,608 for O-net + P-net, 40 bands, 8 classes).
-    device_ : str
-        Device the net is on: the training device, or ``"cpu"`` once a
-        CUDA-trained model is loaded where CUDA is not available.
 
     Examples
     --------
@@ -590,6 +134,23 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
         verbose=0,
         warm_start=False,
     ):
+        super().__init__(
+            patch_frames=patch_frames,
+            patch_hop=patch_hop,
+            aggregate=aggregate,
+            optimizer=optimizer,
+            lr=lr,
+            optimizer_params=optimizer_params,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            lr_schedule=lr_schedule,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
         self.n_onet = n_onet
         self.n_pnet = n_pnet
         self.onet_lengths = onet_lengths
@@ -599,21 +160,6 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
         self.pool_bands = pool_bands
         self.dropout = dropout
         self.filterbank = filterbank
-        self.patch_frames = patch_frames
-        self.patch_hop = patch_hop
-        self.aggregate = aggregate
-        self.optimizer = optimizer
-        self.lr = lr
-        self.optimizer_params = optimizer_params
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.lr_schedule = lr_schedule
-        self.train_split = train_split
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
 
     def _build_module(self, n_bands, n_frames, n_classes):
         if self.n_onet == 0 and self.n_pnet == 0:

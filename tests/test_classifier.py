@@ -304,12 +304,6 @@ def test_dense_layer_rows_do_not_depend_on_their_neighbours(n_in, n_out):
         assert torch.equal(layer(x[1:]), full[1:])
 
 
-def test_shipped_defaults_are_sample_order_invariant():
-    from sklearn.utils.estimator_checks import check_methods_sample_order_invariance
-
-    check_methods_sample_order_invariance("MusicCNNClassifier", MusicCNNClassifier(max_epochs=2))
-
-
 def test_prediction_does_not_copy_the_input():
     """predict streams a few tracks at a time: its NumPy allocations stay far below
     the input's size (a copy of the input, e.g. np.abs(X), would double memory)."""

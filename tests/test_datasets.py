@@ -307,6 +307,17 @@ def test_make_ballroom_like_is_deterministic():
     assert not np.allclose(a.data, c.data)
 
 
+def test_make_ballroom_like_rows_are_the_rendered_tracks():
+    """The tracks are copied into the returned array as rendered, in order."""
+    from skrhythm.datasets._synthetic import _render
+
+    data = make_ballroom_like(n_per_class=1, duration=1.0, sr=16000, random_state=0, n_jobs=2)
+    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+    seeds = np.random.SeedSequence(seed).spawn(len(data.target))
+    for row, name, bpm, track_seed in zip(data.data, data.target, data.tempo, seeds):
+        assert np.array_equal(row, _render(name, bpm, 16000, 16000, track_seed))
+
+
 def test_make_ballroom_like_tempi_follow_ballroom():
     tempi = _synthetic._class_tempi()
     data = make_ballroom_like(n_per_class=4, duration=1.0, sr=16000, random_state=0)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skrhythm.features import LogMelTransformer
 from skrhythm.rhythm import (
@@ -52,11 +51,6 @@ def two_style_dataset(n_per_class=16, seed=0):
 def dataset():
     waves, y = two_style_dataset()
     return LogMelTransformer(sr=SR, duration=None).transform(waves), y
-
-
-@parametrize_with_checks([RhythmDescriptor(), TempoFeatures()])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.parametrize("bpm", [70.0, 96.0, 128.0, 160.0])

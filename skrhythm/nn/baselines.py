@@ -4,7 +4,8 @@ All three read a patch of ``(n_bands, n_frames)`` log-mel values (40 bands x
 80 frames in the paper) and return logits. Every convolution is valid (no
 padding), stride 1, with a bias and a ReLU; weights are Glorot-uniform and
 biases zero; dropout (0.5) precedes every dense layer; the softmax is left to
-the loss.
+the loss. The dense layers are :class:`~skrhythm.nn.layers.BatchInvariantLinear`,
+so a patch's logits do not depend on the other patches of its batch.
 
 Unlike the O-net / P-net, which pool over all time positions, these networks
 keep the time (or band) axis in their features, so the size of their dense
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .layers import BatchInvariantLinear
 
 __all__ = ["BlackBoxCNN", "TimeCNN", "TimeFreqCNN"]
 
@@ -40,10 +43,10 @@ def _dense_head(n_features, hidden, n_classes, dropout):
     """Dropout -> dense ``hidden`` + ReLU -> dropout -> dense ``n_classes``."""
     return nn.Sequential(
         nn.Dropout(dropout),
-        nn.Linear(n_features, hidden),
+        BatchInvariantLinear(n_features, hidden),
         nn.ReLU(),
         nn.Dropout(dropout),
-        nn.Linear(hidden, n_classes),
+        BatchInvariantLinear(hidden, n_classes),
     )
 
 
@@ -116,7 +119,7 @@ class TimeCNN(_PatchCNN):
         super().__init__(n_bands, n_frames, n_classes, min_bands=1, min_frames=length)
         self.time = _TimeBranch(self.n_bands, self.n_frames, n_filters, self.min_frames)
         self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(self.time.n_outputs, self.n_classes)
+        self.dense = BatchInvariantLinear(self.time.n_outputs, self.n_classes)
         _glorot(self)
 
     def forward(self, x):
