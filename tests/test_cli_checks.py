@@ -103,7 +103,8 @@ def test_resume_with_other_options_names_the_option(no_data, tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps(info))
     base = ["compare", "--models", "onet,tempo", "--out", str(tmp_path), "--resume"]
     for extra, message in [(["--folds", "5"], "used n_folds=3, not 5"),
-                           (["--folds", "3", "--epochs", "2"], "used max_epochs=15, not 2"),
+                           (["--folds", "3", "--epochs", "2"],
+                            f"used max_epochs={protocol.max_epochs}, not 2"),
                            (["--folds", "3", "--repeats", "2"], "used repeats=1, not 2"),
                            (["--folds", "3", "--models", "onet"], "used models=onet,tempo, "
                                                                   "not onet")]:
