@@ -791,7 +791,7 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
                    n_per_class=n_per_class or protocol.n_per_class)
 
 
-def load_data(data, *, n_per_class, duration, seed, n_jobs=None):
+def load_data(data, *, n_per_class, duration, seed, n_jobs=None, progress=False):
     """Read (or generate) a data set named as ``skrhythm compare --data`` names it.
 
     Parameters
@@ -803,6 +803,8 @@ def load_data(data, *, n_per_class, duration, seed, n_jobs=None):
         Recipe of the embedded data.
     n_jobs : int or None, default=None
         Tracks of the embedded data rendered in parallel (same data whatever its value).
+    progress : bool, default=False
+        A progress bar while the embedded data are generated.
 
     Returns
     -------
@@ -816,7 +818,7 @@ def load_data(data, *, n_per_class, duration, seed, n_jobs=None):
         from .datasets import make_ballroom_like
 
         bunch = make_ballroom_like(n_per_class=n_per_class, duration=duration, random_state=seed,
-                                   n_jobs=n_jobs)
+                                   n_jobs=n_jobs, progress=progress)
         return bunch.data, np.asarray(bunch.target), None, f"embedded ({n_per_class} per class)"
     from . import datasets
 
@@ -868,7 +870,8 @@ def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progres
                  f"{protocol.duration:g} s...")
     inputs, y, groups, description = load_data(data, n_per_class=protocol.n_per_class,
                                                 duration=protocol.duration, seed=seed,
-                                                n_jobs=n_jobs)
+                                                n_jobs=n_jobs,
+                                                progress=progress and sys.stderr.isatty())
     transformer = LogMelTransformer(**params, n_jobs=n_jobs,
                                     cache=None if recipe else Path(cache_dir))
     X = _transform_with_bar(transformer, inputs, progress)

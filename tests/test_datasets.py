@@ -390,3 +390,14 @@ def test_synthetic_set_is_learnable():
     )
     pipe.fit(X_train, y_train)
     assert pipe.score(X_test, y_test) >= 0.5
+
+
+def test_generation_progress_bar_changes_nothing(capsys):
+    from skrhythm.datasets import make_ballroom_like
+
+    quiet = make_ballroom_like(n_per_class=1, duration=2.0, sr=16000, random_state=3)
+    shown = make_ballroom_like(n_per_class=1, duration=2.0, sr=16000, random_state=3,
+                               progress=True)
+    err = capsys.readouterr().err
+    assert "generating tracks" in err and "0/8 [" in err
+    np.testing.assert_array_equal(quiet.data, shown.data)

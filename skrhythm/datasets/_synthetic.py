@@ -9,6 +9,7 @@ import soxr
 from joblib import Parallel, delayed
 from scipy import signal
 from sklearn.utils import Bunch, check_random_state
+from tqdm.auto import tqdm
 
 from ._base import read_index
 
@@ -410,7 +411,14 @@ def _class_tempi():
 
 
 def make_ballroom_like(
-    n_per_class=10, duration=30.0, sr=44100, random_state=None, *, n_jobs=None, return_X_y=False
+    n_per_class=10,
+    duration=30.0,
+    sr=44100,
+    random_state=None,
+    *,
+    n_jobs=None,
+    progress=False,
+    return_X_y=False,
 ):
     """Generate a synthetic data set of 8 Ballroom-like dance rhythms.
 
@@ -436,6 +444,8 @@ def make_ballroom_like(
         Seed; the same seed gives the same data whatever ``n_jobs``.
     n_jobs : int or None, default=None
         Tracks rendered in parallel by joblib.
+    progress : bool, default=False
+        A progress bar (tqdm, on stderr) over the tracks.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
 
@@ -483,8 +493,12 @@ def make_ballroom_like(
         delayed(_render)(name, bpm, n_samples, sr, s)
         for name, bpm, s in zip(target, tempo, seeds, strict=True)
     )
-    for row, wave in zip(X, waves, strict=True):
-        row[:] = wave
+    bar = tqdm(total=target.size, unit="track", desc="generating tracks", disable=not progress,
+               leave=False, dynamic_ncols=True)
+    with bar:
+        for row, wave in zip(X, waves, strict=True):
+            row[:] = wave
+            bar.update()
     if return_X_y:
         return X, target
     return Bunch(
