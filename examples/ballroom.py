@@ -38,7 +38,12 @@ def miniature_ballroom(root):
     return root
 
 
-data_home = sys.argv[1] if len(sys.argv) > 1 else miniature_ballroom(tempfile.mkdtemp())
+if len(sys.argv) > 1:
+    data_home = sys.argv[1]
+else:
+    data_home = miniature_ballroom(tempfile.mkdtemp())
+    print(f"No Ballroom path given: using a miniature tree of GENERATED audio (synthetic "
+          f"rhythms under Ballroom's names, not the real recordings) in {data_home}")
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the miniature tree lacks most files: skipped, not fatal
     ballroom = load_ballroom(data_home, on_error="skip")

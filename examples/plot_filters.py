@@ -1,4 +1,11 @@
-"""Fit an O-net + P-net and draw what it learned: its 1-by-n filters and a confusion matrix."""
+"""Fit an O-net + P-net and draw what it learned: its 1-by-n filters and a confusion matrix.
+
+``python plot_filters.py [FOLDER]`` writes the plots (PNG and SVG) to FOLDER,
+by default ``skrhythm-example-plots``.
+"""
+
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -17,6 +24,9 @@ X_train, X_test, y_train, y_test = train_test_split(
 )
 clf = MusicCNNClassifier(n_onet=1, n_pnet=1, max_epochs=EPOCHS, random_state=0)
 clf.fit(X_train, y_train)
-print("written:", *save_figure(plot_filters(clf), "filters"))
-ax = plot_confusion_matrix(y_test, clf.predict(X_test), labels=data.target_names)
-print("written:", *save_figure(ax, "confusion_matrix"))
+out = Path(sys.argv[1] if len(sys.argv) > 1 else "skrhythm-example-plots")
+out.mkdir(parents=True, exist_ok=True)
+print("written:", *save_figure(plot_filters(clf, model="O-net + P-net"), out / "filters"))
+ax = plot_confusion_matrix(y_test, clf.predict(X_test), labels=data.target_names,
+                           title="O-net + P-net, half of the generated tracks")
+print("written:", *save_figure(ax, out / "confusion_matrix"))
