@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["DATA_HELP", "DATA_LOADERS", "MODELS", "PROTOCOLS", "ModelSpec", "Protocol",
-           "parse_data_spec"]
+           "parse_data_spec", "run_label"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,11 @@ DATA_HELP = (
 #: Data sources read from disk, and their loaders in :mod:`skrhythm.datasets`.
 DATA_LOADERS = {"ballroom": "load_ballroom", "extended-ballroom": "load_extended_ballroom",
                 "folder": "load_audio_folder"}
+
+
+def run_label(label, hop):
+    """How tables and plots name a model run: ``"O-net (hop 250)"``, or the label alone."""
+    return f"{label} (hop {hop})" if hop else str(label)
 
 
 def parse_data_spec(spec):

@@ -42,7 +42,15 @@ from sklearn.model_selection import (
 )
 
 from . import __version__
-from ._spec import DATA_LOADERS, MODELS, PROTOCOLS, ModelSpec, Protocol, parse_data_spec
+from ._spec import (
+    DATA_LOADERS,
+    MODELS,
+    PROTOCOLS,
+    ModelSpec,
+    Protocol,
+    parse_data_spec,
+    run_label,
+)
 from ._store import DamagedFileError, atomic_write, load_array, save_array, sha256
 from .classifier import MusicCNNClassifier, resolve_device
 from .parallel import limit_torch_threads
@@ -1155,14 +1163,10 @@ def pairwise_markdown(pairwise, alpha=0.05):
         mark = " *" if np.isfinite(r.p_holm) and r.p_holm < alpha else ""
         interval = ("undefined" if not np.isfinite(r.diff_low) else
                     f"{100 * r.diff_low:+.1f} to {100 * r.diff_high:+.1f}")
-        lines.append(f"| {_run_label(r.label_a, r.hop_a)} | {_run_label(r.label_b, r.hop_b)} | "
+        lines.append(f"| {run_label(r.label_a, r.hop_a)} | {run_label(r.label_b, r.hop_b)} | "
                      f"{100 * r.difference:+.1f}{mark} | {interval} | {_p_value(r.p_holm)} | "
                      f"{_p_value(r.p_mcnemar_holm)} |")
     return "\n".join(lines) + "\n"
-
-
-def _run_label(label, hop):
-    return f"{label} (hop {hop})" if hop else str(label)
 
 
 def _frame(table):
@@ -1256,7 +1260,7 @@ def write_plots(table, records, out_dir, statistics=None, data_name=None):
     y_pred = np.concatenate([r["y_pred"] for r in folds])
     what = "most accurate CNN" if len(cnns) else "most accurate model"
     save_figure(plot_confusion_matrix(
-        y_true, y_pred, title=f"{_run_label(best['label'], best['hop'])}, {what}: all test "
+        y_true, y_pred, title=f"{run_label(best['label'], best['hop'])}, {what}: all test "
         "folds"), out_dir / "confusion_matrix")
     # The models this run wrote, or whose checksum read_fold_record verified.
     fitted = sorted((r for r in records if r.get("model_file")), key=lambda r: r["model_file"])
@@ -1264,5 +1268,5 @@ def write_plots(table, records, out_dir, statistics=None, data_name=None):
     if preferred:
         record = preferred[0]
         save_figure(plot_filters(joblib.load(out_dir / record["model_file"]),
-                                 model=_run_label(record["label"], record["hop"]),
+                                 model=run_label(record["label"], record["hop"]),
                                  fold=record["fold"]), out_dir / "filters")

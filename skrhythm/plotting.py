@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._spec import run_label
+
 __all__ = [
     "POSTER_REFERENCE",
     "plot_accuracy_vs_params",
@@ -57,10 +59,6 @@ def _no_params(value):
     return value is None or not np.isfinite(float(value))
 
 
-def _run_label(label, hop):
-    return f"{label} (hop {hop})" if hop else str(label)
-
-
 def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, data_name=None):
     """Track accuracy against the number of parameters (log scale), one point per model and hop.
 
@@ -102,7 +100,7 @@ def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, d
         spread = (100 * row.ci_low, 100 * row.ci_high) if with_ci else (
             acc - 100 * row.accuracy_std, acc + 100 * row.accuracy_std)
         err = [[acc - max(spread[0], 0.0)], [min(spread[1], 100.0) - acc]]
-        label = _run_label(row.label, row.hop)
+        label = run_label(row.label, row.hop)
         colors[(row.label, row.hop or 0)] = f"C{i % 10}"
         if _no_params(row.params):
             handles.append(ax.axhline(acc, ls="--", lw=1.2, color=f"C{i % 10}", label=label))
@@ -178,7 +176,7 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
         for m, h, lab in zip(table[f"model_{side}"], table[f"hop_{side}"], table[f"label_{side}"]):
             if (m, h) not in names:
                 keys.append((m, h))
-                names[(m, h)] = _run_label(lab, h)
+                names[(m, h)] = run_label(lab, h)
     if order is not None:
         rank = {m: i for i, m in enumerate(order)}
         keys.sort(key=lambda k: (rank.get(k[0], len(rank)), -k[1]))
@@ -383,7 +381,7 @@ def plot_datasize(table, ax=None, *, confidence=0.95, data_name=None):
         s = summary[summary["model"] == model]
         color = f"C{i % 10}"
         ax.plot(s["n_per_class"], 100 * s["accuracy"], "o-", color=color,
-                label=_run_label(s["label"].iloc[0], s["hop"].iloc[0]))
+                label=run_label(s["label"].iloc[0], s["hop"].iloc[0]))
         ax.fill_between(s["n_per_class"], np.clip(100 * s["ci_low"], 0, 100),
                         np.clip(100 * s["ci_high"], 0, 100), color=color, alpha=0.15, lw=0)
     sizes = sorted(summary["n_per_class"].unique())
