@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AUDIO_EXTENSIONS", "AudioDecodeError", "find_audio_files", "load_audio"]
+__all__ = [
+    "AUDIO_EXTENSIONS", "AudioDecodeError", "audio_suffixes", "find_audio_files", "load_audio",
+]
 
 #: File suffixes (lower case) that skrhythm treats as audio when it searches
 #: directories; each is decoded by soundfile or PyAV (see the tests).
@@ -223,6 +225,11 @@ def load_audio(path, sr=44100, *, offset=0.0, duration=None):
     return np.ascontiguousarray(y, dtype=np.float32), (native_sr if sr is None else sr)
 
 
+def audio_suffixes(extensions):
+    """Audio file suffixes as compared: lower case, with their dot (``"MP3"`` -> ``".mp3"``)."""
+    return {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+
+
 def _audio_files_in(directory, suffixes):
     """Audio files below ``directory`` (recursively; hidden files and folders skipped)."""
     found = []
@@ -273,7 +280,7 @@ def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
     """
     if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
-    suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    suffixes = audio_suffixes(extensions)
     files = {}  # an ordered set
     for arg in paths:
         arg = os.fsdecode(arg)

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
-from ..audio import AUDIO_EXTENSIONS, AudioDecodeError, find_audio_files, load_audio
+from ..audio import (
+    AUDIO_EXTENSIONS,
+    AudioDecodeError,
+    audio_suffixes,
+    find_audio_files,
+    load_audio,
+)
 from ._base import make_bunch
 
 __all__ = ["load_audio_folder", "load_waveforms", "write_audio_folder"]
@@ -70,7 +76,7 @@ def load_audio_folder(root, *, extensions=AUDIO_EXTENSIONS, return_X_y=False):
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"audio folder {str(root)!r} is not a directory")
-    suffixes = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    suffixes = audio_suffixes(extensions)
     filenames, target, ignored = [], [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
