@@ -386,7 +386,7 @@ def cmd_train(args):
     from .features import LogMelTransformer
     from .parallel import limit_torch_threads
     from .persistence import save_model
-    from .training import EpochProgress
+    from .training import show_epochs
 
     inputs, y, _, description = experiments.load_data(
         args.data, n_per_class=args.n_per_class, duration=30.0, seed=args.seed,
@@ -407,11 +407,7 @@ def cmd_train(args):
         model = experiments.make_model(name, args.hop, max_epochs=args.epochs,
                                        train_split=valid, random_state=args.seed,
                                        device=args.device)
-        callbacks = model.get_params().get("callbacks")
-        cnn = "callbacks" in model.get_params()
-        if cnn:
-            model.set_params(callbacks=[*(callbacks or []),
-                                        EpochProgress(_say, prefix=f"  {name}: ")])
+        restore = show_epochs(model, _say, prefix=f"  {name}: ")
         _say(f"{name} ({MODELS[name].label}):")
         try:
             with limit_torch_threads(args.threads) if args.threads else nullcontext():
@@ -419,8 +415,8 @@ def cmd_train(args):
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted: training of {name} stopped, nothing was saved to "
                               f"{path}") from None
-        if cnn:
-            model.set_params(callbacks=callbacks)  # the saved model holds no progress display
+        if restore is not None:
+            restore(model)  # the saved model holds no progress display
         else:
             _say(f"  {name}: training accuracy {np.mean(model.predict(X) == y):.3f}")
         save_model(Pipeline([("logmel", logmel), ("model", model)]), path)

@@ -286,11 +286,12 @@ def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, out_dir, fin
     (an :class:`_EpochBar`) shows the epochs of the CNNs.
     """
     estimator = make_model(name, hop, **settings)
-    callbacks = estimator.get_params().get("callbacks", None)
-    if epoch_sink is not None and "callbacks" in estimator.get_params():
-        from .training import EpochProgress
+    restore = None
+    if epoch_sink is not None:
+        from .training import show_epochs
 
-        estimator.set_params(callbacks=[*(callbacks or []), EpochProgress(epoch_sink)])
+        restore = show_epochs(estimator, epoch_sink)
+    if restore is not None:
         rep = f" repeat {repeat}" if repeat else ""
         epoch_sink.reset(f"{name} hop {hop}{rep} fold {fold}", settings["max_epochs"])
     with limit_torch_threads(threads) if threads else nullcontext():
@@ -304,8 +305,8 @@ def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, out_dir, fin
             error_score="raise",
         )
     fitted = scores["estimator"][0]
-    if epoch_sink is not None and "callbacks" in fitted.get_params():
-        fitted.set_params(callbacks=callbacks)  # the stored model holds no progress display
+    if restore is not None:
+        restore(fitted)  # the stored model holds no progress display
     model_file = model_sha256 = None
     if repeat == 0 and fold == 0 and MODELS[name].kind == "musiccnn":
         import joblib

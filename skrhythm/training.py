@@ -17,6 +17,7 @@ __all__ = [
     "PatchLoader",
     "StopTraining",
     "patch_starts",
+    "show_epochs",
 ]
 
 
@@ -303,3 +304,28 @@ class EpochProgress(Callback):
             parts.append(f"valid acc {row['valid_acc']:.3f}")
         parts.append(f"{row['dur']:.1f} s")
         self.sink(", ".join(parts))
+
+
+def show_epochs(estimator, sink, prefix=""):
+    """Add an :class:`EpochProgress` to a CNN estimator's ``callbacks`` for its next fits.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A skrhythm CNN classifier; other estimators (the descriptor
+        pipelines) train without epochs and are left as they are.
+    sink, prefix
+        As for :class:`EpochProgress`.
+
+    Returns
+    -------
+    restore : callable or None
+        ``restore(fitted)`` sets the original ``callbacks`` back on ``fitted``
+        (the estimator or a fitted clone of it), so that a saved model holds
+        no progress display; None if ``estimator`` takes no callbacks.
+    """
+    if "callbacks" not in estimator.get_params():
+        return None
+    callbacks = estimator.callbacks
+    estimator.set_params(callbacks=[*(callbacks or []), EpochProgress(sink, prefix)])
+    return lambda fitted: fitted.set_params(callbacks=callbacks)
