@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from skrhythm.nn._fast_filterbank import pooled_correlation
+from skrhythm.nn._fast_filterbank import (
+    _correlate,
+    _correlate_plain,
+    _correlate_scan,
+    pooled_correlation,
+)
 from skrhythm.nn.filterbank import IMPLEMENTATIONS, FilterBank1xN, n_subbands, triton_available
 from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
@@ -165,6 +170,53 @@ def test_batch_composition_invariance(fused):
     for i in range(len(x)):
         assert torch.equal(forward(bank, x[i : i + 1], *fused)[0], full[i])
     assert torch.equal(forward(bank, x[3:7], *fused), full[3:7])
+
+
+# Output counts around the register tile (8 lanes x 8 vectors): shorter than a vector,
+# partial vectors, whole vectors, a tile plus a remainder, whole tiles.
+TILE_OUTPUTS = (1, 5, 7, 8, 9, 15, 16, 17, 40, 63, 64, 65, 100, 128, 129, 200)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 3, 41, 150])
+def test_register_tiles_bitwise_equal_the_plain_loop(dtype, n):
+    """The tiled correlation sums the taps in the plain loop's order: bitwise equal."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(400).astype(dtype)
+    w = rng.standard_normal(n + 7).astype(dtype)
+    for n_out in TILE_OUTPUTS:
+        tiled = np.full(n_out + 3, 99, dtype)  # the outputs beyond n_out stay untouched
+        plain = np.full(n_out + 3, 99, dtype)
+        _correlate(tiled, x[2:], w, 7, n, n_out)
+        _correlate_plain(plain, x[2:], w, 7, n, n_out)
+        assert tiled.tobytes() == plain.tobytes(), n_out
+
+
+def scan_in_order(y, best, best_at, base):
+    for t, value in enumerate(y):
+        if value > best:
+            best, best_at = value, base + t
+    return best, best_at
+
+
+@pytest.mark.parametrize("n_out", TILE_OUTPUTS)
+def test_register_tiles_scan_like_the_plain_loop(n_out):
+    """The running maximum skips tiles that cannot raise it, yet ends where an in-order
+    scan of the outputs ends: same value, first position of ties, NaN never chosen."""
+    gen = np.random.default_rng(n_out)
+    w = gen.integers(-2, 3, 5).astype(np.float32)  # small integers: many exact ties
+    x = gen.integers(0, 3, n_out + 4).astype(np.float32)
+    if n_out > 1:
+        x[n_out // 2 + 4] = np.nan  # spoils the outputs n_out // 2 to n_out // 2 + 4
+    y_plain = np.empty(n_out, np.float32)
+    _correlate_plain(y_plain, x, w, 0, 5, n_out)
+    assert np.isnan(y_plain).any() == (n_out > 1) and not np.isnan(y_plain).all()
+    finite = np.sort(y_plain[~np.isnan(y_plain)])
+    for best in (-np.inf, finite[len(finite) // 2], finite[-1], np.inf):
+        y = np.empty(n_out, np.float32)
+        got = _correlate_scan(y, x, w, 0, 5, n_out, best, -1, 1000)
+        assert got == scan_in_order(y_plain, best, -1, 1000)
+        np.testing.assert_array_equal(y, y_plain)
 
 
 def test_thread_count_does_not_change_results():

@@ -1,14 +1,24 @@
 """Fused 1-by-n correlation and sub-band max-pooling on the CPU (numba kernels).
 
-The forward kernel computes, for every sample, sub-band and filter, the valid
-correlation of the filter with each band of the sub-band into a small scratch
-row and keeps only the running maximum and its position, so the full
-``(batch, filters, bands, time)`` activation is never stored. The backward
-kernels use these argmax positions: the pooled output depends on one input
-window per (sample, filter, sub-band), so the weight gradient is a gather of
-those windows and the input gradient a scatter of the weights. For prediction,
-a windows kernel correlates whole tracks once and pools every patch of them
-from these correlations (a sliding-window maximum).
+The forward kernel correlates, for every sample, sub-band and filter, the
+filter with each band of the sub-band and keeps only the running maximum and
+its position, so the full ``(batch, filters, bands, time)`` activation is
+never stored. The backward kernels use these argmax positions: the pooled
+output depends on one input window per (sample, filter, sub-band), so the
+weight gradient is a gather of those windows and the input gradient a scatter
+of the weights. For prediction, a windows kernel correlates whole tracks once
+and pools every patch of them from these correlations (a sliding-window
+maximum).
+
+The correlations are computed in register tiles: an LLVM intrinsic keeps
+``_VECTORS`` vectors of ``_LANES`` consecutive outputs in registers while it
+runs over the taps, one vector multiply-add per tap and vector, and returns
+the tile's maximum, so the argmax scan reads only the tiles that can raise
+the running maximum. Each output is summed over the taps in ascending order
+with multiply-adds contracted exactly as in the plain loop
+(``llvm.fmuladd``), so the results are bitwise those of
+:func:`_correlate_plain`, the obvious scalar loop kept beside it for the
+tests.
 
 Every output element is computed by one thread with a fixed summation order
 that depends only on its own sample, so the result of a sample does not depend
@@ -31,7 +41,10 @@ import threading
 import numba
 import numpy as np
 import torch
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ._pooled_correlation import PooledCorrelation
 
@@ -43,31 +56,161 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
 
+_LANES = 8  # outputs per vector: one AVX2 register of float32
+_VECTORS = 8  # vectors per tile: enough independent multiply-add chains to hide their latency
+_TILE = _LANES * _VECTORS
+
+
+def _make_tile(n_vectors):
+    """A numba intrinsic correlating one tile of ``n_vectors * _LANES`` outputs.
+
+    ``tile(y, t, xr, w, offset, n)`` sets ``y[t + i] = sum_k w[offset + k] *
+    xr[t + i + k]`` for ``i < n_vectors * _LANES`` (``k`` ascending, one
+    ``llvm.fmuladd`` per tap, accumulators in registers) and returns the
+    largest of these outputs, ignoring NaN (``-inf`` if there is none). The
+    caller guarantees that every index is in bounds: nothing is checked.
+    """
+
+    @intrinsic
+    def tile(typingctx, y, t, xr, w, offset, n):
+        signature = y.dtype(y, types.intp, xr, w, types.intp, types.intp)
+
+        def codegen(context, builder, signature, args):
+            y, t, xr, w, offset, n = args
+            y_type, _, xr_type, w_type, _, _ = signature.args
+            scalar = context.get_value_type(y_type.dtype)
+            vector = ir.VectorType(scalar, _LANES)
+            bits = 64 if isinstance(scalar, ir.DoubleType) else 32
+            fmuladd = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(vector, [vector] * 3),
+                f"llvm.fmuladd.v{_LANES}f{bits}",
+            )
+            y_base = builder.gep(context.make_array(y_type)(context, builder, y).data, [t])
+            x_base = builder.gep(context.make_array(xr_type)(context, builder, xr).data, [t])
+            w_base = builder.gep(context.make_array(w_type)(context, builder, w).data, [offset])
+            zero = ir.Constant(vector, [ir.Constant(scalar, 0.0)] * _LANES)
+            accumulators = [cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
+            splat = ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [0] * _LANES)
+            with cgutils.for_range(builder, n) as loop:
+                k = loop.index
+                w_k = builder.insert_element(
+                    ir.Constant(vector, ir.Undefined),
+                    builder.load(builder.gep(w_base, [k])),
+                    ir.Constant(ir.IntType(32), 0),
+                )
+                w_k = builder.shuffle_vector(w_k, ir.Constant(vector, ir.Undefined), splat)
+                for v, accumulator in enumerate(accumulators):
+                    at = builder.gep(x_base, [builder.add(k, ir.Constant(k.type, v * _LANES))])
+                    x_k = builder.load(builder.bitcast(at, vector.as_pointer()), align=1)
+                    total = builder.call(fmuladd, [w_k, x_k, builder.load(accumulator)])
+                    builder.store(total, accumulator)
+            minus_inf = ir.Constant(scalar, float("-inf"))
+            top = ir.Constant(vector, [minus_inf] * _LANES)
+            for v, accumulator in enumerate(accumulators):
+                total = builder.load(accumulator)
+                at = builder.gep(y_base, [ir.Constant(t.type, v * _LANES)])
+                builder.store(total, builder.bitcast(at, vector.as_pointer()), align=1)
+                top = builder.select(builder.fcmp_ordered(">", total, top), total, top)
+            result = minus_inf
+            for lane in range(_LANES):
+                value = builder.extract_element(top, ir.Constant(ir.IntType(32), lane))
+                result = builder.select(builder.fcmp_ordered(">", value, result), value, result)
+            return result
+
+        return signature, codegen
+
+    return tile
+
+
+_tile_1, _tile_2, _tile_3, _tile_4, _tile_5, _tile_6, _tile_7, _tile_8 = (
+    _make_tile(n_vectors) for n_vectors in range(1, _VECTORS + 1)
+)
+
+
+@njit(inline="always")
+def _tile(n_vectors, y, t, xr, w, offset, n):
+    """Correlate ``n_vectors`` (1 to ``_VECTORS``) vectors of outputs from ``t``; their maximum."""
+    if n_vectors == 1:
+        return _tile_1(y, t, xr, w, offset, n)
+    if n_vectors == 2:
+        return _tile_2(y, t, xr, w, offset, n)
+    if n_vectors == 3:
+        return _tile_3(y, t, xr, w, offset, n)
+    if n_vectors == 4:
+        return _tile_4(y, t, xr, w, offset, n)
+    if n_vectors == 5:
+        return _tile_5(y, t, xr, w, offset, n)
+    if n_vectors == 6:
+        return _tile_6(y, t, xr, w, offset, n)
+    if n_vectors == 7:
+        return _tile_7(y, t, xr, w, offset, n)
+    return _tile_8(y, t, xr, w, offset, n)
+
+
+@njit(inline="always")
+def _scan(y, lo, hi, best, best_at, base):
+    """Running maximum over ``y[lo:hi]`` in order, strict ``>``: first position of a tie wins."""
+    for t in range(lo, hi):
+        if y[t] > best:
+            best = y[t]
+            best_at = base + t
+    return best, best_at
+
+
+@njit(inline="always")
+def _tile_scan(n_vectors, y, t, xr, w, offset, n, best, best_at, base):
+    """Correlate a tile, then scan it only if its maximum can raise ``best``."""
+    if _tile(n_vectors, y, t, xr, w, offset, n) > best:
+        return _scan(y, t, t + n_vectors * _LANES, best, best_at, base)
+    return best, best_at
+
+
+@njit(inline="always", fastmath={"contract"})
+def _correlate_scan(y, xr, w, offset, n, n_out, best, best_at, base):
+    """``y[t] = sum_k w[offset + k] * xr[t + k]`` for ``t < n_out``, and the running maximum.
+
+    Returns ``best`` and ``best_at`` updated as by scanning ``y[:n_out]`` in
+    order for values strictly above ``best`` (``best_at = base + t``). Full
+    tiles run from ``t = 0``; the remainder is one tile that ends at
+    ``n_out`` and overlaps the previous one (its outputs are computed again,
+    identically, and cannot raise the maximum again), so no tap reads past
+    ``xr[n_out + n - 2]``. Only rows shorter than one vector run the scalar
+    loop.
+    """
+    t = 0
+    while t + _TILE <= n_out:
+        best, best_at = _tile_scan(_VECTORS, y, t, xr, w, offset, n, best, best_at, base)
+        t += _TILE
+    if t == n_out:
+        return best, best_at
+    n_vectors = (n_out - t + _LANES - 1) // _LANES
+    if n_out >= n_vectors * _LANES:
+        start = n_out - n_vectors * _LANES
+        return _tile_scan(n_vectors, y, start, xr, w, offset, n, best, best_at, base)
+    # Here t == 0 and n_out < _TILE is not a multiple of _LANES.
+    if n_vectors > 1:
+        best, best_at = _tile_scan(n_vectors - 1, y, 0, xr, w, offset, n, best, best_at, base)
+    if n_out >= _LANES:
+        return _tile_scan(1, y, n_out - _LANES, xr, w, offset, n, best, best_at, base)
+    _correlate_plain(y[:n_out], xr, w, offset, n, n_out)
+    return _scan(y, 0, n_out, best, best_at, base)
+
+
 @njit(inline="always", fastmath={"contract"})
 def _correlate(y, xr, w, offset, n, n_out):
-    """``y[t] = sum_k w[offset + k] * xr[t + k]`` for ``t < n_out``, k ascending.
+    """``y[t] = sum_k w[offset + k] * xr[t + k]`` for ``t < n_out`` (register tiles)."""
+    _correlate_scan(y, xr, w, offset, n, n_out, np.inf, 0, 0)
 
-    The loop over ``k`` is unrolled by four (same summation order) so that each
-    pass over ``y`` does four multiply-adds per load and store of ``y``.
-    """
+
+@njit(fastmath={"contract"})
+def _correlate_plain(y, xr, w, offset, n, n_out):
+    """The obvious loop for :func:`_correlate`, one output at a time, taps ascending."""
     for t in range(n_out):
-        y[t] = 0
-    k = 0
-    while k + 4 <= n:
-        w0 = w[offset + k]
-        w1 = w[offset + k + 1]
-        w2 = w[offset + k + 2]
-        w3 = w[offset + k + 3]
-        for t in range(n_out):
-            y[t] = (
-                y[t] + w0 * xr[k + t] + w1 * xr[k + 1 + t] + w2 * xr[k + 2 + t] + w3 * xr[k + 3 + t]
-            )
-        k += 4
-    while k < n:
-        wk = w[offset + k]
-        for t in range(n_out):
-            y[t] = y[t] + wk * xr[k + t]
-        k += 1
+        total = y.dtype.type(0)
+        for k in range(n):
+            total = total + w[offset + k] * xr[t + k]
+        y[t] = total
 
 
 @njit(parallel=True, cache=False, fastmath={"contract"})
@@ -86,11 +229,9 @@ def _forward_kernel(x, w, lengths, offsets, pool_bands, n_subbands):
             best = -np.inf
             best_at = s * pool_bands * n_frames
             for band in range(s * pool_bands, (s + 1) * pool_bands):
-                _correlate(y, x[b, band], w, offsets[f], n, n_out)
-                for t in range(n_out):
-                    if y[t] > best:
-                        best = y[t]
-                        best_at = band * n_frames + t
+                best, best_at = _correlate_scan(
+                    y, x[b, band], w, offsets[f], n, n_out, best, best_at, band * n_frames
+                )
             maxima[b, f, s] = best
             argmax[b, f, s] = best_at
     return maxima, argmax
