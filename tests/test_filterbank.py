@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from skrhythm.nn._fast_filterbank import (
-    _correlate,
+    _TILE,
     _correlate_plain,
     _correlate_scan,
     pooled_correlation,
@@ -69,7 +69,7 @@ CASES = [
     ((1, 2, 3, 4, 5), (1, 2, 3, 2, 1), 8, 4, 1, 9),  # batch 1, filter as long as the input
     ((7, 20, 33), (2, 1, 3), 10, 4, 5, 40),  # 10 bands / 4: 2 sub-bands, 2 bands dropped
     ((5, 9), (3, 2), 3, 4, 4, 30),  # fewer bands than pool_bands: one sub-band
-    ((4, 13), (2, 2), 12, 3, 2, 50),  # pool_bands 3
+    ((13, 4), (2, 2), 12, 3, 2, 50),  # pool_bands 3, lengths not ascending
     ((8,), (6,), 7, 1, 3, 25),  # no pooling over bands
     (ONET_LENGTHS + PNET_LENGTHS, (5,) * 8 + (1,) * 35, 40, 4, 2, 250),  # O-net + P-net
 ]
@@ -172,24 +172,23 @@ def test_batch_composition_invariance(fused):
     assert torch.equal(forward(bank, x[3:7], *fused), full[3:7])
 
 
-# Output counts around the register tile (8 lanes x 8 vectors): shorter than a vector,
-# partial vectors, whole vectors, a tile plus a remainder, whole tiles.
-TILE_OUTPUTS = (1, 5, 7, 8, 9, 15, 16, 17, 40, 63, 64, 65, 100, 128, 129, 200)
+def correlate_tiled(lengths, x, w, offsets, lo, hi, best=-np.inf, base=1000):
+    """Run the tiled correlation of a group of filters on a zero-padded copy of ``x``."""
+    size, pad = len(lengths), _TILE + max(lengths)
+    row = len(x) + pad
+    xp = np.zeros(row, x.dtype)
+    xp[: len(x)] = x
+    y = np.full(size * row, 99, x.dtype)
+    bests, positions = np.full(size, best), np.full(size, -1)
+    lengths = np.asarray(lengths, np.int64)
+    _correlate_scan(size, y, row, xp, w, offsets, lengths, 0, lo, hi, bests, positions, base)
+    return y.reshape(size, row), bests, positions
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [1, 3, 41, 150])
-def test_register_tiles_bitwise_equal_the_plain_loop(dtype, n):
-    """The tiled correlation sums the taps in the plain loop's order: bitwise equal."""
-    rng = np.random.default_rng(n)
-    x = rng.standard_normal(400).astype(dtype)
-    w = rng.standard_normal(n + 7).astype(dtype)
-    for n_out in TILE_OUTPUTS:
-        tiled = np.full(n_out + 3, 99, dtype)  # the outputs beyond n_out stay untouched
-        plain = np.full(n_out + 3, 99, dtype)
-        _correlate(tiled, x[2:], w, 7, n, n_out)
-        _correlate_plain(plain, x[2:], w, 7, n, n_out)
-        assert tiled.tobytes() == plain.tobytes(), n_out
+def correlate_plain(x, w, offset, n, lo, hi):
+    y = np.empty(hi - lo, x.dtype)
+    _correlate_plain(y, x[lo:], w, offset, n, hi - lo)
+    return y
 
 
 def scan_in_order(y, best, best_at, base):
@@ -199,24 +198,52 @@ def scan_in_order(y, best, best_at, base):
     return best, best_at
 
 
-@pytest.mark.parametrize("n_out", TILE_OUTPUTS)
-def test_register_tiles_scan_like_the_plain_loop(n_out):
-    """The running maximum skips tiles that cannot raise it, yet ends where an in-order
-    scan of the outputs ends: same value, first position of ties, NaN never chosen."""
-    gen = np.random.default_rng(n_out)
-    w = gen.integers(-2, 3, 5).astype(np.float32)  # small integers: many exact ties
-    x = gen.integers(0, 3, n_out + 4).astype(np.float32)
-    if n_out > 1:
-        x[n_out // 2 + 4] = np.nan  # spoils the outputs n_out // 2 to n_out // 2 + 4
-    y_plain = np.empty(n_out, np.float32)
-    _correlate_plain(y_plain, x, w, 0, 5, n_out)
-    assert np.isnan(y_plain).any() == (n_out > 1) and not np.isnan(y_plain).all()
-    finite = np.sort(y_plain[~np.isnan(y_plain)])
+# Groups of filters (lengths ascending, equal or not) and output ranges around the tile
+# sizes (8 lanes; 4 vectors per filter in a group, 8 for one filter).
+GROUPS = [(3,), (41,), (150,), (1, 1), (6, 6, 6, 6), (46, 51, 56), (21, 26, 150, 151)]
+RANGES = [(0, 1), (0, 7), (0, 8), (0, 31), (0, 32), (0, 33), (0, 64), (0, 65), (0, 100),
+          (0, 129), (5, 77), (100, 101)]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lengths", GROUPS, ids=str)
+def test_register_tiles_bitwise_equal_the_plain_loop(dtype, lengths):
+    """Every filter of a group sums its taps in the plain loop's order: bitwise equal
+    outputs, and the running maximum ends where an in-order scan ends."""
+    rng = np.random.default_rng(len(lengths))
+    x = rng.standard_normal(400).astype(dtype)
+    offsets = np.cumsum(np.asarray(lengths) + 3).astype(np.int64)  # with gaps between them
+    w = rng.standard_normal(offsets[-1] + lengths[-1]).astype(dtype)
+    for lo, hi in RANGES:
+        hi += lengths[-1] - lengths[0]  # every filter has an output
+        y, bests, positions = correlate_tiled(lengths, x, w, offsets, lo, hi)
+        for j, n in enumerate(lengths):
+            hi_j = hi - (n - lengths[0])
+            plain = correlate_plain(x, w, offsets[j], n, lo, hi_j)
+            assert y[j, lo:hi_j].tobytes() == plain.tobytes(), (lo, hi, j)
+            assert (y[j, :lo] == 99).all()
+            assert (bests[j], positions[j]) == scan_in_order(plain, -np.inf, -1, 1000 + lo)
+
+
+@pytest.mark.parametrize("lengths", [(5,), (5, 5, 6, 7)], ids=str)
+@pytest.mark.parametrize("hi", [1, 5, 9, 33, 65, 100])
+def test_register_tiles_scan_ties_and_nan_like_the_plain_loop(lengths, hi):
+    """Skipping tiles that cannot raise the running maximum changes nothing: same value,
+    first position of ties (small integers tie often), NaN never chosen, for any
+    starting value."""
+    gen = np.random.default_rng(hi)
+    offsets = np.arange(len(lengths), dtype=np.int64) * 8
+    w = gen.integers(-2, 3, 8 * len(lengths)).astype(np.float32)
+    x = gen.integers(0, 3, hi + 10).astype(np.float32)
+    if hi > 1:
+        x[hi // 2 + 4] = np.nan  # spoils a few outputs in the middle
+    plain = correlate_plain(x, w, offsets[0], lengths[0], 0, hi)
+    assert np.isnan(plain).any() == (hi > 1) and not np.isnan(plain).all()
+    finite = np.sort(plain[~np.isnan(plain)])
     for best in (-np.inf, finite[len(finite) // 2], finite[-1], np.inf):
-        y = np.empty(n_out, np.float32)
-        got = _correlate_scan(y, x, w, 0, 5, n_out, best, -1, 1000)
-        assert got == scan_in_order(y_plain, best, -1, 1000)
-        np.testing.assert_array_equal(y, y_plain)
+        y, bests, positions = correlate_tiled(lengths, x, w, offsets, 0, hi, best)
+        np.testing.assert_array_equal(y[0, :hi], plain)
+        assert (bests[0], positions[0]) == scan_in_order(plain, best, -1, 1000)
 
 
 def test_thread_count_does_not_change_results():

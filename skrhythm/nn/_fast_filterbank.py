@@ -11,14 +11,17 @@ and pools every patch of them from these correlations (a sliding-window
 maximum).
 
 The correlations are computed in register tiles: an LLVM intrinsic keeps
-``_VECTORS`` vectors of ``_LANES`` consecutive outputs in registers while it
-runs over the taps, one vector multiply-add per tap and vector, and returns
-the tile's maximum, so the argmax scan reads only the tiles that can raise
-the running maximum. Each output is summed over the taps in ascending order
-with multiply-adds contracted exactly as in the plain loop
-(``llvm.fmuladd``), so the results are bitwise those of
-:func:`_correlate_plain`, the obvious scalar loop kept beside it for the
-tests.
+vectors of ``_LANES`` consecutive outputs of up to ``_GROUP`` filters in
+registers while it runs over the taps, loading each vector of the input once
+for all the filters of the group (one vector multiply-add per tap, vector and
+filter), and returns each filter's largest output, so the argmax scan reads
+only the tiles that can raise the running maximum. The forward kernel groups
+consecutive filters by ascending length; the input rows are copied with
+zero padding so that whole tiles never read out of bounds (the outputs past
+a filter's valid range are never scanned). Each output is summed over the
+taps in ascending order with multiply-adds contracted exactly as in the
+plain loop (``llvm.fmuladd``), so the results are bitwise those of
+:func:`_correlate_plain`, the obvious loop kept beside them for the tests.
 
 Every output element is computed by one thread with a fixed summation order
 that depends only on its own sample, so the result of a sample does not depend
@@ -57,27 +60,36 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 
 
 _LANES = 8  # outputs per vector: one AVX2 register of float32
-_VECTORS = 8  # vectors per tile: enough independent multiply-add chains to hide their latency
+_VECTORS = 8  # vectors per tile of one filter: chains enough to hide the multiply-add latency
 _TILE = _LANES * _VECTORS
+_GROUP = 4  # filters per group: each vector of the input read once serves all of them
+_GROUP_VECTORS = 4  # vectors per filter in a tile of a group
+_GROUP_TILE = _LANES * _GROUP_VECTORS
 
 
-def _make_tile(n_vectors):
-    """A numba intrinsic correlating one tile of ``n_vectors * _LANES`` outputs.
+def _make_tile(n_filters, n_vectors):
+    """A numba intrinsic correlating one tile of outputs of a group of filters.
 
-    ``tile(y, t, xr, w, offset, n)`` sets ``y[t + i] = sum_k w[offset + k] *
-    xr[t + i + k]`` for ``i < n_vectors * _LANES`` (``k`` ascending, one
-    ``llvm.fmuladd`` per tap, accumulators in registers) and returns the
-    largest of these outputs, ignoring NaN (``-inf`` if there is none). The
-    caller guarantees that every index is in bounds: nothing is checked.
+    ``tile(y, row, t, xr, w, offsets, lengths, first)`` correlates the filters
+    ``first`` to ``first + n_filters - 1`` (lengths ascending) with ``xr``: for
+    filter ``first + j`` and ``i < n_vectors * _LANES`` it sets
+    ``y[j * row + t + i] = sum_k w[offsets[first + j] + k] * xr[t + i + k]``,
+    ``k`` ascending, one ``llvm.fmuladd`` per tap (contracted exactly as in
+    the plain loop), the accumulators in registers. Each vector of ``xr`` is
+    loaded once per tap for all the filters that still have taps. It returns
+    the largest output of each filter, ignoring NaN (``-inf`` if there is
+    none). The caller guarantees that every index is in bounds: nothing is
+    checked.
     """
 
     @intrinsic
-    def tile(typingctx, y, t, xr, w, offset, n):
-        signature = y.dtype(y, types.intp, xr, w, types.intp, types.intp)
+    def tile(typingctx, y, row, t, xr, w, offsets, lengths, first):
+        result = types.UniTuple(y.dtype, n_filters)
+        signature = result(y, types.intp, types.intp, xr, w, offsets, lengths, types.intp)
 
         def codegen(context, builder, signature, args):
-            y, t, xr, w, offset, n = args
-            y_type, _, xr_type, w_type, _, _ = signature.args
+            y, row, t, xr, w, offsets, lengths, first = args
+            y_type, _, _, xr_type, w_type, offsets_type, lengths_type, _ = signature.args
             scalar = context.get_value_type(y_type.dtype)
             vector = ir.VectorType(scalar, _LANES)
             bits = 64 if isinstance(scalar, ir.DoubleType) else 32
@@ -86,66 +98,76 @@ def _make_tile(n_vectors):
                 ir.FunctionType(vector, [vector] * 3),
                 f"llvm.fmuladd.v{_LANES}f{bits}",
             )
-            y_base = builder.gep(context.make_array(y_type)(context, builder, y).data, [t])
-            x_base = builder.gep(context.make_array(xr_type)(context, builder, xr).data, [t])
-            w_base = builder.gep(context.make_array(w_type)(context, builder, w).data, [offset])
+
+            def data(array_type, array):
+                return context.make_array(array_type)(context, builder, array).data
+
+            def integer(value):
+                return ir.Constant(t.type, value)
+
+            def element(array_type, array, j):
+                at = builder.gep(data(array_type, array), [builder.add(first, integer(j))])
+                return context.cast(builder, builder.load(at), array_type.dtype, types.intp)
+
+            x_base = builder.gep(data(xr_type, xr), [t])
+            y_bases, w_bases, n_taps = [], [], []
+            for j in range(n_filters):
+                y_at = builder.add(t, builder.mul(row, integer(j)))
+                y_bases.append(builder.gep(data(y_type, y), [y_at]))
+                offset = element(offsets_type, offsets, j)
+                w_bases.append(builder.gep(data(w_type, w), [offset]))
+                n_taps.append(element(lengths_type, lengths, j))
             zero = ir.Constant(vector, [ir.Constant(scalar, 0.0)] * _LANES)
-            accumulators = [cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
+            accumulators = [
+                [cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
+                for _ in range(n_filters)
+            ]
             splat = ir.Constant(ir.VectorType(ir.IntType(32), _LANES), [0] * _LANES)
-            with cgutils.for_range(builder, n) as loop:
-                k = loop.index
-                w_k = builder.insert_element(
-                    ir.Constant(vector, ir.Undefined),
-                    builder.load(builder.gep(w_base, [k])),
-                    ir.Constant(ir.IntType(32), 0),
-                )
-                w_k = builder.shuffle_vector(w_k, ir.Constant(vector, ir.Undefined), splat)
-                for v, accumulator in enumerate(accumulators):
-                    at = builder.gep(x_base, [builder.add(k, ir.Constant(k.type, v * _LANES))])
-                    x_k = builder.load(builder.bitcast(at, vector.as_pointer()), align=1)
-                    total = builder.call(fmuladd, [w_k, x_k, builder.load(accumulator)])
-                    builder.store(total, accumulator)
+            # Taps lengths[j - 1] to lengths[j] - 1 concern the filters j onwards.
+            first_tap = integer(0)
+            for j in range(n_filters):
+                with cgutils.for_range(builder, n_taps[j], start=first_tap) as loop:
+                    k = loop.index
+                    x_k = []
+                    for v in range(n_vectors):
+                        at = builder.gep(x_base, [builder.add(k, integer(v * _LANES))])
+                        x_k.append(builder.load(builder.bitcast(at, vector.as_pointer()), align=1))
+                    for i in range(j, n_filters):
+                        w_k = builder.insert_element(
+                            ir.Constant(vector, ir.Undefined),
+                            builder.load(builder.gep(w_bases[i], [k])),
+                            ir.Constant(ir.IntType(32), 0),
+                        )
+                        w_k = builder.shuffle_vector(w_k, ir.Constant(vector, ir.Undefined), splat)
+                        for accumulator, x_kv in zip(accumulators[i], x_k):
+                            total = builder.call(fmuladd, [w_k, x_kv, builder.load(accumulator)])
+                            builder.store(total, accumulator)
+                first_tap = n_taps[j]
             minus_inf = ir.Constant(scalar, float("-inf"))
-            top = ir.Constant(vector, [minus_inf] * _LANES)
-            for v, accumulator in enumerate(accumulators):
-                total = builder.load(accumulator)
-                at = builder.gep(y_base, [ir.Constant(t.type, v * _LANES)])
-                builder.store(total, builder.bitcast(at, vector.as_pointer()), align=1)
-                top = builder.select(builder.fcmp_ordered(">", total, top), total, top)
-            result = minus_inf
-            for lane in range(_LANES):
-                value = builder.extract_element(top, ir.Constant(ir.IntType(32), lane))
-                result = builder.select(builder.fcmp_ordered(">", value, result), value, result)
-            return result
+            maxima = []
+            for y_base, filter_accumulators in zip(y_bases, accumulators):
+                top = ir.Constant(vector, [minus_inf] * _LANES)
+                for v, accumulator in enumerate(filter_accumulators):
+                    total = builder.load(accumulator)
+                    at = builder.gep(y_base, [integer(v * _LANES)])
+                    builder.store(total, builder.bitcast(at, vector.as_pointer()), align=1)
+                    top = builder.select(builder.fcmp_ordered(">", total, top), total, top)
+                half = _LANES // 2  # halve the vector: its lanes hold no NaN
+                while half:
+                    mask = [(lane + half) % _LANES for lane in range(_LANES)]
+                    other = builder.shuffle_vector(top, top, ir.Constant(splat.type, mask))
+                    top = builder.select(builder.fcmp_ordered(">", other, top), other, top)
+                    half //= 2
+                maxima.append(builder.extract_element(top, ir.Constant(ir.IntType(32), 0)))
+            return context.make_tuple(builder, signature.return_type, maxima)
 
         return signature, codegen
 
     return tile
 
 
-_tile_1, _tile_2, _tile_3, _tile_4, _tile_5, _tile_6, _tile_7, _tile_8 = (
-    _make_tile(n_vectors) for n_vectors in range(1, _VECTORS + 1)
-)
-
-
-@njit(inline="always")
-def _tile(n_vectors, y, t, xr, w, offset, n):
-    """Correlate ``n_vectors`` (1 to ``_VECTORS``) vectors of outputs from ``t``; their maximum."""
-    if n_vectors == 1:
-        return _tile_1(y, t, xr, w, offset, n)
-    if n_vectors == 2:
-        return _tile_2(y, t, xr, w, offset, n)
-    if n_vectors == 3:
-        return _tile_3(y, t, xr, w, offset, n)
-    if n_vectors == 4:
-        return _tile_4(y, t, xr, w, offset, n)
-    if n_vectors == 5:
-        return _tile_5(y, t, xr, w, offset, n)
-    if n_vectors == 6:
-        return _tile_6(y, t, xr, w, offset, n)
-    if n_vectors == 7:
-        return _tile_7(y, t, xr, w, offset, n)
-    return _tile_8(y, t, xr, w, offset, n)
+_single_tile = _make_tile(1, _VECTORS)
+_pair_tile, _triple_tile, _quad_tile = (_make_tile(n, _GROUP_VECTORS) for n in (2, 3, 4))
 
 
 @njit(inline="always")
@@ -159,53 +181,52 @@ def _scan(y, lo, hi, best, best_at, base):
 
 
 @njit(inline="always")
-def _tile_scan(n_vectors, y, t, xr, w, offset, n, best, best_at, base):
-    """Correlate a tile, then scan it only if its maximum can raise ``best``."""
-    if _tile(n_vectors, y, t, xr, w, offset, n) > best:
-        return _scan(y, t, t + n_vectors * _LANES, best, best_at, base)
-    return best, best_at
+def _scan_tile(maxima, y, row, t, width, lengths, first, hi, best, best_at, base):
+    """Scan the new outputs of each filter of a tile, if its maximum can raise the running one."""
+    for j in range(len(maxima)):
+        if maxima[j] > best[j]:
+            end = min(t + width, hi - (lengths[first + j] - lengths[first]))
+            best[j], best_at[j] = _scan(y[j * row :], t, end, best[j], best_at[j], base)
 
 
 @njit(inline="always", fastmath={"contract"})
-def _correlate_scan(y, xr, w, offset, n, n_out, best, best_at, base):
-    """``y[t] = sum_k w[offset + k] * xr[t + k]`` for ``t < n_out``, and the running maximum.
+def _correlate_scan(size, y, row, xp, w, offsets, lengths, first, lo, hi, best, best_at, base):
+    """Correlate ``size`` (1 to ``_GROUP``) filters with a padded row in register tiles.
 
-    Returns ``best`` and ``best_at`` updated as by scanning ``y[:n_out]`` in
-    order for values strictly above ``best`` (``best_at = base + t``). Full
-    tiles run from ``t = 0``; the remainder is one tile that ends at
-    ``n_out`` and overlaps the previous one (its outputs are computed again,
-    identically, and cannot raise the maximum again), so no tap reads past
-    ``xr[n_out + n - 2]``. Only rows shorter than one vector run the scalar
-    loop.
+    Filter ``first + j`` (lengths ascending) is correlated with ``xp`` into
+    row ``j`` of ``y`` (rows ``row`` apart): ``y[j * row + t] = sum_k
+    w[offsets[first + j] + k] * xp[t + k]`` for ``lo <= t < hi_j``, where
+    ``hi_j = hi - (lengths[first + j] - lengths[first])`` (with ``hi`` the
+    count of valid outputs of the shortest filter, every ``hi_j`` is the
+    count of its filter). Whole tiles run from ``lo`` on, so up to one tile of
+    outputs beyond ``hi_j`` is written too (values of no use): ``xp`` must be
+    readable up to ``hi + _TILE + lengths[first + size - 1]`` and the rows of
+    ``y`` long enough. ``best[j]`` and ``best_at[j]`` are updated as by
+    scanning ``y[j * row + lo : j * row + hi_j]`` in order for values strictly
+    above ``best[j]`` (``best_at[j] = base + t``); a tile whose maximum
+    cannot raise ``best[j]`` is not scanned.
     """
-    t = 0
-    while t + _TILE <= n_out:
-        best, best_at = _tile_scan(_VECTORS, y, t, xr, w, offset, n, best, best_at, base)
-        t += _TILE
-    if t == n_out:
-        return best, best_at
-    n_vectors = (n_out - t + _LANES - 1) // _LANES
-    if n_out >= n_vectors * _LANES:
-        start = n_out - n_vectors * _LANES
-        return _tile_scan(n_vectors, y, start, xr, w, offset, n, best, best_at, base)
-    # Here t == 0 and n_out < _TILE is not a multiple of _LANES.
-    if n_vectors > 1:
-        best, best_at = _tile_scan(n_vectors - 1, y, 0, xr, w, offset, n, best, best_at, base)
-    if n_out >= _LANES:
-        return _tile_scan(1, y, n_out - _LANES, xr, w, offset, n, best, best_at, base)
-    _correlate_plain(y[:n_out], xr, w, offset, n, n_out)
-    return _scan(y, 0, n_out, best, best_at, base)
-
-
-@njit(inline="always", fastmath={"contract"})
-def _correlate(y, xr, w, offset, n, n_out):
-    """``y[t] = sum_k w[offset + k] * xr[t + k]`` for ``t < n_out`` (register tiles)."""
-    _correlate_scan(y, xr, w, offset, n, n_out, np.inf, 0, 0)
+    if size == 1:
+        for t in range(lo, hi, _TILE):
+            maxima = _single_tile(y, row, t, xp, w, offsets, lengths, first)
+            _scan_tile(maxima, y, row, t, _TILE, lengths, first, hi, best, best_at, base)
+    elif size == 2:
+        for t in range(lo, hi, _GROUP_TILE):
+            maxima = _pair_tile(y, row, t, xp, w, offsets, lengths, first)
+            _scan_tile(maxima, y, row, t, _GROUP_TILE, lengths, first, hi, best, best_at, base)
+    elif size == 3:
+        for t in range(lo, hi, _GROUP_TILE):
+            maxima = _triple_tile(y, row, t, xp, w, offsets, lengths, first)
+            _scan_tile(maxima, y, row, t, _GROUP_TILE, lengths, first, hi, best, best_at, base)
+    else:
+        for t in range(lo, hi, _GROUP_TILE):
+            maxima = _quad_tile(y, row, t, xp, w, offsets, lengths, first)
+            _scan_tile(maxima, y, row, t, _GROUP_TILE, lengths, first, hi, best, best_at, base)
 
 
 @njit(fastmath={"contract"})
 def _correlate_plain(y, xr, w, offset, n, n_out):
-    """The obvious loop for :func:`_correlate`, one output at a time, taps ascending."""
+    """The obvious loop for one filter, one output at a time, taps ascending (for the tests)."""
     for t in range(n_out):
         total = y.dtype.type(0)
         for k in range(n):
@@ -213,27 +234,49 @@ def _correlate_plain(y, xr, w, offset, n, n_out):
         y[t] = total
 
 
+@njit(inline="always")
+def _padded_rows(x, b, first_band, n_bands, pad):
+    """Bands ``first_band`` onwards of sample ``b``, each followed by ``pad`` zeros."""
+    n_frames = x.shape[2]
+    rows = np.zeros((n_bands, n_frames + pad), x.dtype)
+    for i in range(n_bands):
+        rows[i, :n_frames] = x[b, first_band + i]
+    return rows
+
+
 @njit(parallel=True, cache=False, fastmath={"contract"})
 def _forward_kernel(x, w, lengths, offsets, pool_bands, n_subbands):
+    """Pooled maxima and their positions; ``lengths`` must ascend.
+
+    Consecutive filters are correlated in groups of ``_GROUP`` (fewer at the
+    end), the group's filters sharing every load of the input.
+    """
     n_batch, _, n_frames = x.shape
     n_filters = lengths.shape[0]
+    pad = _TILE + lengths[-1]
     maxima = np.empty((n_batch, n_filters, n_subbands), x.dtype)
     argmax = np.empty((n_batch, n_filters, n_subbands), np.int64)
     for task in prange(n_batch * n_subbands):
         b = task // n_subbands
         s = task % n_subbands
-        y = np.empty(n_frames, x.dtype)
-        for f in range(n_filters):
-            n = lengths[f]
-            n_out = n_frames - n + 1
-            best = -np.inf
-            best_at = s * pool_bands * n_frames
-            for band in range(s * pool_bands, (s + 1) * pool_bands):
-                best, best_at = _correlate_scan(
-                    y, x[b, band], w, offsets[f], n, n_out, best, best_at, band * n_frames
-                )
-            maxima[b, f, s] = best
-            argmax[b, f, s] = best_at
+        rows = _padded_rows(x, b, s * pool_bands, pool_bands, pad)
+        y = np.empty(_GROUP * (n_frames + pad), x.dtype)
+        best = np.empty(_GROUP, np.float64)
+        best_at = np.empty(_GROUP, np.int64)
+        for first in range(0, n_filters, _GROUP):
+            size = min(_GROUP, n_filters - first)
+            best[:] = -np.inf
+            best_at[:] = s * pool_bands * n_frames
+            n_out = n_frames - lengths[first] + 1
+            for i in range(pool_bands):
+                base = (s * pool_bands + i) * n_frames
+                _correlate_scan(
+                    size, y, n_frames + pad, rows[i], w, offsets, lengths, first, 0, n_out,
+                    best, best_at, base,
+                )  # fmt: skip
+            for j in range(size):
+                maxima[b, first + j, s] = best[j]
+                argmax[b, first + j, s] = best_at[j]
     return maxima, argmax
 
 
@@ -243,16 +286,18 @@ def _windows_kernel(x, w, lengths, offsets, pool_bands, n_subbands, starts, patc
     n_filters = lengths.shape[0]
     n_patches = starts.shape[0]
     sorted_starts = np.unique(starts)
+    pad = _TILE + lengths.max()
     maxima = np.empty((n_batch, n_patches, n_filters, n_subbands), x.dtype)
     for task in prange(n_batch * n_subbands):
         b = task // n_subbands
         s = task % n_subbands
-        first = s * pool_bands
-        y = np.empty(n_frames, x.dtype)
-        band_max = np.empty(n_frames, x.dtype)
+        rows = _padded_rows(x, b, s * pool_bands, pool_bands, pad)
+        y = np.empty(n_frames + pad, x.dtype)
+        band_max = np.empty(n_frames + pad, x.dtype)
+        no_scan = np.full(1, np.inf)  # correlations only: nothing can exceed it
+        no_position = np.zeros(1, np.int64)
         for f in range(n_filters):
-            n = lengths[f]
-            n_window = patch_frames - n + 1
+            n_window = patch_frames - lengths[f] + 1
             # band_max[t]: largest correlation at time t over the bands of the
             # sub-band, for t in the union of the patches' windows only
             i = 0
@@ -263,14 +308,17 @@ def _windows_kernel(x, w, lengths, offsets, pool_bands, n_subbands, starts, patc
                 while i < sorted_starts.shape[0] and sorted_starts[i] <= hi:
                     hi = sorted_starts[i] + n_window
                     i += 1
-                segment_max = band_max[lo:hi]
-                segment = y[lo:hi]
-                _correlate(segment_max, x[b, first, lo:], w, offsets[f], n, hi - lo)
-                for band in range(first + 1, first + pool_bands):
-                    _correlate(segment, x[b, band, lo:], w, offsets[f], n, hi - lo)
-                    for t in range(hi - lo):
-                        if segment[t] > segment_max[t]:
-                            segment_max[t] = segment[t]
+                _correlate_scan(
+                    1, band_max, 0, rows[0], w, offsets, lengths, f, lo, hi,
+                    no_scan, no_position, 0,
+                )  # fmt: skip
+                for band in range(1, pool_bands):
+                    _correlate_scan(
+                        1, y, 0, rows[band], w, offsets, lengths, f, lo, hi,
+                        no_scan, no_position, 0,
+                    )  # fmt: skip
+                    for t in range(lo, hi):  # a select, not a branch: vectorised
+                        band_max[t] = y[t] if y[t] > band_max[t] else band_max[t]
             for p in range(n_patches):
                 best = -np.inf
                 for t in range(starts[p], starts[p] + n_window):
@@ -327,7 +375,15 @@ class _NumbaKernels:
 
     @staticmethod
     def forward(x, w, geometry):
-        maxima, argmax = _launch(_forward_kernel, x.numpy(), w.numpy(), *geometry)
+        lengths, offsets, pool_bands, n_subbands = geometry
+        if np.all(lengths[1:] >= lengths[:-1]):
+            maxima, argmax = _launch(_forward_kernel, x.numpy(), w.numpy(), *geometry)
+        else:  # the kernel groups filters of ascending lengths
+            order = np.argsort(lengths, kind="stable")
+            sorted_geometry = (lengths[order], offsets[order], pool_bands, n_subbands)
+            by_length = _launch(_forward_kernel, x.numpy(), w.numpy(), *sorted_geometry)
+            maxima, argmax = (np.empty_like(a) for a in by_length)
+            maxima[:, order], argmax[:, order] = by_length
         return torch.from_numpy(maxima), torch.from_numpy(argmax)
 
     @staticmethod
