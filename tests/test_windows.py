@@ -97,7 +97,7 @@ CASES = {
         [50, 0, 13, 50, 7],
     ),
     "fewer bands than pool_bands": ((5, 9), (3, 2), 3, 4, 2, 60, 25, [0, 35, 10]),
-    "pool_bands 3, gaps between patches": ((4, 13), (2, 2), 12, 3, 2, 80, 20, [0, 30, 60]),
+    "pool_bands 3, gaps, lengths not ascending": ((13, 4), (2, 2), 12, 3, 2, 80, 20, [0, 30, 60]),
     "no pooling over bands": ((8,), (6,), 7, 1, 3, 45, 20, [25, 0]),
 }
 

@@ -282,24 +282,29 @@ def _forward_kernel(x, w, lengths, offsets, pool_bands, n_subbands):
 
 @njit(parallel=True, cache=False, fastmath={"contract"})
 def _windows_kernel(x, w, lengths, offsets, pool_bands, n_subbands, starts, patch_frames):
+    """Pooled maxima of every patch of whole tracks; ``lengths`` must ascend (as forward)."""
     n_batch, _, n_frames = x.shape
     n_filters = lengths.shape[0]
     n_patches = starts.shape[0]
     sorted_starts = np.unique(starts)
-    pad = _TILE + lengths.max()
+    pad = _TILE + lengths[-1]
+    row = n_frames + pad
     maxima = np.empty((n_batch, n_patches, n_filters, n_subbands), x.dtype)
     for task in prange(n_batch * n_subbands):
         b = task // n_subbands
         s = task % n_subbands
         rows = _padded_rows(x, b, s * pool_bands, pool_bands, pad)
-        y = np.empty(n_frames + pad, x.dtype)
-        band_max = np.empty(n_frames + pad, x.dtype)
-        no_scan = np.full(1, np.inf)  # correlations only: nothing can exceed it
-        no_position = np.zeros(1, np.int64)
-        for f in range(n_filters):
-            n_window = patch_frames - lengths[f] + 1
-            # band_max[t]: largest correlation at time t over the bands of the
-            # sub-band, for t in the union of the patches' windows only
+        y = np.empty(_GROUP * row, x.dtype)
+        band_max = np.empty(_GROUP * row, x.dtype)
+        no_scan = np.full(_GROUP, np.inf)  # correlations only: nothing can exceed it
+        no_position = np.zeros(_GROUP, np.int64)
+        for first in range(0, n_filters, _GROUP):
+            size = min(_GROUP, n_filters - first)
+            # band_max[j * row + t]: largest correlation of filter first + j at
+            # time t over the bands of the sub-band, for t in the union of the
+            # patches' windows of the group's shortest filter (which hold those
+            # of the longer ones) only
+            n_window = patch_frames - lengths[first] + 1
             i = 0
             while i < sorted_starts.shape[0]:
                 lo = sorted_starts[i]
@@ -309,22 +314,25 @@ def _windows_kernel(x, w, lengths, offsets, pool_bands, n_subbands, starts, patc
                     hi = sorted_starts[i] + n_window
                     i += 1
                 _correlate_scan(
-                    1, band_max, 0, rows[0], w, offsets, lengths, f, lo, hi,
+                    size, band_max, row, rows[0], w, offsets, lengths, first, lo, hi,
                     no_scan, no_position, 0,
                 )  # fmt: skip
                 for band in range(1, pool_bands):
                     _correlate_scan(
-                        1, y, 0, rows[band], w, offsets, lengths, f, lo, hi,
+                        size, y, row, rows[band], w, offsets, lengths, first, lo, hi,
                         no_scan, no_position, 0,
                     )  # fmt: skip
-                    for t in range(lo, hi):  # a select, not a branch: vectorised
-                        band_max[t] = y[t] if y[t] > band_max[t] else band_max[t]
-            for p in range(n_patches):
-                best = -np.inf
-                for t in range(starts[p], starts[p] + n_window):
-                    if band_max[t] > best:
-                        best = band_max[t]
-                maxima[b, p, f, s] = best
+                    for j in range(size):
+                        for t in range(j * row + lo, j * row + hi):  # a select: vectorised
+                            band_max[t] = y[t] if y[t] > band_max[t] else band_max[t]
+            for j in range(size):
+                n_window_j = patch_frames - lengths[first + j] + 1
+                for p in range(n_patches):
+                    best = -np.inf
+                    for t in range(j * row + starts[p], j * row + starts[p] + n_window_j):
+                        if band_max[t] > best:
+                            best = band_max[t]
+                    maxima[b, p, first + j, s] = best
     return maxima
 
 
@@ -375,15 +383,10 @@ class _NumbaKernels:
 
     @staticmethod
     def forward(x, w, geometry):
-        lengths, offsets, pool_bands, n_subbands = geometry
-        if np.all(lengths[1:] >= lengths[:-1]):
-            maxima, argmax = _launch(_forward_kernel, x.numpy(), w.numpy(), *geometry)
-        else:  # the kernel groups filters of ascending lengths
-            order = np.argsort(lengths, kind="stable")
-            sorted_geometry = (lengths[order], offsets[order], pool_bands, n_subbands)
-            by_length = _launch(_forward_kernel, x.numpy(), w.numpy(), *sorted_geometry)
-            maxima, argmax = (np.empty_like(a) for a in by_length)
-            maxima[:, order], argmax[:, order] = by_length
+        lengths, offsets, *pooling = geometry
+        maxima, argmax = _by_length(
+            _forward_kernel, x.numpy(), w.numpy(), lengths, offsets, pooling, 1
+        )
         return torch.from_numpy(maxima), torch.from_numpy(argmax)
 
     @staticmethod
@@ -393,6 +396,24 @@ class _NumbaKernels:
     @staticmethod
     def weight_grad(x, grad, argmax, geometry, w):
         return _through_argmax(_weight_grad_kernel, x, grad, argmax, geometry, torch.zeros_like(w))
+
+
+def _by_length(kernel, x, w, lengths, offsets, geometry, filter_axis):
+    """Run a kernel that needs the filters by ascending length; outputs in the filters' order.
+
+    ``geometry`` holds the kernel's arguments after ``lengths`` and
+    ``offsets``; the filters' axis of its output(s) is ``filter_axis``.
+    """
+    if np.all(lengths[1:] >= lengths[:-1]):
+        return _launch(kernel, x, w, lengths, offsets, *geometry)
+    order = np.argsort(lengths, kind="stable")
+    result = _launch(kernel, x, w, lengths[order], offsets[order], *geometry)
+    where = (slice(None),) * filter_axis + (order,)
+    outputs = result if isinstance(result, tuple) else (result,)
+    unsorted = tuple(np.empty_like(a) for a in outputs)
+    for out, a in zip(unsorted, outputs):
+        out[where] = a
+    return unsorted if isinstance(result, tuple) else unsorted[0]
 
 
 def _through_argmax(kernel, data, grad, argmax, geometry, out):
@@ -467,7 +488,5 @@ def pooled_correlation_windows(
     x = x.detach().contiguous().numpy()
     w = w.detach().contiguous().numpy()
     starts = np.ascontiguousarray(starts, dtype=np.int64)
-    maxima = _launch(
-        _windows_kernel, x, w, lengths, offsets, pool_bands, n_subbands, starts, int(patch_frames)
-    )
-    return torch.from_numpy(maxima)
+    geometry = (pool_bands, n_subbands, starts, int(patch_frames))
+    return torch.from_numpy(_by_length(_windows_kernel, x, w, lengths, offsets, geometry, 2))
