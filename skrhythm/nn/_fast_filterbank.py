@@ -65,6 +65,9 @@ _TILE = _LANES * _VECTORS
 _GROUP = 4  # filters per group: each vector of the input read once serves all of them
 _GROUP_VECTORS = 4  # vectors per filter in a tile of a group
 _GROUP_TILE = _LANES * _GROUP_VECTORS
+# A zero that numba types as int64, not as the literal 0, so that both kernels call
+# _correlate_scan with one signature (one compilation).
+_ZERO = np.int64(0)
 
 
 def _make_tile(n_filters, n_vectors):
@@ -189,7 +192,7 @@ def _scan_tile(maxima, y, row, t, width, lengths, first, hi, best, best_at, base
             best[j], best_at[j] = _scan(y[j * row :], t, end, best[j], best_at[j], base)
 
 
-@njit(inline="always", fastmath={"contract"})
+@njit(fastmath={"contract"})  # not inlined: compiled once for both kernels
 def _correlate_scan(size, y, row, xp, w, offsets, lengths, first, lo, hi, best, best_at, base):
     """Correlate ``size`` (1 to ``_GROUP``) filters with a padded row in register tiles.
 
@@ -271,7 +274,7 @@ def _forward_kernel(x, w, lengths, offsets, pool_bands, n_subbands):
             for i in range(pool_bands):
                 base = (s * pool_bands + i) * n_frames
                 _correlate_scan(
-                    size, y, n_frames + pad, rows[i], w, offsets, lengths, first, 0, n_out,
+                    size, y, n_frames + pad, rows[i], w, offsets, lengths, first, _ZERO, n_out,
                     best, best_at, base,
                 )  # fmt: skip
             for j in range(size):
@@ -315,12 +318,12 @@ def _windows_kernel(x, w, lengths, offsets, pool_bands, n_subbands, starts, patc
                     i += 1
                 _correlate_scan(
                     size, band_max, row, rows[0], w, offsets, lengths, first, lo, hi,
-                    no_scan, no_position, 0,
+                    no_scan, no_position, _ZERO,
                 )  # fmt: skip
                 for band in range(1, pool_bands):
                     _correlate_scan(
                         size, y, row, rows[band], w, offsets, lengths, first, lo, hi,
-                        no_scan, no_position, 0,
+                        no_scan, no_position, _ZERO,
                     )  # fmt: skip
                     for j in range(size):
                         for t in range(j * row + lo, j * row + hi):  # a select: vectorised
