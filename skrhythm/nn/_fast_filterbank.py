@@ -344,14 +344,17 @@ def _weight_grad_kernel(x, grad, argmax, lengths, offsets, grad_w):
     n_batch, _, n_frames = x.shape
     n_filters, n_subbands = grad.shape[1], grad.shape[2]
     for f in prange(n_filters):
-        o = offsets[f]
+        n = lengths[f]
+        total = np.zeros(n, grad_w.dtype)  # a local sum: its loop vectorises
         for b in range(n_batch):
             for s in range(n_subbands):
                 g = grad[b, f, s]
                 if g != 0:
-                    band, t = divmod(argmax[b, f, s], n_frames)
-                    for k in range(lengths[f]):
-                        grad_w[o + k] += g * x[b, band, t + k]
+                    band = argmax[b, f, s] // n_frames
+                    window = x[b, band, argmax[b, f, s] - band * n_frames :]
+                    for k in range(n):
+                        total[k] += g * window[k]
+        grad_w[offsets[f] : offsets[f] + n] += total
 
 
 @njit(parallel=True, cache=False)
@@ -360,13 +363,15 @@ def _input_grad_kernel(w, grad, argmax, lengths, offsets, grad_x):
     n_filters, n_subbands = grad.shape[1], grad.shape[2]
     for b in prange(n_batch):
         for f in range(n_filters):
-            o = offsets[f]
+            n = lengths[f]
+            weights = w[offsets[f] : offsets[f] + n]
             for s in range(n_subbands):
                 g = grad[b, f, s]
                 if g != 0:
-                    band, t = divmod(argmax[b, f, s], n_frames)
-                    for k in range(lengths[f]):
-                        grad_x[b, band, t + k] += g * w[o + k]
+                    band = argmax[b, f, s] // n_frames
+                    window = grad_x[b, band, argmax[b, f, s] - band * n_frames :]
+                    for k in range(n):
+                        window[k] += g * weights[k]
 
 
 def _launch(kernel, *args):
