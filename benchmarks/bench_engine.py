@@ -19,7 +19,9 @@ fused / reference speed-up. Then (``--projection``) it times one training
 epoch, with validation, of every O-net/P-net model of the paper at hops 250
 and 80 on the fused path, and projects the paper protocol on a Ballroom-sized
 set: 698 tracks, 10 folds (628 training tracks, 69 of them held out for
-validation), ``--epochs`` epochs.
+validation), ``--epochs`` epochs. It ends with the floor of that projection:
+the multiply-adds of the protocol's training forward passes at the rate of
+the fused forward pass alone, measured in the same run.
 
 Usage::
 
@@ -158,7 +160,7 @@ def projection(args, device):
           f"measured on {len(X) - valid} + {valid} tracks, batch {args.projection_batch}")
     print(f"{'model':>22} {'hop':>4} {'s/epoch here':>13} {'train patches/s':>16} "
           f"{'paper protocol (h)':>19}")
-    total = 0.0
+    total = multiply_adds = 0.0
     for spec in MODELS.values():
         if spec.kind != "musiccnn":
             continue
@@ -166,6 +168,8 @@ def projection(args, device):
             clf = estimator(None, args.projection_batch, device, "auto", hop=hop,
                             train_split=valid, max_epochs=1, **spec.params)  # fmt: skip
             clf.fit(X, y)  # warm-up
+            patch_steps = PAPER_TRAIN_TRACKS * len(patch_starts(N_FRAMES, PATCH, hop))
+            multiply_adds += forward_multiply_adds(clf) * patch_steps * args.epochs * 10
             clf.set_params(warm_start=True, max_epochs=args.fit_epochs)
             synchronize(device)
             start = time.perf_counter()
@@ -179,6 +183,35 @@ def projection(args, device):
             print(f"{spec.label:>22} {hop:>4} {seconds:13.3f} {patches / seconds:16.0f} "
                   f"{hours:19.2f}", flush=True)
     print(f"{'all 16 runs':>22} {'':>4} {'':>13} {'':>16} {total:19.2f}")
+    clf = estimator("O+P", args.projection_batch, device, "auto", max_epochs=1).fit(X[:8], y[:8])
+    rate = forward_rate(clf, device, args.projection_batch)
+    print(f"floor: the protocol's training forward passes are {multiply_adds:.2e} "
+          f"multiply-adds; at the fused forward's rate measured here ({rate / 1e9:.1f} "
+          f"GFLOP/s, O+P, batch {args.projection_batch}) they alone take "
+          f"{2 * multiply_adds / rate / 3600:.1f} h")
+
+
+def forward_multiply_adds(clf):
+    """Multiply-adds of one patch through the filter bank (valid correlations, every band)."""
+    bank = clf.net_.module_.filterbank
+    n = bank._filter_lengths
+    return float(bank.n_subbands * bank.pool_bands * (n * (PATCH - n + 1)).sum())
+
+
+def forward_rate(clf, device, batch, min_seconds=1.0):
+    """FLOP/s (2 per multiply-add) of the fused filter bank's forward pass alone."""
+    bank = clf.net_.module_.filterbank
+    x = torch.randn(batch, N_BANDS, PATCH, device=device)
+    with torch.no_grad():
+        bank(x)
+        synchronize(device)
+        n_calls, start = 0, time.perf_counter()
+        while time.perf_counter() - start < min_seconds:
+            bank(x)
+            n_calls += 1
+        synchronize(device)
+    seconds = time.perf_counter() - start
+    return 2 * forward_multiply_adds(clf) * batch * n_calls / seconds
 
 
 def main():
