@@ -248,11 +248,13 @@ def _padded_rows(x, b, first_band, n_bands, pad):
 
 
 @njit(parallel=True, cache=False, fastmath={"contract"})
-def _forward_kernel(x, w, lengths, offsets, pool_bands, n_subbands):
-    """Pooled maxima and their positions; ``lengths`` must ascend.
+def _forward_kernel(x, w, lengths, offsets, filters, pool_bands, n_subbands):
+    """Pooled maxima and their positions, for the filters by ascending length.
 
-    Consecutive filters are correlated in groups of ``_GROUP`` (fewer at the
-    end), the group's filters sharing every load of the input.
+    ``lengths`` and ``offsets`` list the filters by ascending length and
+    ``filters`` their indices in the output. Consecutive filters of that list
+    are correlated in groups of ``_GROUP`` (fewer at the end), the group's
+    filters sharing every load of the input.
     """
     n_batch, _, n_frames = x.shape
     n_filters = lengths.shape[0]
@@ -278,14 +280,14 @@ def _forward_kernel(x, w, lengths, offsets, pool_bands, n_subbands):
                     best, best_at, base,
                 )  # fmt: skip
             for j in range(size):
-                maxima[b, first + j, s] = best[j]
-                argmax[b, first + j, s] = best_at[j]
+                maxima[b, filters[first + j], s] = best[j]
+                argmax[b, filters[first + j], s] = best_at[j]
     return maxima, argmax
 
 
 @njit(parallel=True, cache=False, fastmath={"contract"})
-def _windows_kernel(x, w, lengths, offsets, pool_bands, n_subbands, starts, patch_frames):
-    """Pooled maxima of every patch of whole tracks; ``lengths`` must ascend (as forward)."""
+def _windows_kernel(x, w, lengths, offsets, filters, pool_bands, n_subbands, starts, patch_frames):
+    """Pooled maxima of every patch of whole tracks; filters as in :func:`_forward_kernel`."""
     n_batch, _, n_frames = x.shape
     n_filters = lengths.shape[0]
     n_patches = starts.shape[0]
@@ -335,7 +337,7 @@ def _windows_kernel(x, w, lengths, offsets, pool_bands, n_subbands, starts, patc
                     for t in range(j * row + starts[p], j * row + starts[p] + n_window_j):
                         if band_max[t] > best:
                             best = band_max[t]
-                    maxima[b, p, first + j, s] = best
+                    maxima[b, p, filters[first + j], s] = best
     return maxima
 
 
@@ -391,10 +393,11 @@ class _NumbaKernels:
 
     @staticmethod
     def forward(x, w, geometry):
-        lengths, offsets, *pooling = geometry
-        maxima, argmax = _by_length(
-            _forward_kernel, x.numpy(), w.numpy(), lengths, offsets, pooling, 1
-        )
+        lengths, offsets, pool_bands, n_subbands = geometry
+        maxima, argmax = _launch(
+            _forward_kernel, x.numpy(), w.numpy(), *_by_length(lengths, offsets), pool_bands,
+            n_subbands,
+        )  # fmt: skip
         return torch.from_numpy(maxima), torch.from_numpy(argmax)
 
     @staticmethod
@@ -406,22 +409,10 @@ class _NumbaKernels:
         return _through_argmax(_weight_grad_kernel, x, grad, argmax, geometry, torch.zeros_like(w))
 
 
-def _by_length(kernel, x, w, lengths, offsets, geometry, filter_axis):
-    """Run a kernel that needs the filters by ascending length; outputs in the filters' order.
-
-    ``geometry`` holds the kernel's arguments after ``lengths`` and
-    ``offsets``; the filters' axis of its output(s) is ``filter_axis``.
-    """
-    if np.all(lengths[1:] >= lengths[:-1]):
-        return _launch(kernel, x, w, lengths, offsets, *geometry)
-    order = np.argsort(lengths, kind="stable")
-    result = _launch(kernel, x, w, lengths[order], offsets[order], *geometry)
-    where = (slice(None),) * filter_axis + (order,)
-    outputs = result if isinstance(result, tuple) else (result,)
-    unsorted = tuple(np.empty_like(a) for a in outputs)
-    for out, a in zip(unsorted, outputs):
-        out[where] = a
-    return unsorted if isinstance(result, tuple) else unsorted[0]
+def _by_length(lengths, offsets):
+    """The filters' lengths and offsets by ascending length, and their indices (the kernels')."""
+    filters = np.argsort(lengths, kind="stable")
+    return lengths[filters], offsets[filters], filters
 
 
 def _through_argmax(kernel, data, grad, argmax, geometry, out):
@@ -496,5 +487,8 @@ def pooled_correlation_windows(
     x = x.detach().contiguous().numpy()
     w = w.detach().contiguous().numpy()
     starts = np.ascontiguousarray(starts, dtype=np.int64)
-    geometry = (pool_bands, n_subbands, starts, int(patch_frames))
-    return torch.from_numpy(_by_length(_windows_kernel, x, w, lengths, offsets, geometry, 2))
+    maxima = _launch(
+        _windows_kernel, x, w, *_by_length(lengths, offsets), pool_bands, n_subbands, starts,
+        int(patch_frames),
+    )  # fmt: skip
+    return torch.from_numpy(maxima)
