@@ -116,14 +116,19 @@ def kernel_rate(clf, device, batch, min_seconds=1.0):
         bank.zero_grad()
         bank(x).backward(grad)
 
-    step()
+    return calls_per_second(step, device, min_seconds) * batch
+
+
+def calls_per_second(call, device, min_seconds):
+    """Calls of ``call`` per second over at least ``min_seconds``, after one untimed call."""
+    call()
     synchronize(device)
     n_calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < min_seconds:
-        step()
+        call()
         n_calls += 1
     synchronize(device)
-    return n_calls * batch / (time.perf_counter() - start)
+    return n_calls / (time.perf_counter() - start)
 
 
 def throughput(args, device):
@@ -203,15 +208,8 @@ def forward_rate(clf, device, batch, min_seconds=1.0):
     bank = clf.net_.module_.filterbank
     x = torch.randn(batch, N_BANDS, PATCH, device=device)
     with torch.no_grad():
-        bank(x)
-        synchronize(device)
-        n_calls, start = 0, time.perf_counter()
-        while time.perf_counter() - start < min_seconds:
-            bank(x)
-            n_calls += 1
-        synchronize(device)
-    seconds = time.perf_counter() - start
-    return 2 * forward_multiply_adds(clf) * batch * n_calls / seconds
+        calls = calls_per_second(lambda: bank(x), device, min_seconds)
+    return 2 * forward_multiply_adds(clf) * batch * calls
 
 
 def main():
