@@ -5,6 +5,11 @@ in Triton's interpreter (``TRITON_INTERPRET=1``, set in conftest.py); they are
 skipped only where Triton is not installed (``pip install -e ".[gpu]"``).
 """
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -62,8 +67,7 @@ def outputs_and_grads(bank, x, implementation, grad_out, device="cpu"):
     return out.detach().cpu(), grads
 
 
-# (lengths, counts, n_bands, pool_bands, batch, n_frames); the last one is too slow for
-# Triton's interpreter and runs for Triton on a GPU only.
+# (lengths, counts, n_bands, pool_bands, batch, n_frames)
 CASES = [
     ((6, 11), (5, 5), 40, 4, 3, 60),
     ((1, 2, 3, 4, 5), (1, 2, 3, 2, 1), 8, 4, 1, 9),  # batch 1, filter as long as the input
@@ -75,16 +79,10 @@ CASES = [
 ]
 
 
-def fused_case(fused, case):
-    if fused[0] == "triton" and fused[1] == "cpu" and case is CASES[-1]:
-        pytest.skip("O-net + P-net takes minutes in Triton's interpreter; runs on CUDA")
-    return fused
-
-
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("fused", FUSED)
 def test_fused_matches_reference(fused, case):
-    implementation, device = fused_case(fused, case)
+    implementation, device = fused
     lengths, counts, n_bands, pool_bands, batch, n_frames = case
     bank = make_bank(lengths, counts, n_bands, pool_bands)
     gen = torch.Generator().manual_seed(1)
@@ -303,7 +301,7 @@ def test_every_tuned_triton_tile_gives_the_same_maxima():
     expected = pooled_correlation(x, w, lengths, offsets, 4, 2)
     maxima = torch.empty(2, len(lengths), 2, device=device)
     argmax = torch.empty(2, len(lengths), 2, dtype=torch.int32, device=device)
-    for block_f, block_t, _ in tfb.FORWARD_TILES:
+    for block_f, block_t, block_k, _ in tfb.FORWARD_TILES:
         maxima.fill_(0)
         grid = (2 * 2, -(-len(lengths) // block_f))
         tfb._forward_kernel.fn[grid](
@@ -311,7 +309,7 @@ def test_every_tuned_triton_tile_gives_the_same_maxima():
             torch.as_tensor(lengths, dtype=torch.int32, device=device),
             torch.as_tensor(offsets, dtype=torch.int32, device=device),
             maxima, argmax, 9, 140, len(lengths), 4, 2,
-            DTYPE=tfb.tl.float32, BLOCK_F=block_f, BLOCK_T=block_t,
+            DTYPE=tfb.tl.float32, BLOCK_F=block_f, BLOCK_T=block_t, BLOCK_K=block_k,
         )  # fmt: skip
         torch.testing.assert_close(maxima.cpu(), expected, msg=f"tile {block_f}x{block_t}")
 
@@ -361,6 +359,49 @@ def test_triton_needs_cuda_or_interpreter(monkeypatch):
     bank = FilterBank1xN((3,), (2,), 4, implementation="triton")
     with pytest.raises(ValueError, match="CUDA tensor.*TRITON_INTERPRET"):
         bank(torch.zeros(1, 4, 5))
+
+
+@needs_triton
+def test_compile_forward_refuses_the_interpreter(monkeypatch):
+    import skrhythm.nn._triton_filterbank as triton_filterbank
+
+    monkeypatch.setattr(triton_filterbank, "interpreted", lambda: True)
+    with pytest.raises(RuntimeError, match="unset TRITON_INTERPRET"):
+        triton_filterbank.compile_forward(triton_filterbank.FORWARD_TILES[0])
+
+
+COMPILE_EVERY_TILE = """
+import json, torch
+from skrhythm.nn import _triton_filterbank as tfb
+result = {}
+for dtype in (torch.float32, torch.float64):
+    for tile in tfb.FORWARD_TILES:
+        kernel = tfb.compile_forward(tile, dtype)
+        ptx = kernel.asm["ptx"]
+        result[f"{dtype} {tile}"] = [len(kernel.asm["cubin"]), "fma.rn.f32" in ptx, "mma" in ptx]
+print(json.dumps(result))
+"""
+
+
+@needs_triton
+def test_every_tuned_triton_tile_compiles_for_hopper():
+    """The interpreter runs the kernels' semantics, not their compilation: compile every
+    tuned tile of the forward kernel as Triton does on an H100 or H200 (sm_90, assembled
+    by the ptxas Triton ships), in a process without the interpreter. In float32 the
+    correlations must stay float32 fused multiply-adds, never TF32 tensor-core products
+    (which round the inputs to 10 bits)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    run = subprocess.run([sys.executable, "-c", COMPILE_EVERY_TILE], env=env, text=True,
+                         capture_output=True, timeout=900)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.splitlines()[-1])
+    from skrhythm.nn._triton_filterbank import FORWARD_TILES
+
+    assert len(result) == 2 * len(FORWARD_TILES)
+    for name, (cubin_bytes, float32_fma, matrix_units) in result.items():
+        assert cubin_bytes > 0, name
+        if name.startswith("torch.float32"):
+            assert float32_fma and not matrix_units, name
 
 
 def test_defaults_are_auto():

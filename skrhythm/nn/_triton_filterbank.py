@@ -3,14 +3,20 @@
 The GPU twin of :mod:`skrhythm.nn._fast_filterbank`. The forward kernel gives
 each program one sample, one sub-band and a block of ``BLOCK_F`` filters (the
 tile shape is tuned per input shape on the GPU, see :func:`_forward_configs`); it
-walks the sub-band's bands in ``BLOCK_T``-frame tiles, accumulates the
-``(BLOCK_F, BLOCK_T)`` correlations over the filter taps (each input load
-serves the whole block of filters) and keeps, per filter, only the running
-maximum and its position: the ``(batch, filters, bands, time)`` activation is
-never stored. Filters of a block may differ in length: taps past a filter's
-length have zero weight and time positions past its last valid one are
-masked, so blocks of similar lengths (the O-net and P-net are built in
-ascending length) waste little work.
+walks the sub-band's bands in ``BLOCK_T``-frame tiles and keeps, per filter,
+only the running maximum and its position: the ``(batch, filters, bands,
+time)`` activation is never stored. Each tile's ``(BLOCK_F, BLOCK_T)``
+correlations are a sum of matrix products over ``BLOCK_K`` taps at a time:
+the block's weights ``(BLOCK_F, BLOCK_K)`` times the row's Hankel tile
+``(BLOCK_K, BLOCK_T)``, whose element ``[k, t]`` is frame ``t0 + k0 + k + t``.
+``tl.dot`` with ``input_precision="ieee"`` computes these in float32 (or
+float64) fused multiply-adds, tap after tap in ascending order as the numba
+kernels do, with every operand loaded once per block of filters and taps
+(tensor-core TF32 would round the inputs to 10 bits). Filters of a block may
+differ in length: taps past a filter's length have zero weight and time
+positions past its last valid one are masked, so blocks of similar lengths
+(the O-net and P-net are built in ascending length) waste little work.
+:func:`compile_forward` builds the machine code for a GPU without one.
 
 The backward kernels go through the argmax positions: the weight gradient is a
 gather of one window per (sample, filter, sub-band), reduced in fixed chunks of
@@ -32,7 +38,7 @@ import triton.language as tl
 
 from ._pooled_correlation import PooledCorrelation
 
-__all__ = ["pooled_correlation", "interpreted"]
+__all__ = ["pooled_correlation", "interpreted", "compile_forward"]
 
 WEIGHT_GRAD_CHUNK = 16
 
@@ -44,8 +50,11 @@ def interpreted():
     return triton.knobs.runtime.interpret
 
 
-#: (filters, frames, warps) of the forward kernel's tiles, tuned over on a GPU.
-FORWARD_TILES = [(16, 128, 4), (32, 128, 8), (8, 256, 4), (32, 64, 4), (16, 64, 2), (64, 64, 8)]
+#: (filters, frames, taps, warps) of the forward kernel's tiles, tuned over on a GPU.
+FORWARD_TILES = [
+    (16, 128, 16, 4), (16, 64, 16, 2), (32, 64, 16, 4), (32, 128, 16, 4), (64, 64, 16, 4),
+    (64, 128, 16, 8),
+]  # fmt: skip
 
 
 def _forward_configs():
@@ -56,7 +65,8 @@ def _forward_configs():
     not speed, and the tests run every tile through it directly.
     """
     configs = [
-        triton.Config({"BLOCK_F": f, "BLOCK_T": t}, num_warps=w) for f, t, w in FORWARD_TILES
+        triton.Config({"BLOCK_F": f, "BLOCK_T": t, "BLOCK_K": k}, num_warps=w)
+        for f, t, k, w in FORWARD_TILES
     ]
     return configs[:1] if interpreted() else configs
 
@@ -66,7 +76,7 @@ def _forward_configs():
 def _forward_kernel(
     x_ptr, w_ptr, lengths_ptr, offsets_ptr, maxima_ptr, argmax_ptr,
     n_bands, n_frames, n_filters, pool_bands, n_subbands,
-    DTYPE: tl.constexpr, BLOCK_F: tl.constexpr, BLOCK_T: tl.constexpr,
+    DTYPE: tl.constexpr, BLOCK_F: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_K: tl.constexpr,
 ):  # fmt: skip
     task = tl.program_id(0)
     b = task // n_subbands
@@ -81,15 +91,21 @@ def _forward_kernel(
     best = tl.full([BLOCK_F], float("-inf"), DTYPE)
     best_at = tl.zeros([BLOCK_F], tl.int32) + s * pool_bands * n_frames
     t_local = tl.arange(0, BLOCK_T)
+    k_local = tl.arange(0, BLOCK_K)
     for band in range(s * pool_bands, (s + 1) * pool_bands):
         row = x_ptr + (b * n_bands + band) * n_frames
         for t0 in range(0, n_frames - min_length + 1, BLOCK_T):
-            t = t0 + t_local
             acc = tl.zeros([BLOCK_F, BLOCK_T], DTYPE)
-            for k in range(0, max_length):
-                wk = tl.load(w_ptr + offsets + k, mask=f_mask & (k < lengths), other=0.0)
-                xk = tl.load(row + t + k, mask=t + k < n_frames, other=0.0)
-                acc += wk[:, None] * xk[None, :]
+            for k0 in range(0, max_length, BLOCK_K):
+                # (filters, taps) weights, zero past each filter's length, times the
+                # (taps, frames) Hankel tile of the row: window[k, t] = row[t0 + k0 + k + t]
+                k = k0 + k_local
+                w_mask = f_mask[:, None] & (k[None, :] < lengths[:, None])
+                weights = tl.load(w_ptr + offsets[:, None] + k[None, :], mask=w_mask, other=0.0)
+                at = t0 + k[:, None] + t_local[None, :]
+                windows = tl.load(row + at, mask=at < n_frames, other=0.0)
+                acc = tl.dot(weights, windows, acc, input_precision="ieee")
+            t = t0 + t_local
             acc = tl.where(t[None, :] <= last_start[:, None], acc, float("-inf"))
             tile_best, tile_at = tl.max(
                 acc, axis=1, return_indices=True, return_indices_tie_break_left=True
@@ -100,6 +116,54 @@ def _forward_kernel(
     out = (b * n_filters + f) * n_subbands + s
     tl.store(maxima_ptr + out, best, mask=f_mask)
     tl.store(argmax_ptr + out, best_at, mask=f_mask)
+
+
+def compile_forward(tile, dtype=torch.float32, capability=90):
+    """The forward kernel compiled ahead of time for an NVIDIA GPU, which need not be present.
+
+    Triton lowers the kernel to PTX and assembles it with the ``ptxas`` it
+    ships, as it would at the first call on a GPU of that compute capability
+    (not in a process running Triton's interpreter). The tests compile every
+    tuned tile this way, since the interpreter runs the kernel's semantics but
+    not its compilation, and ``benchmarks/inspect_triton.py`` reads the
+    machine code.
+
+    Parameters
+    ----------
+    tile : tuple of int
+        ``(filters, frames, taps, warps)``, an entry of :data:`FORWARD_TILES`.
+    dtype : torch.dtype, default=torch.float32
+    capability : int, default=90
+        Compute capability times ten: 90 for the H100 and H200.
+
+    Returns
+    -------
+    triton.compiler.CompiledKernel
+        ``asm["ptx"]`` is its PTX, ``asm["cubin"]`` its machine code.
+    """
+    from triton.backends.compiler import GPUTarget
+
+    if interpreted():
+        raise RuntimeError(
+            "Triton compiles kernels only in a process without its interpreter: "
+            "unset TRITON_INTERPRET before importing triton"
+        )
+    block_f, block_t, block_k, num_warps = tile
+    pointer = {torch.float32: "*fp32", torch.float64: "*fp64"}[dtype]
+    signature = {
+        "x_ptr": pointer, "w_ptr": pointer, "lengths_ptr": "*i32", "offsets_ptr": "*i32",
+        "maxima_ptr": pointer, "argmax_ptr": "*i32", "n_bands": "i32", "n_frames": "i32",
+        "n_filters": "i32", "pool_bands": "i32", "n_subbands": "i32", "DTYPE": "constexpr",
+        "BLOCK_F": "constexpr", "BLOCK_T": "constexpr", "BLOCK_K": "constexpr",
+    }  # fmt: skip
+    constants = {"DTYPE": _DTYPES[dtype], "BLOCK_F": block_f, "BLOCK_T": block_t,
+                 "BLOCK_K": block_k}  # fmt: skip
+    source = triton.compiler.ASTSource(
+        fn=_forward_kernel.fn, signature=signature, constexprs=constants
+    )
+    return triton.compile(
+        source, target=GPUTarget("cuda", capability, 32), options={"num_warps": num_warps}
+    )
 
 
 @triton.jit
