@@ -24,6 +24,7 @@ from skorch.history import History
 
 from . import __version__
 from ._interrupts import propagate_sigint
+from .nn.filterbank import merge_per_length_state
 from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader, patch_starts
 
 __all__ = ["BasePatchCNNClassifier", "majority_vote", "resolve_device"]
@@ -293,8 +294,11 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         with torch.random.fork_rng(devices=[]):  # the new module's initial weights are drawn
             net = self._build_net(self.n_bands_in_)
             net.initialize()
-        net.module_.load_state_dict(_tensors(net_state["module"]))
-        net.optimizer_.load_state_dict(_tensors(net_state["optimizer"]))
+        module_state, optimizer_state = merge_per_length_state(
+            net.module_, _tensors(net_state["module"]), _tensors(net_state["optimizer"])
+        )
+        net.module_.load_state_dict(module_state)
+        net.optimizer_.load_state_dict(optimizer_state)
         net.history = History(net_state["history"])
         self.net_, self.history_ = net, net.history
 

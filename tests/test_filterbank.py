@@ -404,6 +404,23 @@ def test_every_tuned_triton_tile_compiles_for_hopper():
             assert float32_fma and not matrix_units, name
 
 
+def test_two_flat_parameters_and_their_per_length_views():
+    """A training step handles two filter-bank tensors, however many lengths there are;
+    ``weights`` and ``biases`` are views of them, so writing a view changes the output."""
+    bank = make_bank((3, 5, 8), (2, 1, 3), 8)
+    assert [name for name, _ in bank.named_parameters()] == ["weight", "bias"]
+    assert bank.weight.shape == (3 * 2 + 5 + 8 * 3,) and bank.bias.shape == (6,)
+    assert [w.shape for w in bank.weights] == [(2, 3), (1, 5), (3, 8)]
+    assert [b.shape for b in bank.biases] == [(2,), (1,), (3,)]
+    x = torch.randn(2, 8, 20)
+    before = forward(bank, x, "reference")
+    with torch.no_grad():
+        bank.biases[2][1] += 100.0
+    after = forward(bank, x, "reference")
+    assert (after[:, 4] > 90).all() and (before[:, 4] < 90).all()
+    assert torch.equal(after[:, :4], before[:, :4]) and torch.equal(after[:, 5], before[:, 5])
+
+
 def test_defaults_are_auto():
     assert set(IMPLEMENTATIONS) == {"auto", "fast", "triton", "reference"}
     assert FilterBank1xN((3,), (1,), 4).implementation == "auto"

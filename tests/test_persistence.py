@@ -333,6 +333,22 @@ def test_skops_file_of_skrhythm_0_1_loads():
                                    rtol=1e-6)
 
 
+def test_pickle_with_one_filter_bank_parameter_per_length_loads():
+    """``tests/data/per-length-adam.pkl``: a MusicCNNClassifier trained with Adam and
+    pickled when the filter bank held one weight and one bias parameter per filter
+    length (written by ``make_per_length_adam.py`` with that code). It loads into the
+    two flat parameters, predicts the same, and its optimizer state (Adam's moments per
+    parameter) is merged so that one more warm-start epoch gives what that code gave."""
+    expected = np.load(DATA / "per-length-adam.npz")
+    clf = pickle.loads((DATA / "per-length-adam.pkl").read_bytes())
+    assert [name for name, _ in clf.net_.module_.filterbank.named_parameters()] == [
+        "weight", "bias"]
+    np.testing.assert_allclose(clf.predict_proba(expected["X"]), expected["proba"], rtol=1e-6)
+    clf.set_params(warm_start=True, max_epochs=1).fit(expected["X"], expected["y"])
+    np.testing.assert_allclose(clf.predict_proba(expected["X"]),
+                               expected["proba_after_warm_epoch"], rtol=1e-5)  # fmt: skip
+
+
 # -- trust (issue 12) ----------------------------------------------------------------
 
 

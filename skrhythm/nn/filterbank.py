@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FilterBank1xN", "n_subbands"]
+__all__ = ["FilterBank1xN", "n_subbands", "merge_per_length_state"]
 
 IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
 
@@ -65,10 +65,26 @@ class FilterBank1xN(nn.Module):
         for CUDA input when Triton is installed, and ``"reference"``
         otherwise.
 
+    Attributes
+    ----------
+    weight : torch.nn.Parameter of shape (sum(lengths[i] * counts[i]),)
+        Every filter's taps, concatenated: the filters of ``lengths[0]``
+        first, each filter's taps in order.
+    bias : torch.nn.Parameter of shape (sum(counts),)
+        One bias per filter, in the same order.
+
     Shape
     -----
     Input ``(batch, n_bands, n_frames)`` with ``n_frames >= max(lengths)``;
     output ``(batch, sum(counts), n_subbands)``.
+
+    Notes
+    -----
+    Two flat parameters, not one per length: a training step's autograd,
+    gradient accumulation and optimiser then handle two tensors instead of
+    two per filter length (86 for the O-net + P-net), which is most of a
+    small batch's host time. :attr:`weights` and :attr:`biases` give the
+    per-length views.
     """
 
     def __init__(self, lengths, counts, n_bands, pool_bands=4, implementation="auto"):
@@ -85,11 +101,7 @@ class FilterBank1xN(nn.Module):
         self.pool_bands = min(int(pool_bands), self.n_bands)
         self.n_subbands = n_subbands(self.n_bands, int(pool_bands))
         self.implementation = implementation
-        self.weights = nn.ParameterList(
-            nn.Parameter(torch.empty(c, n)) for n, c in zip(self.lengths, self.counts)
-        )
-        self.biases = nn.ParameterList(nn.Parameter(torch.empty(c)) for c in self.counts)
-        # Per-filter length and offset into the concatenated weights (fast path).
+        # Per-filter length and offset into the concatenated weights.
         self._filter_lengths = np.repeat(np.asarray(self.lengths, np.int64), self.counts)
         offsets = np.cumsum(self._filter_lengths) - self._filter_lengths
         self._filter_offsets = offsets.astype(np.int64)
@@ -97,7 +109,21 @@ class FilterBank1xN(nn.Module):
         for name, value in (("lengths", self._filter_lengths), ("offsets", self._filter_offsets)):
             tensor = torch.as_tensor(value, dtype=torch.int32)
             self.register_buffer(f"_filter_{name}_int32", tensor, persistent=False)
+        self.weight = nn.Parameter(torch.empty(int(self._filter_lengths.sum())))
+        self.bias = nn.Parameter(torch.empty(self.n_filters))
         self.reset_parameters()
+
+    @property
+    def weights(self):
+        """Views of :attr:`weight`, one ``(count, length)`` matrix per filter length."""
+        sizes = [n * c for n, c in zip(self.lengths, self.counts)]
+        return tuple(chunk.view(c, n) for chunk, n, c in
+                     zip(self.weight.split(sizes), self.lengths, self.counts))  # fmt: skip
+
+    @property
+    def biases(self):
+        """Views of :attr:`bias`, one vector of ``count`` biases per filter length."""
+        return self.bias.split(self.counts)
 
     @property
     def n_filters(self):
@@ -110,9 +136,10 @@ class FilterBank1xN(nn.Module):
 
     def reset_parameters(self):
         """He-uniform weights (fan-in ``n``) and zero biases, as in the paper's code."""
-        for w, b in zip(self.weights, self.biases):
-            nn.init.kaiming_uniform_(w, nonlinearity="relu")
-            nn.init.zeros_(b)
+        with torch.no_grad():
+            for w in self.weights:
+                nn.init.kaiming_uniform_(w, nonlinearity="relu")
+            nn.init.zeros_(self.bias)
 
     def forward(self, x):
         if x.ndim != 3 or x.shape[1] != self.n_bands:
@@ -124,9 +151,9 @@ class FilterBank1xN(nn.Module):
                 f"input has {x.shape[2]} frames, "
                 f"fewer than the longest filter ({max(self.lengths)})"
             )
-        if x.dtype != self.weights[0].dtype:
+        if x.dtype != self.weight.dtype:
             raise TypeError(
-                f"input dtype {x.dtype} differs from the weights' dtype {self.weights[0].dtype}"
+                f"input dtype {x.dtype} differs from the weights' dtype {self.weight.dtype}"
             )
         implementation = self.resolved_implementation(x.device)
         if implementation == "fast":
@@ -169,9 +196,7 @@ class FilterBank1xN(nn.Module):
 
     def _fused(self, pooled_correlation, x, geometry):
         """Bias and ReLU on the pooled maxima of a fused kernel backend."""
-        w = torch.cat([w.reshape(-1) for w in self.weights])
-        b = torch.cat(list(self.biases))
-        return F.relu(pooled_correlation(x, w, *geometry) + b[:, None])
+        return F.relu(pooled_correlation(x, self.weight, *geometry) + self.bias[:, None])
 
     def _forward_reference(self, x):
         x = x[:, None, : self.n_subbands * self.pool_bands]
@@ -213,9 +238,9 @@ class FilterBank1xN(nn.Module):
             raise ValueError(
                 f"expected input of shape (batch, {self.n_bands}, n_frames), got {tuple(x.shape)}"
             )
-        if x.dtype != self.weights[0].dtype:
+        if x.dtype != self.weight.dtype:
             raise TypeError(
-                f"input dtype {x.dtype} differs from the weights' dtype {self.weights[0].dtype}"
+                f"input dtype {x.dtype} differs from the weights' dtype {self.weight.dtype}"
             )
         patch_frames = int(patch_frames)
         if not max(self.lengths) <= patch_frames <= x.shape[2]:
@@ -247,3 +272,63 @@ class FilterBank1xN(nn.Module):
         patches = x[:, :, frames].transpose(1, 2).reshape(-1, self.n_bands, patch_frames)
         out = self.forward(patches)
         return out.reshape(len(x), len(starts), self.n_filters, self.n_subbands)
+
+
+def merge_per_length_state(module, module_state, optimizer_state):
+    """Module and optimizer state saved with one filter-bank parameter per filter length, merged.
+
+    Models saved by earlier builds of skrhythm (the 0.1.0 release among them)
+    have a :class:`FilterBank1xN` that held one weight matrix and one bias
+    vector per filter length (``weights.0``, ...,
+    ``biases.0``, ...), each a parameter of its own. This maps state saved in
+    that layout onto the flat :attr:`~FilterBank1xN.weight` and
+    :attr:`~FilterBank1xN.bias` of the banks in ``module``: the per-length
+    tensors, and each tensor of the optimizer's per-parameter state
+    (momentum, Adam's moments), are concatenated in order; a scalar entry
+    (Adam's step count, the same for all) is taken from the first. State in
+    the flat layout is returned as it is.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network the state is for, built with today's layout.
+    module_state : dict of str to tensor
+        Its saved ``state_dict()``.
+    optimizer_state : dict
+        Its optimizer's saved ``state_dict()``, or None.
+
+    Returns
+    -------
+    module_state, optimizer_state : dict
+    """
+    per_length = {}
+    for name, bank in module.named_modules():
+        prefix = f"{name}." if name else ""
+        if isinstance(bank, FilterBank1xN) and f"{prefix}weights.0" in module_state:
+            for flat, old in (("weight", "weights"), ("bias", "biases")):
+                per_length[prefix + flat] = [f"{prefix}{old}.{i}" for i in range(len(bank.lengths))]
+    if not per_length:
+        return module_state, optimizer_state
+    module_state = dict(module_state)
+    for flat, old in per_length.items():
+        module_state[flat] = torch.cat([module_state.pop(key).reshape(-1) for key in old])
+    if optimizer_state is None:
+        return module_state, None
+    names = [name for name, _ in module.named_parameters()]
+    old_index = {key: i for i, key in enumerate(k for n in names for k in per_length.get(n, [n]))}
+    saved, state = optimizer_state["state"], {}
+    for i, name in enumerate(names):
+        parts = [saved.get(old_index[key]) for key in per_length.get(name, [name])]
+        if parts[0] is None:
+            continue
+        state[i] = parts[0]
+        if name in per_length:
+            state[i] = {key: value if value.ndim == 0
+                        else torch.cat([part[key].reshape(-1) for part in parts])
+                        for key, value in parts[0].items()}  # fmt: skip
+    groups = [
+        {**group, "params": [i for i, name in enumerate(names)
+                             if old_index[per_length.get(name, [name])[0]] in group["params"]]}
+        for group in optimizer_state["param_groups"]
+    ]  # fmt: skip
+    return module_state, {"state": state, "param_groups": groups}
