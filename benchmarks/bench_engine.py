@@ -15,17 +15,21 @@ as patches per second of training:
   fixed batch: the ceiling set by the kernels.
 
 It prints the ratios estimator / raw loop and estimator / kernels, and the
-fused / reference speed-up. Then (``--projection``) it times one training
-epoch, with validation, of every O-net/P-net model of the paper at hops 250
-and 80 on the fused path, and projects the paper protocol on a Ballroom-sized
-set: 698 tracks, 10 folds (628 training tracks, 69 of them held out for
-validation), ``--epochs`` epochs. It ends with the floor of that projection:
-the multiply-adds of the protocol's training forward passes at the rate of
-the fused forward pass alone, measured in the same run.
+fused / reference speed-up. ``--host-overhead`` adds the time of a training
+step whose kernels cost next to nothing (batch 1 of a small patch): the
+Python, autograd and optimiser work per step, which on a GPU bounds the
+rate at small batches since kernels run while the host queues the next.
+Then (``--projection``) it times one training epoch, with validation, of
+every O-net/P-net model of the paper at hops 250 and 80 on the fused path,
+and projects the paper protocol on a Ballroom-sized set: 698 tracks, 10
+folds (628 training tracks, 69 of them held out for validation), ``--epochs``
+epochs. It ends with the floor of that projection: the multiply-adds of the
+protocol's training forward passes at the rate of the fused forward pass
+alone, measured in the same run.
 
 Usage::
 
-    python benchmarks/bench_engine.py --device cuda --batches 50 256 --projection
+    python benchmarks/bench_engine.py --device cuda --batches 50 256 --host-overhead --projection
     python benchmarks/bench_engine.py --device cpu --threads 2 --batches 50
 
 Nothing here asserts anything; the device, versions and load are printed.
@@ -71,23 +75,25 @@ def estimator(network, batch, device, filterbank, hop=PATCH, **params):
     )  # fmt: skip
 
 
-def estimator_rate(network, batch, device, filterbank, X, y, epochs):
+def estimator_rate(network, batch, device, filterbank, X, y, epochs, **params):
     """Training patches per second of fit epochs (after a 1-epoch warm-up fit)."""
-    clf = estimator(network, batch, device, filterbank, max_epochs=1).fit(X, y)
+    clf = estimator(network, batch, device, filterbank, max_epochs=1, **params).fit(X, y)
     clf.set_params(warm_start=True, max_epochs=epochs)
     synchronize(device)
     start = time.perf_counter()
     clf.fit(X, y)
     synchronize(device)
     seconds = time.perf_counter() - start
-    return epochs * len(X) * len(patch_starts(N_FRAMES, PATCH, PATCH)) / seconds, clf
+    patches = len(patch_starts(X.shape[2], clf.patch_frames, clf.patch_frames))
+    return epochs * len(X) * patches / seconds, clf
 
 
 def raw_loop_rate(clf, X, y, device, epochs):
     """The same module, optimiser and batches in a plain torch loop (data on the device)."""
     module = clf.net_.module_
     optimizer = torch.optim.SGD(module.parameters(), lr=clf.lr)
-    dataset = PatchDataset(X, y, PATCH, PATCH, clf.mean_, clf.std_, device=device)
+    patch = clf.patch_frames
+    dataset = PatchDataset(X, y, patch, patch, clf.mean_, clf.std_, device=device)
     loader = PatchLoader(dataset, clf.batch_size, shuffle=True)
     module.train()
 
@@ -156,6 +162,24 @@ def throughput(args, device):
             )
 
 
+def host_overhead(args, device):
+    """Time per training step where the kernels cost next to nothing: the host's share.
+
+    Batch 1 of a 4-band, 216-frame patch (the O-net + P-net's shortest), so
+    a step's time is mostly Python, autograd and optimiser work (on a GPU:
+    what launches the kernels), for the estimator and for the raw loop.
+    """
+    n_tracks = 400
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((n_tracks, 4, 216)).astype(np.float32)
+    y = np.arange(n_tracks) % N_CLASSES
+    rate, clf = estimator_rate("O+P", 1, device, "auto", X, y, args.fit_epochs,
+                               patch_frames=216)  # fmt: skip
+    raw = raw_loop_rate(clf, X, y, device, args.fit_epochs)
+    print(f"\nhost time per training step (O+P, batch 1, 4 bands x 216 frames): "
+          f"estimator {1e6 / rate:.0f} us, raw loop {1e6 / raw:.0f} us")
+
+
 def projection(args, device):
     """Time a fit epoch (with validation) of every O/P model; project the paper protocol."""
     X, y = data(args.tracks, seed=1)
@@ -222,6 +246,8 @@ def main():
     parser.add_argument("--fit-epochs", type=int, default=2, help="epochs timed per fit")
     parser.add_argument("--reference-fraction", type=int, default=4,
                         help="the reference estimator is timed on 1/N of the tracks (slow)")
+    parser.add_argument("--host-overhead", action="store_true",
+                        help="time a training step whose kernels cost next to nothing")
     parser.add_argument("--projection", action="store_true", help="project the paper protocol")
     parser.add_argument("--projection-batch", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=100, help="epochs for the projection")
@@ -241,6 +267,8 @@ def main():
         print(f"CPU: torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{os.cpu_count()} CPUs")
     throughput(args, device)
+    if args.host_overhead:
+        host_overhead(args, device)
     if args.projection:
         projection(args, device)
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))

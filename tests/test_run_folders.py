@@ -81,6 +81,8 @@ def test_second_run_on_the_same_folder_is_refused(tmp_path, capsys):
     finally:
         holder.kill()  # SIGKILL: the lock file stays, the lock goes with the process
         holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
     assert (out / ".skrhythm-run.lock").exists()
     assert cli.main([*TINY, "--out", str(out)]) == 0
 
