@@ -25,7 +25,14 @@ from skorch.history import History
 from . import __version__
 from ._interrupts import propagate_sigint
 from .nn.filterbank import merge_per_length_state
-from .training import KeepBestModel, PaperLRSchedule, PatchDataset, PatchLoader, patch_starts
+from .training import (
+    KeepBestModel,
+    PaperLRSchedule,
+    PatchDataset,
+    PatchLoader,
+    PatchNet,
+    patch_starts,
+)
 
 __all__ = ["BasePatchCNNClassifier", "majority_vote", "resolve_device"]
 
@@ -144,9 +151,10 @@ n_bands_in_ : int
 mean_, std_ : float
     Standardisation statistics of the training tracks (scalars).
 net_ : skorch.NeuralNetClassifier
-    The trained net; its torch module is ``net_.module_``. It keeps no
-    validation data, and pickling stores it as NumPy arrays (see
-    :meth:`__getstate__`).
+    The trained net, a :class:`skrhythm.training.PatchNet` (which reads
+    the batch losses off the device once per epoch); its torch module is
+    ``net_.module_``. It keeps no validation data, and pickling stores it
+    as NumPy arrays (see :meth:`__getstate__`).
 history_ : skorch.History
     Per-epoch training history.
 device_ : str
@@ -458,7 +466,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if self.verbose and self.verbose > 1:
             callbacks.append(ProgressBar())
         optimizer_params = {f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()}
-        return NeuralNetClassifier(
+        return PatchNet(
             module,
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=self.optimizer,

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import torch
+from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 from torch.utils.data import Dataset
 
@@ -15,6 +16,7 @@ __all__ = [
     "KeepBestModel",
     "PatchDataset",
     "PatchLoader",
+    "PatchNet",
     "StopTraining",
     "patch_starts",
     "show_epochs",
@@ -146,6 +148,37 @@ class PatchLoader:
         order = order.to(self.dataset.device)
         for start in range(0, n_items, self.batch_size):
             yield self.dataset.batch(order[start : start + self.batch_size])
+
+
+class PatchNet(NeuralNetClassifier):
+    """skorch's classifier, reading the batch losses off the device once per epoch.
+
+    skorch records every batch's loss with ``loss.item()``, which waits for
+    the device to finish that step: on a GPU the host then cannot queue the
+    next step's kernels while the device runs this one, and the two times
+    add up instead of overlapping. Here an epoch keeps its batch losses on
+    the device and writes them into the history once it has run every
+    batch, before the ``on_epoch_end`` callbacks; the history holds the same
+    values as skorch's. During the epoch a batch's history row has its size
+    but not yet its loss (``on_batch_end`` callbacks get the loss tensor, as
+    with skorch).
+    """
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if iterator is None:
+            return
+        losses = []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            self.history.record_batch(prefix + "_batch_size", len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        if losses:
+            rows = self.history[-1]["batches"][-len(losses) :]
+            for row, loss in zip(rows, torch.stack(losses).tolist()):
+                row[prefix + "_loss"] = loss
+        self.history.record(prefix + "_batch_count", len(losses))
 
 
 class StopTraining(KeyboardInterrupt):
@@ -289,7 +322,8 @@ class EpochProgress(Callback):
         if not training or y_pred is None:
             return
         targets = batch[1]
-        self.correct_ += int((y_pred.argmax(dim=1) == targets.to(y_pred.device)).sum())
+        # a device tensor until the epoch ends: int() here would wait for every step
+        self.correct_ = self.correct_ + (y_pred.argmax(dim=1) == targets.to(y_pred.device)).sum()
         self.seen_ += len(targets)
 
     def on_epoch_end(self, net, **kwargs):
@@ -297,7 +331,7 @@ class EpochProgress(Callback):
         parts = [f"{self.prefix}epoch {row['epoch']}/{net.max_epochs}",
                  f"train loss {row['train_loss']:.4f}"]
         if self.seen_:
-            parts.append(f"train acc {self.correct_ / self.seen_:.3f}")
+            parts.append(f"train acc {int(self.correct_) / self.seen_:.3f}")
         if "valid_loss" in row:
             parts.append(f"valid loss {row['valid_loss']:.4f}")
         if "valid_acc" in row:

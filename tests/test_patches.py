@@ -1,13 +1,17 @@
 """The batch data path: patches gathered by index against per-patch slicing and DataLoader."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
+from skorch import NeuralNetClassifier
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader
 
 import skrhythm.classifier as classifier_module
 from skrhythm import MusicCNNClassifier
-from skrhythm.training import PatchDataset, PatchLoader, patch_starts
+from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, PatchNet, patch_starts
 
 
 def sliced_patch(spectrograms, item, patch_frames, patch_hop, mean, std):
@@ -84,6 +88,48 @@ def test_fit_gives_the_model_a_dataloader_gives(monkeypatch):
     assert ours.history_[:, "train_loss"] == reference.history_[:, "train_loss"]
     assert ours.history_[:, "valid_acc"] == reference.history_[:, "valid_acc"]
     np.testing.assert_array_equal(ours.predict_proba(X), reference.predict_proba(X))
+
+
+class CountOps(TorchDispatchMode):
+    """Counts the aten operators run inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.counts[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_epochs_read_losses_off_the_device_once(monkeypatch):
+    """A fit waits for the device (``.item()``, ``int()``: aten's _local_scalar_dense)
+    a few times per epoch, not once per batch, also with the progress display, and
+    records the same history as skorch's own epoch loop."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((16, 8, 60)).astype(np.float32)
+    y = np.repeat(["a", "b"], 8)
+    lines = []
+    params = dict(n_onet=1, n_pnet=0, onet_lengths=(3, 5), patch_frames=20, patch_hop=4,
+                  batch_size=4, max_epochs=2, random_state=0, train_split=4,
+                  callbacks=[EpochProgress(lines.append)])  # fmt: skip
+    with CountOps() as ops:
+        ours = MusicCNNClassifier(**params).fit(X, y)
+    batches = sum(epoch["train_batch_count"] + epoch["valid_batch_count"]
+                  for epoch in ours.history_)  # fmt: skip
+    assert isinstance(ours.net_, PatchNet) and batches == 2 * (33 + 11)  # 11 patches a track
+    assert ops.counts["_local_scalar_dense"] < batches / 4
+
+    monkeypatch.setattr(PatchNet, "run_single_epoch", NeuralNetClassifier.run_single_epoch)
+    skorch_lines = []
+    params["callbacks"] = [EpochProgress(skorch_lines.append)]
+    reference = MusicCNNClassifier(**params).fit(X, y)
+    for epoch, ref in zip(ours.history_, reference.history_):
+        assert epoch["batches"] == ref["batches"]
+        for key in ("train_loss", "valid_loss", "valid_acc", "train_batch_count"):
+            assert epoch[key] == ref[key], key
+    assert [line.rsplit(",", 1)[0] for line in lines] == [
+        line.rsplit(",", 1)[0] for line in skorch_lines]  # all but the durations
 
 
 @pytest.mark.parametrize("hop", [250, 80, 97])
