@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 import skrhythm.classifier as classifier_module
 from skrhythm import MusicCNNClassifier
+from skrhythm.nn.filterbank import triton_available
 from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, PatchNet, patch_starts
 
 
@@ -153,3 +154,25 @@ def test_prediction_by_track_matches_prediction_by_patch(hop, filterbank):
     proba = clf.predict_patch_proba(X)
     np.testing.assert_allclose(proba.sum(axis=2), 1.0, rtol=1e-12)
     np.testing.assert_array_equal(proba.argmax(axis=2), by_patch.argmax(axis=2))
+
+
+@pytest.mark.skipif(not triton_available(), reason="Triton is not installed (the gpu extra)")
+def test_fit_with_the_triton_filter_bank_gives_the_numba_model():
+    """End to end, training included: the Triton filter bank (on CUDA, else in Triton's
+    interpreter on the CPU) and the numba one give the same model within float32
+    rounding, so the same predictions."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((12, 8, 40)).astype(np.float32)
+    y = np.repeat(["a", "b", "c"], 4)
+    params = dict(n_onet=1, n_pnet=1, onet_lengths=(3, 6), onet_filters=2, pnet_lengths=(9, 14),
+                  patch_frames=24, patch_hop=8, batch_size=6, max_epochs=3, random_state=0,
+                  train_split=3, lr_schedule=None)  # fmt: skip
+    fast = MusicCNNClassifier(**params, filterbank="fast").fit(X, y)
+    fused = MusicCNNClassifier(**params, filterbank="triton", device=device).fit(X, y)
+    np.testing.assert_allclose(fused.history_[:, "train_loss"], fast.history_[:, "train_loss"],
+                               rtol=1e-5)  # fmt: skip
+    assert fused.history_[:, "valid_acc"] == fast.history_[:, "valid_acc"]
+    np.testing.assert_allclose(fused.predict_proba(X), fast.predict_proba(X), rtol=1e-4,
+                               atol=1e-6)  # fmt: skip
+    np.testing.assert_array_equal(fused.predict(X), fast.predict(X))
