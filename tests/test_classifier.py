@@ -13,6 +13,7 @@ from skorch.callbacks import EarlyStopping
 from skrhythm import LogMelTransformer, MusicCNNClassifier
 from skrhythm.classifier import majority_vote
 from skrhythm.nn import MusicCNN
+from skrhythm.nn.filterbank import triton_available
 from skrhythm.nn.layers import BatchInvariantLinear
 from skrhythm.training import PaperLRSchedule, PatchDataset, patch_starts
 
@@ -302,6 +303,31 @@ def test_dense_layer_rows_do_not_depend_on_their_neighbours(n_in, n_out):
         assert torch.equal(full, alone)
         assert torch.equal(layer(x[order]), full[order])
         assert torch.equal(layer(x[1:]), full[1:])
+
+
+@pytest.mark.skipif(not triton_available(), reason="Triton is not installed (the gpu extra)")
+@pytest.mark.parametrize(("n_in", "n_out", "dtype"),
+                         [(75, 3, torch.float32), (400, 8, torch.float32), (6000, 8, torch.float32),
+                          (33, 200, torch.float32), (17, 3, torch.float64)])  # fmt: skip
+def test_triton_dense_rows_do_not_depend_on_their_neighbours(n_in, n_out, dtype):
+    """The CUDA path of the layer in evaluation mode (here in Triton's interpreter):
+    the float64 product within the worst-case rounding of an n-term sum, and each row
+    bitwise the same alone, in a batch, in another order."""
+    from skrhythm.nn._triton_dense import linear_rows
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    gen = torch.Generator().manual_seed(n_in)
+    x = torch.relu(3 * torch.randn(13, n_in, generator=gen, dtype=dtype)).to(device)
+    w = torch.randn(n_out, n_in, generator=gen, dtype=dtype).to(device)
+    b = torch.randn(n_out, generator=gen, dtype=dtype).to(device)
+    full = linear_rows(x, w, b)
+    exact = torch.nn.functional.linear(x.double(), w.double(), b.double())
+    bound = n_in * torch.finfo(dtype).eps * (x.double().abs() @ w.double().abs().T + b.abs())
+    assert ((full.double() - exact).abs() <= bound).all()
+    order = torch.randperm(len(x), generator=gen).to(device)
+    assert torch.equal(linear_rows(x[order], w, b), full[order])
+    assert torch.equal(torch.cat([linear_rows(x[i : i + 1], w, b) for i in range(len(x))]), full)
+    assert linear_rows(x[:0], w, b).shape == (0, n_out)
 
 
 def test_prediction_does_not_copy_the_input():

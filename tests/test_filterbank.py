@@ -363,9 +363,11 @@ def test_triton_needs_cuda_or_interpreter(monkeypatch):
 
 @needs_triton
 def test_compile_forward_refuses_the_interpreter(monkeypatch):
+    import triton
+
     import skrhythm.nn._triton_filterbank as triton_filterbank
 
-    monkeypatch.setattr(triton_filterbank, "interpreted", lambda: True)
+    monkeypatch.setattr(triton.knobs.runtime, "interpret", True)
     with pytest.raises(RuntimeError, match="unset TRITON_INTERPRET"):
         triton_filterbank.compile_forward(triton_filterbank.FORWARD_TILES[0])
 
@@ -379,6 +381,8 @@ for dtype in (torch.float32, torch.float64):
         kernel = tfb.compile_forward(tile, dtype)
         ptx = kernel.asm["ptx"]
         result[f"{dtype} {tile}"] = [len(kernel.asm["cubin"]), "fma.rn.f32" in ptx, "mma" in ptx]
+from skrhythm.nn._triton_dense import compile_linear_rows
+result["dense"] = [len(compile_linear_rows(*shape).asm["cubin"]) for shape in ((8, 400), (200, 33))]
 print(json.dumps(result))
 """
 
@@ -397,7 +401,8 @@ def test_every_tuned_triton_tile_compiles_for_hopper():
     result = json.loads(run.stdout.splitlines()[-1])
     from skrhythm.nn._triton_filterbank import FORWARD_TILES
 
-    assert len(result) == 2 * len(FORWARD_TILES)
+    assert len(result) == 2 * len(FORWARD_TILES) + 1
+    assert all(result.pop("dense"))  # the dense layer's kernel (evaluation mode on CUDA) too
     for name, (cubin_bytes, float32_fma, matrix_units) in result.items():
         assert cubin_bytes > 0, name
         if name.startswith("torch.float32"):

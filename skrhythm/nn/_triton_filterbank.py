@@ -37,6 +37,7 @@ import triton
 import triton.language as tl
 
 from ._pooled_correlation import PooledCorrelation
+from ._triton_compile import compile_for_gpu
 
 __all__ = ["pooled_correlation", "interpreted", "compile_forward"]
 
@@ -119,14 +120,10 @@ def _forward_kernel(
 
 
 def compile_forward(tile, dtype=torch.float32, capability=90):
-    """The forward kernel compiled ahead of time for an NVIDIA GPU, which need not be present.
+    """The forward kernel of one tuned tile, compiled for a GPU that need not be present.
 
-    Triton lowers the kernel to PTX and assembles it with the ``ptxas`` it
-    ships, as it would at the first call on a GPU of that compute capability
-    (not in a process running Triton's interpreter). The tests compile every
-    tuned tile this way, since the interpreter runs the kernel's semantics but
-    not its compilation, and ``benchmarks/inspect_triton.py`` reads the
-    machine code.
+    See :func:`skrhythm.nn._triton_compile.compile_for_gpu`;
+    ``benchmarks/inspect_triton.py`` reads the machine code.
 
     Parameters
     ----------
@@ -139,15 +136,7 @@ def compile_forward(tile, dtype=torch.float32, capability=90):
     Returns
     -------
     triton.compiler.CompiledKernel
-        ``asm["ptx"]`` is its PTX, ``asm["cubin"]`` its machine code.
     """
-    from triton.backends.compiler import GPUTarget
-
-    if interpreted():
-        raise RuntimeError(
-            "Triton compiles kernels only in a process without its interpreter: "
-            "unset TRITON_INTERPRET before importing triton"
-        )
     block_f, block_t, block_k, num_warps = tile
     pointer = {torch.float32: "*fp32", torch.float64: "*fp64"}[dtype]
     signature = {
@@ -158,12 +147,7 @@ def compile_forward(tile, dtype=torch.float32, capability=90):
     }  # fmt: skip
     constants = {"DTYPE": _DTYPES[dtype], "BLOCK_F": block_f, "BLOCK_T": block_t,
                  "BLOCK_K": block_k}  # fmt: skip
-    source = triton.compiler.ASTSource(
-        fn=_forward_kernel.fn, signature=signature, constexprs=constants
-    )
-    return triton.compile(
-        source, target=GPUTarget("cuda", capability, 32), options={"num_warps": num_warps}
-    )
+    return compile_for_gpu(_forward_kernel.fn, signature, constants, num_warps, capability)
 
 
 @triton.jit

@@ -1,0 +1,45 @@
+"""Ahead-of-time compilation of skrhythm's Triton kernels for an NVIDIA GPU, without one."""
+
+from __future__ import annotations
+
+import triton
+
+__all__ = ["compile_for_gpu"]
+
+
+def compile_for_gpu(kernel, signature, constants, num_warps=4, capability=90):
+    """A ``@triton.jit`` kernel compiled as Triton would at its first call on a GPU.
+
+    Triton lowers the kernel to PTX and assembles it with the ``ptxas`` it
+    ships, for compute ``capability`` (90: the H100 and H200), with no GPU
+    present. The interpreter (``TRITON_INTERPRET=1``) runs the kernels'
+    semantics but not their compilation, so the tests compile them this way
+    too; it must be unset in this process.
+
+    Parameters
+    ----------
+    kernel : triton.runtime.JITFunction
+    signature : dict of str to str
+        Triton's type of each argument (``"*fp32"``, ``"i32"``,
+        ``"constexpr"``, ...).
+    constants : dict of str to object
+        The value of each ``constexpr`` argument.
+    num_warps : int, default=4
+    capability : int, default=90
+
+    Returns
+    -------
+    triton.compiler.CompiledKernel
+        ``asm["ptx"]`` is its PTX, ``asm["cubin"]`` its machine code.
+    """
+    from triton.backends.compiler import GPUTarget
+
+    if triton.knobs.runtime.interpret:
+        raise RuntimeError(
+            "Triton compiles kernels only in a process without its interpreter: "
+            "unset TRITON_INTERPRET before importing triton"
+        )
+    source = triton.compiler.ASTSource(fn=kernel, signature=signature, constexprs=constants)
+    return triton.compile(
+        source, target=GPUTarget("cuda", capability, 32), options={"num_warps": num_warps}
+    )
