@@ -279,14 +279,14 @@ def merge_per_length_state(module, module_state, optimizer_state):
 
     Models saved by earlier builds of skrhythm (the 0.1.0 release among them)
     have a :class:`FilterBank1xN` that held one weight matrix and one bias
-    vector per filter length (``weights.0``, ...,
-    ``biases.0``, ...), each a parameter of its own. This maps state saved in
-    that layout onto the flat :attr:`~FilterBank1xN.weight` and
-    :attr:`~FilterBank1xN.bias` of the banks in ``module``: the per-length
-    tensors, and each tensor of the optimizer's per-parameter state
-    (momentum, Adam's moments), are concatenated in order; a scalar entry
-    (Adam's step count, the same for all) is taken from the first. State in
-    the flat layout is returned as it is.
+    vector per filter length (``weights.0``, ..., ``biases.0``, ...), each a
+    parameter of its own. This maps state saved in that layout onto the flat
+    :attr:`~FilterBank1xN.weight` and :attr:`~FilterBank1xN.bias` of the
+    banks in ``module``: the per-length tensors, and each tensor of the
+    optimizer's per-parameter state (momentum, Adam's moments), are
+    concatenated in order; a scalar entry (Adam's step count, the same for
+    all) is taken from the first. State in the flat layout is returned as it
+    is.
 
     Parameters
     ----------
