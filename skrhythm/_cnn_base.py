@@ -30,7 +30,7 @@ from .training import (
     PaperLRSchedule,
     PatchDataset,
     PatchLoader,
-    PatchNet,
+    _PatchNet,
     patch_starts,
 )
 
@@ -151,8 +151,8 @@ n_bands_in_ : int
 mean_, std_ : float
     Standardisation statistics of the training tracks (scalars).
 net_ : skorch.NeuralNetClassifier
-    The trained net, a :class:`skrhythm.training.PatchNet` (which reads
-    the batch losses off the device once per epoch); its torch module is
+    The trained net (a subclass that reads the batch losses off the device
+    once per epoch, not once per batch); its torch module is
     ``net_.module_``. It keeps no validation data, and pickling stores it
     as NumPy arrays (see :meth:`__getstate__`).
 history_ : skorch.History
@@ -466,7 +466,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if self.verbose and self.verbose > 1:
             callbacks.append(ProgressBar())
         optimizer_params = {f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()}
-        return PatchNet(
+        return _PatchNet(
             module,
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=self.optimizer,

@@ -16,7 +16,6 @@ __all__ = [
     "KeepBestModel",
     "PatchDataset",
     "PatchLoader",
-    "PatchNet",
     "StopTraining",
     "patch_starts",
     "show_epochs",
@@ -150,7 +149,7 @@ class PatchLoader:
             yield self.dataset.batch(order[start : start + self.batch_size])
 
 
-class PatchNet(NeuralNetClassifier):
+class _PatchNet(NeuralNetClassifier):
     """skorch's classifier, reading the batch losses off the device once per epoch.
 
     skorch records every batch's loss with ``loss.item()``, which waits for

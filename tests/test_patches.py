@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 import skrhythm.classifier as classifier_module
 from skrhythm import MusicCNNClassifier
 from skrhythm.nn.filterbank import triton_available
-from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, PatchNet, patch_starts
+from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, _PatchNet, patch_starts
 
 
 def sliced_patch(spectrograms, item, patch_frames, patch_hop, mean, std):
@@ -118,10 +118,10 @@ def test_epochs_read_losses_off_the_device_once(monkeypatch):
         ours = MusicCNNClassifier(**params).fit(X, y)
     batches = sum(epoch["train_batch_count"] + epoch["valid_batch_count"]
                   for epoch in ours.history_)  # fmt: skip
-    assert isinstance(ours.net_, PatchNet) and batches == 2 * (33 + 11)  # 11 patches a track
+    assert isinstance(ours.net_, _PatchNet) and batches == 2 * (33 + 11)  # 11 patches a track
     assert ops.counts["_local_scalar_dense"] < batches / 4
 
-    monkeypatch.setattr(PatchNet, "run_single_epoch", NeuralNetClassifier.run_single_epoch)
+    monkeypatch.setattr(_PatchNet, "run_single_epoch", NeuralNetClassifier.run_single_epoch)
     skorch_lines = []
     params["callbacks"] = [EpochProgress(skorch_lines.append)]
     reference = MusicCNNClassifier(**params).fit(X, y)
