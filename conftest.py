@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+from pathlib import Path
 
 # scikit-learn's array-API check (run with NumPy input) is skipped unless this is set
 # before SciPy is imported.
@@ -14,7 +15,7 @@ import torch  # noqa: E402
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-# The Triton module cannot be imported for its doctests without the gpu extra.
+# The Triton modules cannot be imported for their doctests without the gpu extra.
 collect_ignore = []
 if importlib.util.find_spec("triton") is None:
-    collect_ignore.append("skrhythm/nn/_triton_filterbank.py")
+    collect_ignore += [str(p) for p in Path(__file__).parent.glob("skrhythm/nn/_triton_*.py")]

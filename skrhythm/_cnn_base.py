@@ -286,9 +286,16 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if net_state is not None:
             self._restore_net(net_state)
         elif isinstance(getattr(self, "net_", None), NeuralNetClassifier):
-            # A pickle of skrhythm 0.1 holds the net itself; skorch loads a
-            # CUDA-trained one onto the CPU when CUDA is absent.
-            self.device_ = str(self.net_.device)
+            # A pickle of skrhythm 0.1 holds the net itself (skorch loads a CUDA-trained
+            # one onto the CPU when CUDA is absent), with the filter bank's old layout:
+            # rebuilt from its state like any other.
+            net = self.net_
+            self.device_ = str(net.device)
+            self._restore_net({
+                "module": _plain(net.module_.state_dict()),
+                "optimizer": _plain(net.optimizer_.state_dict()),
+                "history": _plain(list(net.history)),
+            })  # fmt: skip
 
     def _restore_net(self, net_state):
         if self.device_.startswith("cuda") and not torch.cuda.is_available():
@@ -303,8 +310,9 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             net = self._build_net(self.n_bands_in_)
             net.initialize()
         module_state, optimizer_state = merge_per_length_state(
-            net.module_, _tensors(net_state["module"]), _tensors(net_state["optimizer"])
-        )
+            net.module_, _tensors(net_state["module"]), net.optimizer_,
+            _tensors(net_state["optimizer"]),
+        )  # fmt: skip
         net.module_.load_state_dict(module_state)
         net.optimizer_.load_state_dict(optimizer_state)
         net.history = History(net_state["history"])

@@ -333,14 +333,17 @@ def test_skops_file_of_skrhythm_0_1_loads():
                                    rtol=1e-6)
 
 
-def test_pickle_with_one_filter_bank_parameter_per_length_loads():
-    """``tests/data/per-length-adam.pkl``: a MusicCNNClassifier trained with Adam and
-    pickled when the filter bank held one weight and one bias parameter per filter
-    length (written by ``make_per_length_adam.py`` with that code). It loads into the
-    two flat parameters, predicts the same, and its optimizer state (Adam's moments per
-    parameter) is merged so that one more warm-start epoch gives what that code gave."""
-    expected = np.load(DATA / "per-length-adam.npz")
-    clf = pickle.loads((DATA / "per-length-adam.pkl").read_bytes())
+@pytest.mark.parametrize("name", ["per-length-adam", "whole-net-momentum"])
+def test_pickle_with_one_filter_bank_parameter_per_length_loads(name):
+    """``tests/data/{name}.pkl``: MusicCNNClassifiers pickled when the filter bank held
+    one weight and one bias parameter per filter length, by the code that
+    ``make_legacy_models.py`` names: trained with Adam and a parameter group of its own
+    for the dense layer, or (pickled with the whole skorch net, as before the
+    estimators stored its state) with SGD and momentum. Each loads into the two flat
+    parameters and predicts the same, and its optimizer state is merged so that one
+    more warm-start epoch gives what the old code gave."""
+    expected = np.load(DATA / f"{name}.npz")
+    clf = pickle.loads((DATA / f"{name}.pkl").read_bytes())
     assert [name for name, _ in clf.net_.module_.filterbank.named_parameters()] == [
         "weight", "bias"]
     np.testing.assert_allclose(clf.predict_proba(expected["X"]), expected["proba"], rtol=1e-6)

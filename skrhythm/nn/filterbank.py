@@ -274,7 +274,7 @@ class FilterBank1xN(nn.Module):
         return out.reshape(len(x), len(starts), self.n_filters, self.n_subbands)
 
 
-def merge_per_length_state(module, module_state, optimizer_state):
+def merge_per_length_state(module, module_state, optimizer, optimizer_state):
     """Module and optimizer state saved with one filter-bank parameter per filter length, merged.
 
     Models saved by earlier builds of skrhythm (the 0.1.0 release among them)
@@ -284,9 +284,12 @@ def merge_per_length_state(module, module_state, optimizer_state):
     :attr:`~FilterBank1xN.weight` and :attr:`~FilterBank1xN.bias` of the
     banks in ``module``: the per-length tensors, and each tensor of the
     optimizer's per-parameter state (momentum, Adam's moments), are
-    concatenated in order; a scalar entry (Adam's step count, the same for
-    all) is taken from the first. State in the flat layout is returned as it
-    is.
+    concatenated in order; any other entry (Adam's step count, the same for
+    all) is taken from the first. The saved optimizer numbered its
+    parameters group after group, in the order ``optimizer`` (built for
+    ``module`` with the same parameter groups) holds them, each flat
+    parameter standing for its per-length ones. State in the flat layout is
+    returned as it is.
 
     Parameters
     ----------
@@ -294,8 +297,10 @@ def merge_per_length_state(module, module_state, optimizer_state):
         The network the state is for, built with today's layout.
     module_state : dict of str to tensor
         Its saved ``state_dict()``.
+    optimizer : torch.optim.Optimizer
+        The optimizer of ``module``'s parameters.
     optimizer_state : dict
-        Its optimizer's saved ``state_dict()``, or None.
+        The saved ``state_dict()`` of the optimizer.
 
     Returns
     -------
@@ -312,23 +317,25 @@ def merge_per_length_state(module, module_state, optimizer_state):
     module_state = dict(module_state)
     for flat, old in per_length.items():
         module_state[flat] = torch.cat([module_state.pop(key).reshape(-1) for key in old])
-    if optimizer_state is None:
-        return module_state, None
-    names = [name for name, _ in module.named_parameters()]
-    old_index = {key: i for i, key in enumerate(k for n in names for k in per_length.get(n, [n]))}
+    names = {id(p): name for name, p in module.named_parameters()}
+    order = [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
+    old_index = {key: i for i, key in enumerate(k for n in order for k in per_length.get(n, [n]))}
     saved, state = optimizer_state["state"], {}
-    for i, name in enumerate(names):
+    for i, name in enumerate(order):
         parts = [saved.get(old_index[key]) for key in per_length.get(name, [name])]
         if parts[0] is None:
             continue
         state[i] = parts[0]
         if name in per_length:
-            state[i] = {key: value if value.ndim == 0
-                        else torch.cat([part[key].reshape(-1) for part in parts])
+            state[i] = {key: torch.cat([part[key].reshape(-1) for part in parts])
+                        if torch.is_tensor(value) and value.ndim else value
                         for key, value in parts[0].items()}  # fmt: skip
-    groups = [
-        {**group, "params": [i for i, name in enumerate(names)
-                             if old_index[per_length.get(name, [name])[0]] in group["params"]]}
-        for group in optimizer_state["param_groups"]
-    ]  # fmt: skip
+    numbered = optimizer.state_dict()["param_groups"]
+    if len(numbered) != len(optimizer_state["param_groups"]):
+        raise ValueError(
+            f"the saved optimizer has {len(optimizer_state['param_groups'])} parameter "
+            f"groups, this one {len(numbered)}"
+        )
+    groups = [{**group, "params": new["params"]}
+              for group, new in zip(optimizer_state["param_groups"], numbered)]  # fmt: skip
     return module_state, {"state": state, "param_groups": groups}
