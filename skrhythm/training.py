@@ -150,33 +150,42 @@ class PatchLoader:
 
 
 class _PatchNet(NeuralNetClassifier):
-    """skorch's classifier, reading the batch losses off the device once per epoch.
+    """skorch's classifier, reading the batch losses off a GPU once per epoch.
 
     skorch records every batch's loss with ``loss.item()``, which waits for
     the device to finish that step: on a GPU the host then cannot queue the
     next step's kernels while the device runs this one, and the two times
-    add up instead of overlapping. Here an epoch keeps its batch losses on
-    the device and writes them into the history once it has run every
-    batch, before the ``on_epoch_end`` callbacks; the history holds the same
-    values as skorch's. During the epoch a batch's history row has its size
-    but not yet its loss (``on_batch_end`` callbacks get the loss tensor, as
-    with skorch).
+    add up instead of overlapping. On a device other than the CPU an epoch
+    here keeps its batch losses on the device and writes them into the
+    history when its batches have run (also when one of them raises), so
+    before the ``on_epoch_end`` callbacks; the history holds the same values
+    as skorch's. During such an epoch a batch's history row has its size but
+    not yet its loss: ``on_batch_end`` callbacks get the loss tensor, as with
+    skorch, but skorch's ``ProgressBar`` (``verbose=2``) shows no running
+    loss. On the CPU, where reading a loss costs nothing, this is skorch's
+    loop.
     """
 
+    def _defer_losses(self):
+        """Whether batch losses stay on the device until the epoch's batches have run."""
+        return torch.device(self.device).type != "cpu"
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        if iterator is None:
-            return
-        losses = []
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            losses.append(step["loss"].detach())
-            self.history.record_batch(prefix + "_batch_size", len(batch[0]))
-            self.notify("on_batch_end", batch=batch, training=training, **step)
-        if losses:
-            rows = self.history[-1]["batches"][-len(losses) :]
-            for row, loss in zip(rows, torch.stack(losses).tolist()):
-                row[prefix + "_loss"] = loss
+        if iterator is None or not self._defer_losses():
+            return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        rows, losses = [], []
+        try:
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                rows.append(self.history[-1]["batches"][-1])
+                losses.append(step["loss"].detach())
+                self.history.record_batch(prefix + "_batch_size", len(batch[0]))
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+        finally:
+            if losses:
+                for row, loss in zip(rows, torch.stack(losses).tolist()):
+                    row[prefix + "_loss"] = loss
         self.history.record(prefix + "_batch_count", len(losses))
 
 

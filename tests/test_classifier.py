@@ -330,6 +330,38 @@ def test_triton_dense_rows_do_not_depend_on_their_neighbours(n_in, n_out, dtype)
     assert linear_rows(x[:0], w, b).shape == (0, n_out)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.skipif(not triton_available(), reason="Triton is not installed (the gpu extra)")
+def test_dense_layer_on_cuda_takes_the_rows_kernel(monkeypatch):
+    """In evaluation mode without gradients, the layer on CUDA runs linear_rows (its
+    output then equals that kernel's, rows independent); with gradients it does not."""
+    import skrhythm.nn._triton_dense as triton_dense
+
+    calls, linear_rows = [], triton_dense.linear_rows
+    monkeypatch.setattr(triton_dense, "linear_rows",
+                        lambda *args: calls.append(1) or linear_rows(*args))  # fmt: skip
+    layer = BatchInvariantLinear(400, 8).cuda().eval()
+    x = torch.relu(torch.randn(30, 400, device="cuda"))
+    with torch.no_grad():
+        full = layer(x)
+        assert torch.equal(torch.cat([layer(x[i : i + 1]) for i in range(len(x))]), full)
+    assert len(calls) == 1 + len(x)
+    assert layer(x).requires_grad and len(calls) == 1 + len(x)
+
+
+def test_triton_dense_refuses_what_it_does_not_compute():
+    pytest.importorskip("triton", reason="Triton is not installed (the gpu extra)")
+    from skrhythm.nn._triton_dense import linear_rows
+
+    w, b = torch.randn(3, 5), torch.randn(3)
+    with pytest.raises(ValueError, match=r"shape \(batch, 5\)"):
+        linear_rows(torch.randn(2, 4, 5), w, b)
+    with pytest.raises(ValueError, match=r"shape \(batch, 5\)"):
+        linear_rows(torch.randn(2, 6), w, b)
+    with pytest.raises(TypeError, match="one dtype"):
+        linear_rows(torch.randn(2, 5), w.double(), b)
+
+
 def test_prediction_does_not_copy_the_input():
     """predict streams a few tracks at a time: its NumPy allocations stay far below
     the input's size (a copy of the input, e.g. np.abs(X), would double memory)."""

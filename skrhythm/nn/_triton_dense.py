@@ -61,6 +61,7 @@ def linear_rows(x, weight, bias):
         float32 or float64, on a CUDA device (or the CPU under Triton's
         interpreter).
     weight : torch.Tensor of shape (n_out, n_in)
+        Of the dtype of ``x``, as ``bias``.
     bias : torch.Tensor of shape (n_out,)
 
     Returns
@@ -69,6 +70,16 @@ def linear_rows(x, weight, bias):
     """
     x, weight, bias = (t.detach().contiguous() for t in (x, weight, bias))
     n_out, n_in = weight.shape
+    if x.ndim != 2 or x.shape[1] != n_in or bias.shape != (n_out,):
+        raise ValueError(
+            f"linear_rows takes x of shape (batch, {n_in}) and a bias of shape ({n_out},), "
+            f"got {tuple(x.shape)} and {tuple(bias.shape)}"
+        )
+    if not x.dtype == weight.dtype == bias.dtype in _DTYPES:
+        raise TypeError(
+            "linear_rows takes float32 or float64 tensors of one dtype, "
+            f"got {x.dtype}, {weight.dtype} and {bias.dtype}"
+        )
     out = torch.empty(len(x), n_out, dtype=x.dtype, device=x.device)
     if len(x):
         block_out, block_in = _blocks(n_out, n_in)

@@ -23,16 +23,25 @@ class BatchInvariantLinear(nn.Linear):
     order-invariance checks): on the CPU it applies the same single-row
     product to a freshly allocated (so aligned) copy of every row; on CUDA
     one Triton kernel computes all rows, each in the same fixed order
-    (:mod:`skrhythm.nn._triton_dense`), instead of two launches per row
-    (without gradients, as in prediction and validation). Training uses the
+    (:mod:`skrhythm.nn._triton_dense`), instead of two launches per row.
+    The kernel serves 2-d float32 or float64 input without gradients (as in
+    prediction and validation); other input takes the single-row products,
+    whose last bits can differ from the kernel's. Training uses the
     ordinary batched product.
     """
 
     def forward(self, x):
         if self.training:
             return F.linear(x, self.weight, self.bias)
-        if x.device.type == "cuda" and triton_available() and not torch.is_grad_enabled():
+        if self._rows_kernel_serves(x):
             from ._triton_dense import linear_rows
 
             return linear_rows(x, self.weight, self.bias)
         return torch.cat([F.linear(row[None].clone(), self.weight, self.bias) for row in x])
+
+    def _rows_kernel_serves(self, x):
+        return (
+            x.device.type == "cuda" and x.ndim == 2 and self.bias is not None
+            and x.dtype == self.weight.dtype in (torch.float32, torch.float64)
+            and not torch.is_grad_enabled() and triton_available()
+        )  # fmt: skip
