@@ -5,10 +5,11 @@
 #   bash benchmarks/gpu_session.sh run      # there (device tool, carry [".whl"]): see below
 #
 # "run" installs the carried wheels (the image has torch, Triton, numba, scikit-learn, but not
-# skorch or librosa), names the GPU and versions, runs the filter-bank tests on CUDA (every
-# tuned Triton tile against numba, gradients, ties, batch invariance) and bench_engine.py's
-# training throughput, host time per step and paper-protocol projection. Logs go to $OUT
-# (the device tool's folder that comes back), else to /tmp/gpu-session.
+# skorch or librosa), names the GPU and versions, runs the GPU tests on CUDA (every tuned
+# Triton tile against numba, gradients, ties, batch invariance, a fit, the dense layer),
+# bench_engine.py's training throughput, host time per step and paper-protocol projection,
+# and profile_step.py. About 7 minutes on an H200. Logs go to $OUT (the device tool's folder
+# that comes back), else to /tmp/gpu-session.
 set -o pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ if [ "$1" = wheels ]; then
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d .whl skorch==1.4.0 tabulate==0.10.0 \
         librosa==0.11.0 audioread==3.1.0 soundfile==0.14.0 soxr==1.1.0 pooch==1.9.0 \
-        platformdirs==4.14.8 decorator==5.2.1
+        platformdirs==4.14.8 decorator==5.2.1 cffi==2.0.0 pycparser==3.0
 elif [ "$1" != run ]; then
     echo "usage: bash benchmarks/gpu_session.sh wheels|run" >&2
     exit 2
@@ -35,7 +36,9 @@ export PYTHONPATH="$PWD:/tmp/site" PYTHONUNBUFFERED=1
     python3 -c "import torch, triton; print('torch', torch.__version__, 'CUDA',
 torch.version.cuda, 'triton', triton.__version__, torch.cuda.get_device_name())"
 } 2>&1 | tee "$OUT/gpu.txt"
-timeout 200 python3 -m pytest -q -p no:cacheprovider tests/test_filterbank.py \
-    tests/test_windows.py tests/test_patches.py 2>&1 | tee "$OUT/tests.log" | tail -15
-timeout 330 python3 benchmarks/bench_engine.py --device cuda --batches 50 256 --host-overhead \
-    --projection 2>&1 | tee "$OUT/bench_engine.log"
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_filterbank.py \
+    tests/test_windows.py tests/test_patches.py tests/test_classifier.py \
+    -k "triton or dense or cuda or float64" 2>&1 | tee "$OUT/tests.log" | tail -15
+timeout 300 python3 benchmarks/bench_engine.py --device cuda --batches 50 256 --fit-epochs 10 \
+    --host-overhead --projection 2>&1 | tee "$OUT/bench_engine.log"
+timeout 90 python3 benchmarks/profile_step.py --device cuda 2>&1 | tee "$OUT/profile.log" | tail -4

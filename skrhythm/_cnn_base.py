@@ -309,9 +309,13 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         with torch.random.fork_rng(devices=[]):  # the new module's initial weights are drawn
             net = self._build_net(self.n_bands_in_)
             net.initialize()
+        def numbering(names):  # skorch's rule: parameter groups, in its order
+            groups = net.get_params_for_optimizer("optimizer", [(n, n) for n in names])[0][0]
+            return [name for group in groups for name in group["params"]]
+
         module_state, optimizer_state = merge_per_length_state(
             net.module_, _tensors(net_state["module"]), net.optimizer_,
-            _tensors(net_state["optimizer"]),
+            _tensors(net_state["optimizer"]), numbering,
         )  # fmt: skip
         net.module_.load_state_dict(module_state)
         net.optimizer_.load_state_dict(optimizer_state)

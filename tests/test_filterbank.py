@@ -62,7 +62,8 @@ def outputs_and_grads(bank, x, implementation, grad_out, device="cpu"):
     bank.zero_grad()
     out = bank(x)
     out.backward(grad_out.to(device))
-    grads = [x.grad.cpu()] + [p.grad.cpu() for p in bank.parameters()]
+    # copies: moving the bank to another device later moves its gradients in place
+    grads = [x.grad.cpu().clone()] + [p.grad.cpu().clone() for p in bank.parameters()]
     bank.to("cpu")
     return out.detach().cpu(), grads
 

@@ -338,7 +338,7 @@ def test_pickle_with_one_filter_bank_parameter_per_length_loads(name):
     """``tests/data/{name}.pkl``: MusicCNNClassifiers pickled when the filter bank held
     one weight and one bias parameter per filter length, by the code that
     ``make_legacy_models.py`` names: trained with Adam and a parameter group of its own
-    for the dense layer, or (pickled with the whole skorch net, as before the
+    for the filter bank, or (pickled with the whole skorch net, as before the
     estimators stored its state) with SGD and momentum. Each loads into the two flat
     parameters and predicts the same, and its optimizer state is merged so that one
     more warm-start epoch gives what the old code gave."""

@@ -159,8 +159,8 @@ def test_kernel_matches_pooled_correlation(case):
 
 @pytest.mark.skipif(not triton_available(), reason="Triton is not installed")
 def test_triton_windows_run_forward_on_the_patches():
-    """Triton (in its interpreter on the CPU, see conftest.py) has no windowed kernel:
-    the gathered patches go through its forward pass."""
+    """Triton (on CUDA, else in its interpreter on the CPU, see conftest.py) has no
+    windowed kernel: the gathered patches go through its forward pass."""
     bank = make_bank((3, 5), (2, 1), 6, seed=6)
     x = torch.randn(1, 6, 30, generator=torch.Generator().manual_seed(6))
     starts, patch_frames = [18, 0, 9], 12
@@ -168,9 +168,11 @@ def test_triton_windows_run_forward_on_the_patches():
     bank.implementation = "fast"
     fast = bank.forward_windows(x, starts, patch_frames)
     bank.implementation = "triton"
-    triton = bank.forward_windows(x, starts, patch_frames)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    bank.to(device)
+    triton = bank.forward_windows(x.to(device), starts, patch_frames).cpu()
     with torch.no_grad():
-        stacked = bank(stacked_patches(x, starts, patch_frames))
+        stacked = bank(stacked_patches(x, starts, patch_frames).to(device)).cpu()
     assert torch.equal(triton, stacked.reshape(triton.shape))
     torch.testing.assert_close(triton, fast, rtol=1e-5, atol=1e-5)
 

@@ -98,14 +98,22 @@ def _forward_kernel(
         for t0 in range(0, n_frames - min_length + 1, BLOCK_T):
             acc = tl.zeros([BLOCK_F, BLOCK_T], DTYPE)
             for k0 in range(0, max_length, BLOCK_K):
-                # (filters, taps) weights, zero past each filter's length, times the
-                # (taps, frames) Hankel tile of the row: window[k, t] = row[t0 + k0 + k + t]
-                k = k0 + k_local
-                w_mask = f_mask[:, None] & (k[None, :] < lengths[:, None])
-                weights = tl.load(w_ptr + offsets[:, None] + k[None, :], mask=w_mask, other=0.0)
-                at = t0 + k[:, None] + t_local[None, :]
-                windows = tl.load(row + at, mask=at < n_frames, other=0.0)
-                acc = tl.dot(weights, windows, acc, input_precision="ieee")
+                if DTYPE == tl.float64:  # some Triton releases have no float64 tl.dot
+                    for k in range(k0, k0 + BLOCK_K):
+                        w_k = tl.load(w_ptr + offsets + k, mask=f_mask & (k < lengths), other=0.0)
+                        at = t0 + k + t_local
+                        x_k = tl.load(row + at, mask=at < n_frames, other=0.0)
+                        acc += w_k[:, None] * x_k[None, :]
+                else:
+                    # (filters, taps) weights, zero past each filter's length, times the
+                    # (taps, frames) Hankel tile of the row: [k, t] = row[t0 + k0 + k + t]
+                    k = k0 + k_local
+                    w_mask = f_mask[:, None] & (k[None, :] < lengths[:, None])
+                    weights = tl.load(w_ptr + offsets[:, None] + k[None, :], mask=w_mask,
+                                      other=0.0)  # fmt: skip
+                    at = t0 + k[:, None] + t_local[None, :]
+                    windows = tl.load(row + at, mask=at < n_frames, other=0.0)
+                    acc = tl.dot(weights, windows, acc, input_precision="ieee")
             t = t0 + t_local
             acc = tl.where(t[None, :] <= last_start[:, None], acc, float("-inf"))
             tile_best, tile_at = tl.max(

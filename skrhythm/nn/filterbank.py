@@ -274,7 +274,7 @@ class FilterBank1xN(nn.Module):
         return out.reshape(len(x), len(starts), self.n_filters, self.n_subbands)
 
 
-def merge_per_length_state(module, module_state, optimizer, optimizer_state):
+def merge_per_length_state(module, module_state, optimizer, optimizer_state, numbering):
     """Module and optimizer state saved with one filter-bank parameter per filter length, merged.
 
     Models saved by earlier builds of skrhythm (the 0.1.0 release among them)
@@ -284,11 +284,8 @@ def merge_per_length_state(module, module_state, optimizer, optimizer_state):
     :attr:`~FilterBank1xN.weight` and :attr:`~FilterBank1xN.bias` of the
     banks in ``module``: the per-length tensors, and each tensor of the
     optimizer's per-parameter state (momentum, Adam's moments), are
-    concatenated in order; any other entry (Adam's step count, the same for
-    all) is taken from the first. The saved optimizer numbered its
-    parameters group after group, in the order ``optimizer`` (built for
-    ``module`` with the same parameter groups) holds them, each flat
-    parameter standing for its per-length ones. State in the flat layout is
+    concatenated in length order; any other entry (Adam's step count, the
+    same for all) is taken from the first. State in the flat layout is
     returned as it is.
 
     Parameters
@@ -301,6 +298,11 @@ def merge_per_length_state(module, module_state, optimizer, optimizer_state):
         The optimizer of ``module``'s parameters.
     optimizer_state : dict
         The saved ``state_dict()`` of the optimizer.
+    numbering : callable
+        ``numbering(names)`` gives a network's parameter names, passed in
+        module order, in the order its optimizer numbers them (parameter
+        groups may reorder them): the rule the optimizer was built by, for
+        the old names and the new.
 
     Returns
     -------
@@ -317,14 +319,14 @@ def merge_per_length_state(module, module_state, optimizer, optimizer_state):
     module_state = dict(module_state)
     for flat, old in per_length.items():
         module_state[flat] = torch.cat([module_state.pop(key).reshape(-1) for key in old])
-    names = {id(p): name for name, p in module.named_parameters()}
-    order = [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
-    old_index = {key: i for i, key in enumerate(k for n in order for k in per_length.get(n, [n]))}
+    names = [name for name, _ in module.named_parameters()]
+    old_names = [key for name in names for key in per_length.get(name, [name])]
+    old_index = {key: i for i, key in enumerate(numbering(old_names))}
     saved, state = optimizer_state["state"], {}
-    for i, name in enumerate(order):
+    for i, name in enumerate(numbering(names)):
         parts = [saved.get(old_index[key]) for key in per_length.get(name, [name])]
-        if parts[0] is None:
-            continue
+        if any(part is None for part in parts):
+            continue  # a piece never stepped: the merged parameter starts afresh
         state[i] = parts[0]
         if name in per_length:
             state[i] = {key: torch.cat([part[key].reshape(-1) for part in parts])

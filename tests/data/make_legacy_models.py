@@ -6,10 +6,11 @@ input, its probabilities, and its probabilities after one more warm-start
 epoch (which shows that its optimizer state was restored):
 
 ``per-length-adam``
-    trained with Adam, the dense layer in a parameter group of its own (so
-    the optimizer numbers its parameters in another order than the
-    module's); written by commit 20a3522 (any commit from 848652f, which
-    pickles the net as state arrays, to before 194ba72).
+    trained with Adam, the filter bank in a parameter group of its own (so
+    the optimizer numbers its parameters in another order than the module:
+    skorch puts a group's parameters in reverse order); written by commit
+    20a3522 (any commit from 848652f, which pickles the net as state arrays,
+    to before 194ba72).
 ``whole-net-momentum``
     trained with SGD and momentum; written by commit 848652f^ (or earlier),
     whose pickles hold the skorch net itself.
@@ -31,7 +32,7 @@ from skrhythm import MusicCNNClassifier
 
 OPTIMIZERS = {
     "per-length-adam": {"optimizer": torch.optim.Adam,
-                        "optimizer_params": {"param_groups": [("dense.*", {"lr": 0.05})]}},
+                        "optimizer_params": {"param_groups": [("filterbank.*", {"lr": 0.05})]}},
     "whole-net-momentum": {"optimizer_params": {"momentum": 0.9}},
 }
 
