@@ -1,10 +1,17 @@
-"""Ahead-of-time compilation of skrhythm's Triton kernels for an NVIDIA GPU, without one."""
+"""What skrhythm's Triton kernels share: the element types they take, and their
+ahead-of-time compilation for an NVIDIA GPU, without one."""
 
 from __future__ import annotations
 
+import torch
 import triton
+import triton.language as tl
 
-__all__ = ["compile_for_gpu"]
+__all__ = ["DTYPES", "POINTERS", "compile_for_gpu"]
+
+#: The torch dtypes the kernels take, as Triton element types and pointer types.
+DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
+POINTERS = {torch.float32: "*fp32", torch.float64: "*fp64"}
 
 
 def compile_for_gpu(kernel, signature, constants, num_warps=4, capability=90):

@@ -19,11 +19,9 @@ import torch
 import triton
 import triton.language as tl
 
-from ._triton_compile import compile_for_gpu
+from ._triton_compile import DTYPES, POINTERS, compile_for_gpu
 
 __all__ = ["linear_rows", "compile_linear_rows"]
-
-_DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
 
 
 @triton.jit
@@ -75,7 +73,7 @@ def linear_rows(x, weight, bias):
             f"linear_rows takes x of shape (batch, {n_in}) and a bias of shape ({n_out},), "
             f"got {tuple(x.shape)} and {tuple(bias.shape)}"
         )
-    if not x.dtype == weight.dtype == bias.dtype in _DTYPES:
+    if not x.dtype == weight.dtype == bias.dtype in DTYPES:
         raise TypeError(
             "linear_rows takes float32 or float64 tensors of one dtype, "
             f"got {x.dtype}, {weight.dtype} and {bias.dtype}"
@@ -85,7 +83,7 @@ def linear_rows(x, weight, bias):
         block_out, block_in = _blocks(n_out, n_in)
         _linear_rows_kernel[(len(x),)](
             x, weight, bias, out, n_in, n_out,
-            DTYPE=_DTYPES[x.dtype], BLOCK_OUT=block_out, BLOCK_IN=block_in,
+            DTYPE=DTYPES[x.dtype], BLOCK_OUT=block_out, BLOCK_IN=block_in,
         )  # fmt: skip
     return out
 
@@ -95,10 +93,10 @@ def compile_linear_rows(n_out, n_in, dtype=torch.float32, capability=90):
 
     See :func:`skrhythm.nn._triton_compile.compile_for_gpu`.
     """
-    pointer = {torch.float32: "*fp32", torch.float64: "*fp64"}[dtype]
+    pointer = POINTERS[dtype]
     signature = {"x_ptr": pointer, "w_ptr": pointer, "b_ptr": pointer, "out_ptr": pointer,
                  "n_in": "i32", "n_out": "i32", "DTYPE": "constexpr", "BLOCK_OUT": "constexpr",
                  "BLOCK_IN": "constexpr"}  # fmt: skip
     block_out, block_in = _blocks(n_out, n_in)
-    constants = {"DTYPE": _DTYPES[dtype], "BLOCK_OUT": block_out, "BLOCK_IN": block_in}
+    constants = {"DTYPE": DTYPES[dtype], "BLOCK_OUT": block_out, "BLOCK_IN": block_in}
     return compile_for_gpu(_linear_rows_kernel, signature, constants, capability=capability)

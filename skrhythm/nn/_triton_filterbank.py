@@ -9,10 +9,11 @@ time)`` activation is never stored. Each tile's ``(BLOCK_F, BLOCK_T)``
 correlations are a sum of matrix products over ``BLOCK_K`` taps at a time:
 the block's weights ``(BLOCK_F, BLOCK_K)`` times the row's Hankel tile
 ``(BLOCK_K, BLOCK_T)``, whose element ``[k, t]`` is frame ``t0 + k0 + k + t``.
-``tl.dot`` with ``input_precision="ieee"`` computes these in float32 (or
-float64) fused multiply-adds, tap after tap in ascending order as the numba
-kernels do, with every operand loaded once per block of filters and taps
-(tensor-core TF32 would round the inputs to 10 bits). Filters of a block may
+``tl.dot`` with ``input_precision="ieee"`` computes these in float32 fused
+multiply-adds, tap after tap in ascending order as the numba kernels do, with
+every operand loaded once per block of filters and taps (tensor-core TF32
+would round the inputs to 10 bits); float64 input, for which some Triton
+releases have no ``tl.dot``, is correlated tap by tap in the same order. Filters of a block may
 differ in length: taps past a filter's length have zero weight and time
 positions past its last valid one are masked, so blocks of similar lengths
 (the O-net and P-net are built in ascending length) waste little work.
@@ -37,13 +38,11 @@ import triton
 import triton.language as tl
 
 from ._pooled_correlation import PooledCorrelation
-from ._triton_compile import compile_for_gpu
+from ._triton_compile import DTYPES, POINTERS, compile_for_gpu
 
 __all__ = ["pooled_correlation", "interpreted", "compile_forward"]
 
 WEIGHT_GRAD_CHUNK = 16
-
-_DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
 
 
 def interpreted():
@@ -146,14 +145,14 @@ def compile_forward(tile, dtype=torch.float32, capability=90):
     triton.compiler.CompiledKernel
     """
     block_f, block_t, block_k, num_warps = tile
-    pointer = {torch.float32: "*fp32", torch.float64: "*fp64"}[dtype]
+    pointer = POINTERS[dtype]
     signature = {
         "x_ptr": pointer, "w_ptr": pointer, "lengths_ptr": "*i32", "offsets_ptr": "*i32",
         "maxima_ptr": pointer, "argmax_ptr": "*i32", "n_bands": "i32", "n_frames": "i32",
         "n_filters": "i32", "pool_bands": "i32", "n_subbands": "i32", "DTYPE": "constexpr",
         "BLOCK_F": "constexpr", "BLOCK_T": "constexpr", "BLOCK_K": "constexpr",
     }  # fmt: skip
-    constants = {"DTYPE": _DTYPES[dtype], "BLOCK_F": block_f, "BLOCK_T": block_t,
+    constants = {"DTYPE": DTYPES[dtype], "BLOCK_F": block_f, "BLOCK_T": block_t,
                  "BLOCK_K": block_k}  # fmt: skip
     return compile_for_gpu(_forward_kernel.fn, signature, constants, num_warps, capability)
 
@@ -221,7 +220,7 @@ class _TritonKernels:
         _forward_kernel[grid](
             x, w, lengths, offsets, maxima, argmax,
             n_bands, n_frames, n_filters, pool_bands, n_subbands,
-            DTYPE=_DTYPES[x.dtype],
+            DTYPE=DTYPES[x.dtype],
         )  # fmt: skip
         return maxima, argmax
 
@@ -235,7 +234,7 @@ class _TritonKernels:
         _weight_grad_kernel[(n_filters, n_chunks)](
             x, grad, argmax, lengths, offsets, partial,
             n_batch, n_bands * n_frames, n_filters, n_subbands, len(w),
-            DTYPE=_DTYPES[x.dtype], CHUNK=WEIGHT_GRAD_CHUNK, BLOCK_K=_block_k(geometry),
+            DTYPE=DTYPES[x.dtype], CHUNK=WEIGHT_GRAD_CHUNK, BLOCK_K=_block_k(geometry),
         )  # fmt: skip
         return partial.sum(dim=0)
 
@@ -268,7 +267,7 @@ def pooled_correlation(x, w, lengths, offsets, pool_bands, n_subbands, max_lengt
     ``max(lengths)`` (known on the host, so no device sync is needed) and
     ``x`` is float32 or float64.
     """
-    if x.dtype not in _DTYPES:
+    if x.dtype not in DTYPES:
         raise TypeError(f"the Triton filter bank takes float32 or float64 input, got {x.dtype}")
     if x.device.type != "cuda" and not interpreted():
         raise ValueError(

@@ -327,11 +327,12 @@ def merge_per_length_state(module, module_state, optimizer, optimizer_state, num
         parts = [saved.get(old_index[key]) for key in per_length.get(name, [name])]
         if any(part is None for part in parts):
             continue  # a piece never stepped: the merged parameter starts afresh
-        state[i] = parts[0]
-        if name in per_length:
-            state[i] = {key: torch.cat([part[key].reshape(-1) for part in parts])
-                        if torch.is_tensor(value) and value.ndim else value
-                        for key, value in parts[0].items()}  # fmt: skip
+        if name not in per_length:
+            state[i] = parts[0]
+            continue
+        state[i] = {key: torch.cat([part[key].reshape(-1) for part in parts])
+                    if torch.is_tensor(value) and value.ndim else value
+                    for key, value in parts[0].items()}  # fmt: skip
     numbered = optimizer.state_dict()["param_groups"]
     if len(numbered) != len(optimizer_state["param_groups"]):
         raise ValueError(
