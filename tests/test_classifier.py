@@ -358,6 +358,8 @@ def test_triton_dense_refuses_what_it_does_not_compute():
         linear_rows(torch.randn(2, 4, 5), w, b)
     with pytest.raises(ValueError, match=r"shape \(batch, 5\)"):
         linear_rows(torch.randn(2, 6), w, b)
+    with pytest.raises(ValueError, match=r"a bias of shape \(3,\)"):
+        linear_rows(torch.randn(2, 5), w, torch.randn(4))
     with pytest.raises(TypeError, match="one dtype"):
         linear_rows(torch.randn(2, 5), w.double(), b)
 

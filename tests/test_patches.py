@@ -136,6 +136,7 @@ def test_epochs_read_losses_off_the_device_once(monkeypatch, stop_at):
     ours, reads = fit(lines)
     monkeypatch.setattr(_PatchNet, "run_single_epoch", NeuralNetClassifier.run_single_epoch)
     reference, skorch_reads = fit(skorch_lines)
+
     def timeless(history):
         return [{key: value for key, value in epoch.items() if key != "dur"} for epoch in history]
 
@@ -144,7 +145,7 @@ def test_epochs_read_losses_off_the_device_once(monkeypatch, stop_at):
     assert all(row.get("train_loss", row.get("valid_loss", -1)) > 0 for row in rows)
     if stop_at:
         assert len(ours.history[-1]["batches"]) == stop_at
-    if not stop_at:
+    else:
         assert [epoch["train_batch_count"] for epoch in ours.history] == [33, 33]  # 11 a track
         assert reads <= 4 < 88 <= skorch_reads  # 88 batches, training and validation
     assert [line.rsplit(",", 1)[0] for line in lines] == [
@@ -172,6 +173,24 @@ def test_prediction_by_track_matches_prediction_by_patch(hop, filterbank):
     proba = clf.predict_patch_proba(X)
     np.testing.assert_allclose(proba.sum(axis=2), 1.0, rtol=1e-12)
     np.testing.assert_array_equal(proba.argmax(axis=2), by_patch.argmax(axis=2))
+
+
+def test_cpu_epochs_record_each_loss_at_its_batch():
+    """On the CPU, where reading a loss costs nothing, a batch's history row has its
+    loss when the batch ends, as skorch's ProgressBar and batch loggers expect."""
+    seen = []
+
+    class ReadLoss(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                seen.append(net.history[-1, "batches", -1, "train_loss"])
+
+    rng = np.random.default_rng(2)
+    clf = MusicCNNClassifier(n_onet=1, n_pnet=0, onet_lengths=(3, 5), patch_frames=20,
+                             batch_size=4, max_epochs=1, random_state=0,
+                             callbacks=[ReadLoss()])  # fmt: skip
+    clf.fit(rng.standard_normal((8, 8, 20)).astype(np.float32), np.repeat(["a", "b"], 4))
+    assert seen == clf.history_[0, "batches", :, "train_loss"] and len(seen) == 2
 
 
 @pytest.mark.skipif(not triton_available(), reason="Triton is not installed (the gpu extra)")

@@ -344,7 +344,7 @@ def test_pickle_with_one_filter_bank_parameter_per_length_loads(name):
     more warm-start epoch gives what the old code gave."""
     expected = np.load(DATA / f"{name}.npz")
     clf = pickle.loads((DATA / f"{name}.pkl").read_bytes())
-    assert [name for name, _ in clf.net_.module_.filterbank.named_parameters()] == [
+    assert [param for param, _ in clf.net_.module_.filterbank.named_parameters()] == [
         "weight", "bias"]
     np.testing.assert_allclose(clf.predict_proba(expected["X"]), expected["proba"], rtol=1e-6)
     clf.set_params(warm_start=True, max_epochs=1).fit(expected["X"], expected["y"])
