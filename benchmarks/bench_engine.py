@@ -14,7 +14,9 @@ as patches per second of training:
 * ``kernels``: the fused filter bank alone, forward and backward, on one
   fixed batch: the ceiling set by the kernels.
 
-It prints the ratios estimator / raw loop and estimator / kernels, and the
+On CUDA it also times the estimator with ``cuda_graphs=True`` (its full
+batches' steps replayed from a CUDA graph; ``graphed``). It prints the ratios
+estimator / raw loop and estimator / kernels, graphed / estimator, and the
 fused / reference speed-up. ``--host-overhead`` adds the time of a training
 step whose kernels cost next to nothing (batch 1 of a small patch): the
 Python, autograd and optimiser work per step, which on a GPU bounds the
@@ -25,11 +27,15 @@ and projects the paper protocol on a Ballroom-sized set: 698 tracks, 10
 folds (628 training tracks, 69 of them held out for validation), ``--epochs``
 epochs. It ends with the floor of that projection: the multiply-adds of the
 protocol's training forward passes at the rate of the fused forward pass
-alone, measured in the same run.
+alone, measured in the same run; on CUDA every model is timed both with
+skorch's step and with graphed steps. ``--concurrent K ...`` runs K fits at
+once, each in its own process on the same device, and prints their total
+training rate against one fit's: what ``n_jobs`` would gain on one GPU.
 
 Usage::
 
     python benchmarks/bench_engine.py --device cuda --batches 50 256 --host-overhead --projection
+    python benchmarks/bench_engine.py --device cuda --batches 50 --concurrent 1 2 4 --cuda-graphs
     python benchmarks/bench_engine.py --device cpu --threads 2 --batches 50
 
 Nothing here asserts anything; the device, versions and load are printed.
@@ -38,6 +44,7 @@ Nothing here asserts anything; the device, versions and load are printed.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import time
 
@@ -139,9 +146,11 @@ def calls_per_second(call, device, min_seconds):
 
 def throughput(args, device):
     X, y = data(args.tracks)
+    cuda = torch.device(device).type == "cuda"
     header = (
         f"{'network':>8} {'batch':>5} | {'estimator':>9} {'raw loop':>9} {'kernels':>9} | "
-        f"{'est/raw':>7} {'est/kern':>8} | {'reference':>9} {'fused/ref':>9}"
+        f"{'est/raw':>7} {'est/kern':>8} | {'graphed':>9} {'graph/est':>9} | {'reference':>9} "
+        f"{'fused/ref':>9}"
     )
     print("training patches/s (250-frame patches, hop 250)")
     print(header)
@@ -151,12 +160,17 @@ def throughput(args, device):
             fused, clf = estimator_rate(network, batch, device, "auto", X, y, args.fit_epochs)
             raw = raw_loop_rate(clf, X, y, device, args.fit_epochs)
             kernels = kernel_rate(clf, device, batch)
+            graphed = "-"
+            if cuda:
+                rate, _ = estimator_rate(network, batch, device, "auto", X, y, args.fit_epochs,
+                                         cuda_graphs=True)  # fmt: skip
+                graphed = f"{rate:9.0f} {rate / fused:9.2f}"
             n_ref = max(2 * batch, len(X) // args.reference_fraction)
             reference, _ = estimator_rate(network, batch, device, "reference", X[:n_ref],
                                           y[:n_ref], 1)  # fmt: skip
             print(
                 f"{network:>8} {batch:>5} | {fused:9.0f} {raw:9.0f} {kernels:9.0f} | "
-                f"{fused / raw:7.2f} {fused / kernels:8.2f} | {reference:9.0f} "
+                f"{fused / raw:7.2f} {fused / kernels:8.2f} | {graphed:>19} | {reference:9.0f} "
                 f"{fused / reference:9.2f}",
                 flush=True,
             )
@@ -176,48 +190,103 @@ def host_overhead(args, device):
     rate, clf = estimator_rate("O+P", 1, device, "auto", X, y, args.fit_epochs,
                                patch_frames=216)  # fmt: skip
     raw = raw_loop_rate(clf, X, y, device, args.fit_epochs)
+    graphed = ""
+    if torch.device(device).type == "cuda":
+        rate_graphed, _ = estimator_rate("O+P", 1, device, "auto", X, y, args.fit_epochs,
+                                         patch_frames=216, cuda_graphs=True)  # fmt: skip
+        graphed = f", graphed estimator {1e6 / rate_graphed:.0f} us"
     print(f"\nhost time per training step (O+P, batch 1, 4 bands x 216 frames): "
-          f"estimator {1e6 / rate:.0f} us, raw loop {1e6 / raw:.0f} us")
+          f"estimator {1e6 / rate:.0f} us, raw loop {1e6 / raw:.0f} us{graphed}")
 
 
 def projection(args, device):
-    """Time a fit epoch (with validation) of every O/P model; project the paper protocol."""
+    """Time fit epochs (with validation) of every O/P model; project the paper protocol.
+
+    On CUDA each model is timed with skorch's step and with graphed steps.
+    """
     X, y = data(args.tracks, seed=1)
     valid = max(N_CLASSES, round(len(X) * PAPER_VALID_TRACKS / (PAPER_TRAIN_TRACKS + 69)))
+    modes = [False, True] if torch.device(device).type == "cuda" else [False]
     print(f"\nprojection: 698 tracks, 10 folds, {PAPER_TRAIN_TRACKS} training + "
           f"{PAPER_VALID_TRACKS} validation tracks per fold, {args.epochs} epochs; "
           f"measured on {len(X) - valid} + {valid} tracks, batch {args.projection_batch}")
-    print(f"{'model':>22} {'hop':>4} {'s/epoch here':>13} {'train patches/s':>16} "
-          f"{'paper protocol (h)':>19}")
-    total = multiply_adds = 0.0
+    columns = ["s/epoch", "patches/s", "protocol (h)"]
+    labels = [f"{c}{' graphed' if graphs else ''}" for graphs in modes for c in columns]
+    print(f"{'model':>22} {'hop':>4} " + " ".join(f"{label:>21}" for label in labels))
+    totals, multiply_adds = dict.fromkeys(modes, 0.0), 0.0
     for spec in MODELS.values():
         if spec.kind != "musiccnn":
             continue
         for hop in (250, 80):
-            clf = estimator(None, args.projection_batch, device, "auto", hop=hop,
-                            train_split=valid, max_epochs=1, **spec.params)  # fmt: skip
-            clf.fit(X, y)  # warm-up
+            cells = []
+            for graphs in modes:
+                clf = estimator(None, args.projection_batch, device, "auto", hop=hop,
+                                train_split=valid, max_epochs=1, cuda_graphs=graphs,
+                                **spec.params)  # fmt: skip
+                clf.fit(X, y)  # warm-up
+                clf.set_params(warm_start=True, max_epochs=args.fit_epochs)
+                synchronize(device)
+                start = time.perf_counter()
+                clf.fit(X, y)
+                synchronize(device)
+                seconds = (time.perf_counter() - start) / args.fit_epochs
+                per_track = seconds / (len(X) - valid)  # validation cost rides along, per track
+                hours = per_track * PAPER_TRAIN_TRACKS * args.epochs * 10 / 3600
+                patches = (len(X) - valid) * len(patch_starts(N_FRAMES, PATCH, hop))
+                totals[graphs] += hours
+                cells += [f"{seconds:.3f}", f"{patches / seconds:.0f}", f"{hours:.2f}"]
             patch_steps = PAPER_TRAIN_TRACKS * len(patch_starts(N_FRAMES, PATCH, hop))
             multiply_adds += forward_multiply_adds(clf) * patch_steps * args.epochs * 10
-            clf.set_params(warm_start=True, max_epochs=args.fit_epochs)
-            synchronize(device)
-            start = time.perf_counter()
-            clf.fit(X, y)
-            synchronize(device)
-            seconds = (time.perf_counter() - start) / args.fit_epochs
-            per_track = seconds / (len(X) - valid)  # validation cost rides along, per track
-            hours = per_track * PAPER_TRAIN_TRACKS * args.epochs * 10 / 3600
-            patches = (len(X) - valid) * len(patch_starts(N_FRAMES, PATCH, hop))
-            total += hours
-            print(f"{spec.label:>22} {hop:>4} {seconds:13.3f} {patches / seconds:16.0f} "
-                  f"{hours:19.2f}", flush=True)
-    print(f"{'all 16 runs':>22} {'':>4} {'':>13} {'':>16} {total:19.2f}")
+            print(f"{spec.label:>22} {hop:>4} " + " ".join(f"{c:>21}" for c in cells), flush=True)
+    print(f"{'all 16 runs':>22} {'':>4} " + " ".join(
+        f"{'':>21} {'':>21} {totals[graphs]:21.2f}" for graphs in modes))
+    if len(modes) == 2:
+        print(f"graphed / skorch's step: {totals[True] / totals[False]:.2f} of the time")
     clf = estimator("O+P", args.projection_batch, device, "auto", max_epochs=1).fit(X[:8], y[:8])
     rate = forward_rate(clf, device, args.projection_batch)
     print(f"floor: the protocol's training forward passes are {multiply_adds:.2e} "
           f"multiply-adds; at the fused forward's rate measured here ({rate / 1e9:.1f} "
           f"GFLOP/s, O+P, batch {args.projection_batch}) they alone take "
           f"{2 * multiply_adds / rate / 3600:.1f} h")
+
+
+def concurrent(args, device):
+    """Total training rate of K fits at once, one process each, against one fit's."""
+    X, y = data(args.tracks)
+    print(f"\nconcurrent fits (O+P, batch {args.batches[0]}, {args.tracks} tracks, "
+          f"cuda_graphs={args.cuda_graphs}, one process each)")
+    print(f"{'fits':>5} {'patches/s together':>19} {'vs one fit':>10}")
+    context = multiprocessing.get_context("spawn")
+    single = None
+    for n_fits in args.concurrent:
+        barrier, results = context.Barrier(n_fits), context.Queue()
+        workers = [context.Process(target=_concurrent_fit, args=(
+            args.batches[0], device, args.fit_epochs, args.cuda_graphs, barrier, results, X, y,
+            args.threads)) for _ in range(n_fits)]  # fmt: skip
+        for worker in workers:
+            worker.start()
+        spans = [results.get() for _ in workers]
+        for worker in workers:
+            worker.join()
+        start, end = min(s for s, _, _ in spans), max(e for _, e, _ in spans)
+        rate = sum(patches for _, _, patches in spans) / (end - start)
+        single = single or rate
+        print(f"{n_fits:>5} {rate:19.0f} {rate / single:10.2f}", flush=True)
+
+
+def _concurrent_fit(batch, device, epochs, cuda_graphs, barrier, results, X, y, threads):
+    """One process of :func:`concurrent`: a warm-up fit, then timed epochs once all are ready."""
+    if threads:
+        torch.set_num_threads(threads)
+    clf = estimator("O+P", batch, device, "auto", max_epochs=1, cuda_graphs=cuda_graphs)
+    clf.fit(X, y)
+    clf.set_params(warm_start=True, max_epochs=epochs)
+    barrier.wait()
+    start = time.time()
+    clf.fit(X, y)
+    synchronize(device)
+    patches = len(patch_starts(X.shape[2], clf.patch_frames, clf.patch_frames))
+    results.put((start, time.time(), epochs * len(X) * patches))
 
 
 def forward_multiply_adds(clf):
@@ -251,6 +320,10 @@ def main():
     parser.add_argument("--projection", action="store_true", help="project the paper protocol")
     parser.add_argument("--projection-batch", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=100, help="epochs for the projection")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="graphed training steps in the concurrent fits")
+    parser.add_argument("--concurrent", nargs="+", type=int, metavar="K",
+                        help="time K fits at once (one process each), for each K")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -266,7 +339,10 @@ def main():
     else:
         print(f"CPU: torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{os.cpu_count()} CPUs")
-    throughput(args, device)
+    if args.concurrent:
+        concurrent(args, device)
+    else:
+        throughput(args, device)
     if args.host_overhead:
         host_overhead(args, device)
     if args.projection:

@@ -6,10 +6,12 @@
 #
 # "run" installs the carried wheels (the image has torch, Triton, numba, scikit-learn, but not
 # skorch or librosa), names the GPU and versions, runs the GPU tests on CUDA (every tuned
-# Triton tile against numba, gradients, ties, batch invariance, a fit, the dense layer),
-# bench_engine.py's training throughput, host time per step and paper-protocol projection,
-# and profile_step.py. About 7 minutes on an H200. Logs go to $OUT (the device tool's folder
-# that comes back), else to /tmp/gpu-session.
+# Triton tile against numba, gradients, ties, batch invariance, a fit, the dense layer,
+# CUDA-graphed fits against skorch's step), bench_engine.py's training throughput, host time
+# per step and paper-protocol projection (each with and without CUDA graphs), concurrent
+# fits on the GPU, and profile_step.py of a graphed fit. At most 10 minutes (each step has a
+# time limit, the most important first). Logs go to $OUT (the device tool's folder that comes back), else to
+# /tmp/gpu-session.
 set -o pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,9 +38,14 @@ export PYTHONPATH="$PWD:/tmp/site" PYTHONUNBUFFERED=1
     python3 -c "import torch, triton; print('torch', torch.__version__, 'CUDA',
 torch.version.cuda, 'triton', triton.__version__, torch.cuda.get_device_name())"
 } 2>&1 | tee "$OUT/gpu.txt"
-timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_filterbank.py \
+timeout 130 python3 -m pytest -q -p no:cacheprovider tests/test_filterbank.py \
     tests/test_windows.py tests/test_patches.py tests/test_classifier.py \
-    -k "triton or dense or cuda or float64" 2>&1 | tee "$OUT/tests.log" | tail -15
+    tests/test_cuda_graph.py::test_cuda_graphs_train_the_same_model_on_cuda -k "triton or dense or cuda or float64" 2>&1 | tee "$OUT/tests.log" | tail -15
 timeout 300 python3 benchmarks/bench_engine.py --device cuda --batches 50 256 --fit-epochs 10 \
     --host-overhead --projection 2>&1 | tee "$OUT/bench_engine.log"
-timeout 90 python3 benchmarks/profile_step.py --device cuda 2>&1 | tee "$OUT/profile.log" | tail -4
+timeout 90 python3 benchmarks/bench_engine.py --device cuda --batches 50 --fit-epochs 10 \
+    --concurrent 1 2 4 --cuda-graphs 2>&1 | tee "$OUT/concurrent.log"
+timeout 50 python3 benchmarks/bench_engine.py --device cuda --batches 50 --fit-epochs 10 \
+    --concurrent 1 4 2>&1 | tee -a "$OUT/concurrent.log"
+timeout 30 python3 benchmarks/profile_step.py --device cuda --cuda-graphs 2>&1 \
+    | tee "$OUT/profile.log" | tail -4

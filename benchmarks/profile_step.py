@@ -12,7 +12,7 @@ longer than unprofiled.
 
 Usage::
 
-    python benchmarks/profile_step.py --device cuda
+    python benchmarks/profile_step.py --device cuda [--cuda-graphs]
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ def main():
     parser.add_argument("--tracks", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rows", type=int, default=12, help="operators listed per table")
+    parser.add_argument("--cuda-graphs", action="store_true", help="graphed training steps")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.tracks, 40, 1292)).astype(np.float32)
     y = rng.integers(8, size=args.tracks)
     clf = MusicCNNClassifier(n_onet=args.network[0], n_pnet=args.network[1],
                              batch_size=args.batch, device=args.device, lr_schedule=None,
-                             max_epochs=1, random_state=0).fit(X, y)  # fmt: skip
+                             max_epochs=1, random_state=0,
+                             cuda_graphs=args.cuda_graphs).fit(X, y)  # fmt: skip
     clf.set_params(warm_start=True, max_epochs=args.epochs)
     cuda = torch.device(args.device).type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])

@@ -4,6 +4,7 @@ pickling, and the documentation of the parameters they share."""
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -132,6 +133,14 @@ SHARED_DOCS = {
     "device": """device : str, default="cpu"
     ``"cpu"``, ``"cuda"`` (or ``"cuda:1"``, ...) or ``"auto"`` (CUDA when
     available).""",
+    "cuda_graphs": """cuda_graphs : bool, default=False
+    On a CUDA device, replay each full training batch's step (forward,
+    backward, optimiser) from a CUDA graph captured once per fit, which
+    removes most of the host's work per step: the same kernels, so the
+    same model. It needs ``torch.optim.SGD`` and no callback acting on the
+    gradients (otherwise a warning says so and the fit runs without);
+    ignored on the CPU. Off by default until it has been checked on a GPU
+    (see README, "Performance").""",
     "random_state": """random_state : int, RandomState instance or None, default=None
     Seeds weight initialisation, shuffling, dropout and the validation
     split; fits with the same seed and data give the same model.""",
@@ -190,6 +199,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "callbacks": [list, None],
         "device": [str],
+        "cuda_graphs": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -210,6 +220,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         train_split,
         callbacks,
         device,
+        cuda_graphs,
         random_state,
         verbose,
         warm_start,
@@ -226,6 +237,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.train_split = train_split
         self.callbacks = callbacks
         self.device = device
+        self.cuda_graphs = cuda_graphs
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -265,7 +277,8 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def __setstate__(self, state):
         """Restore the state of :meth:`__getstate__`, rebuilding the skorch net.
 
-        The net goes to ``device_``, or to the CPU (with a warning, and
+        Parameters the estimator gained after the model was saved take their
+        defaults. The net goes to ``device_``, or to the CPU (with a warning, and
         ``device_`` set to ``"cpu"``) when that is a CUDA device and CUDA is
         not available.
         """
@@ -274,6 +287,9 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         net_state = state.pop("_net_state", None)
         if isinstance(state.get("net_"), dict):  # a .skops file of skrhythm 0.1's save_model
             net_state = {**state.pop("net_"), "history": state.pop("history_")}
+        # parameters added since the model was saved take their defaults
+        defaults = inspect.signature(type(self).__init__).parameters
+        state = {**{name: defaults[name].default for name in self._get_param_names()}, **state}
         super().__setstate__(state)
         if version not in (None, __version__):
             warnings.warn(
@@ -492,6 +508,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             callbacks=callbacks,
             classes=list(range(len(self.classes_))),
             device=self.device_,
+            cuda_graphs=self.cuda_graphs,
             verbose=int(bool(self.verbose)),
             **optimizer_params,
         )

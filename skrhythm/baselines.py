@@ -83,6 +83,7 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
     {train_split}
     {callbacks}
     {device}
+    {cuda_graphs}
     {random_state}
     {verbose}
     {warm_start}
@@ -149,6 +150,7 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
         train_split=None,
         callbacks=None,
         device="cpu",
+        cuda_graphs=False,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -166,6 +168,7 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
             train_split=train_split,
             callbacks=callbacks,
             device=device,
+            cuda_graphs=cuda_graphs,
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,

@@ -75,6 +75,7 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
         The paper holds out 69 tracks.
     {callbacks}
     {device}
+    {cuda_graphs}
     {random_state}
     {verbose}
     {warm_start}
@@ -130,6 +131,7 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
         train_split=None,
         callbacks=None,
         device="cpu",
+        cuda_graphs=False,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -147,6 +149,7 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
             train_split=train_split,
             callbacks=callbacks,
             device=device,
+            cuda_graphs=cuda_graphs,
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,

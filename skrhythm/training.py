@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
 from torch.utils.data import Dataset
+
+from . import _cuda_graph
 
 __all__ = [
     "EpochProgress",
@@ -164,7 +167,47 @@ class _PatchNet(NeuralNetClassifier):
     skorch, but skorch's ``ProgressBar`` (``verbose=2``) shows no running
     loss. On the CPU, where reading a loss costs nothing, this is skorch's
     loop.
+
+    With ``cuda_graphs=True`` on a CUDA device, each fit replays its full
+    batches' training steps from a CUDA graph
+    (:class:`skrhythm._cuda_graph.GraphedTrainStep`), unless
+    :func:`~skrhythm._cuda_graph.graph_obstacle` names a reason not to, which
+    a warning then gives.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`skorch.NeuralNetClassifier`.
+    cuda_graphs : bool, default=False
     """
+
+    def __init__(self, *args, cuda_graphs=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cuda_graphs = cuda_graphs
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self._graphed_step = self._graphed_step_for_fit()
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        finally:
+            self._graphed_step = None
+
+    def _graphed_step_for_fit(self):
+        """A :class:`GraphedTrainStep` for this fit, or None for skorch's own step."""
+        graphs = _cuda_graph.graphs_for(self) if self.cuda_graphs else None
+        if graphs is None:
+            return None
+        reason = _cuda_graph.graph_obstacle(self)
+        if reason is not None:
+            warnings.warn(f"cuda_graphs=True ignored: {reason}", UserWarning, stacklevel=4)
+            return None
+        return _cuda_graph.GraphedTrainStep(self, graphs)
+
+    def train_step(self, batch, **fit_params):
+        graphed = getattr(self, "_graphed_step", None)
+        if graphed is None or fit_params:
+            return super().train_step(batch, **fit_params)
+        return graphed(batch, super().train_step)
 
     def _defer_losses(self):
         """Whether batch losses stay on the device until the epoch's batches have run."""
