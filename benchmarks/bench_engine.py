@@ -31,11 +31,15 @@ alone, measured in the same run; on CUDA every model is timed both with
 skorch's step and with graphed steps. ``--concurrent K ...`` runs K fits at
 once, each in its own process on the same device, and prints their total
 training rate against one fit's: what ``n_jobs`` would gain on one GPU.
+``--real-fold`` checks the projection's method: one fold of the O-net +
+P-net on a Ballroom-sized random set, fitted for ``--epochs`` epochs and
+predicted, against its ``--fit-epochs`` epochs scaled up.
 
 Usage::
 
     python benchmarks/bench_engine.py --device cuda --batches 50 256 --host-overhead --projection
-    python benchmarks/bench_engine.py --device cuda --batches 50 --concurrent 1 2 4 --cuda-graphs
+    python benchmarks/bench_engine.py --device cuda --skip-throughput --real-fold --cuda-graphs \
+        --concurrent 1 2 4
     python benchmarks/bench_engine.py --device cpu --threads 2 --batches 50
 
 Nothing here asserts anything; the device, versions and load are printed.
@@ -250,6 +254,43 @@ def projection(args, device):
           f"{2 * multiply_adds / rate / 3600:.1f} h")
 
 
+def real_fold(args, device):
+    """One fold of the protocol, end to end, against what the projection's method predicts.
+
+    On a Ballroom-sized set of random spectrograms (698 tracks: 628 train, 69
+    of them held out for validation, 70 test), for the O-net + P-net at hops
+    250 and 80: the time of ``--fit-epochs`` warm-start epochs scaled to
+    ``--epochs`` (the projection's method), then a fresh fit of ``--epochs``
+    epochs and the prediction of the test tracks, timed whole.
+    """
+    X, y = data(698, seed=3)
+    train, test = slice(0, 628), slice(628, None)
+    print(f"\none fold end to end (O+P, 628 + 70 tracks, {PAPER_VALID_TRACKS} of the 628 held "
+          f"out, {args.epochs} epochs, batch {args.projection_batch}, "
+          f"cuda_graphs={args.cuda_graphs})")
+    print(f"{'hop':>4} {'projected (s)':>14} {'fit + predict (s)':>18} "
+          f"{'measured / projected':>21}")
+    for hop in (250, 80):
+        def build(epochs, hop=hop):
+            return estimator("O+P", args.projection_batch, device, "auto", hop=hop,
+                             train_split=PAPER_VALID_TRACKS, max_epochs=epochs,
+                             cuda_graphs=args.cuda_graphs)  # fmt: skip
+
+        clf = build(1).fit(X[train], y[train])  # warm-up (compiles, tunes)
+        clf.predict(X[test][:2])
+        clf.set_params(warm_start=True, max_epochs=args.fit_epochs)
+        synchronize(device)
+        start = time.perf_counter()
+        clf.fit(X[train], y[train])
+        synchronize(device)
+        projected = (time.perf_counter() - start) / args.fit_epochs * args.epochs
+        start = time.perf_counter()
+        build(args.epochs).fit(X[train], y[train]).predict(X[test])
+        measured = time.perf_counter() - start
+        print(f"{hop:>4} {projected:14.1f} {measured:18.1f} {measured / projected:21.2f}",
+              flush=True)
+
+
 def concurrent(args, device):
     """Total training rate of K fits at once, one process each, against one fit's."""
     X, y = data(args.tracks)
@@ -315,15 +356,19 @@ def main():
     parser.add_argument("--fit-epochs", type=int, default=2, help="epochs timed per fit")
     parser.add_argument("--reference-fraction", type=int, default=4,
                         help="the reference estimator is timed on 1/N of the tracks (slow)")
+    parser.add_argument("--skip-throughput", action="store_true",
+                        help="leave out the throughput table")
     parser.add_argument("--host-overhead", action="store_true",
                         help="time a training step whose kernels cost next to nothing")
     parser.add_argument("--projection", action="store_true", help="project the paper protocol")
     parser.add_argument("--projection-batch", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=100, help="epochs for the projection")
     parser.add_argument("--cuda-graphs", action="store_true",
-                        help="graphed training steps in the concurrent fits")
+                        help="graphed training steps in the concurrent fits and the real fold")
     parser.add_argument("--concurrent", nargs="+", type=int, metavar="K",
                         help="time K fits at once (one process each), for each K")
+    parser.add_argument("--real-fold", action="store_true",
+                        help="time one fold end to end against the projection's method")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -339,14 +384,16 @@ def main():
     else:
         print(f"CPU: torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{os.cpu_count()} CPUs")
+    if not args.skip_throughput:
+        throughput(args, device)
     if args.concurrent:
         concurrent(args, device)
-    else:
-        throughput(args, device)
     if args.host_overhead:
         host_overhead(args, device)
     if args.projection:
         projection(args, device)
+    if args.real_fold:
+        real_fold(args, device)
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 

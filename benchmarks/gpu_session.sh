@@ -43,9 +43,9 @@ timeout 130 python3 -m pytest -q -p no:cacheprovider tests/test_filterbank.py \
     tests/test_cuda_graph.py::test_cuda_graphs_train_the_same_model_on_cuda -k "triton or dense or cuda or float64" 2>&1 | tee "$OUT/tests.log" | tail -15
 timeout 300 python3 benchmarks/bench_engine.py --device cuda --batches 50 256 --fit-epochs 10 \
     --host-overhead --projection 2>&1 | tee "$OUT/bench_engine.log"
-timeout 90 python3 benchmarks/bench_engine.py --device cuda --batches 50 --fit-epochs 10 \
-    --concurrent 1 2 4 --cuda-graphs 2>&1 | tee "$OUT/concurrent.log"
-timeout 50 python3 benchmarks/bench_engine.py --device cuda --batches 50 --fit-epochs 10 \
-    --concurrent 1 4 2>&1 | tee -a "$OUT/concurrent.log"
+timeout 100 python3 benchmarks/bench_engine.py --device cuda --batches 50 --fit-epochs 10 \
+    --skip-throughput --real-fold --concurrent 1 2 4 --cuda-graphs 2>&1 | tee "$OUT/fold.log"
+timeout 40 python3 benchmarks/bench_engine.py --device cuda --batches 50 --fit-epochs 10 \
+    --skip-throughput --concurrent 1 4 2>&1 | tee "$OUT/concurrent.log"
 timeout 30 python3 benchmarks/profile_step.py --device cuda --cuda-graphs 2>&1 \
     | tee "$OUT/profile.log" | tail -4
