@@ -15,12 +15,15 @@ backward pass, optimiser step) with the batch in static buffers, and every
 later full batch is copied into those buffers and replays the graph. A
 graph keeps the host values it was captured with, so the step is captured
 again whenever one of them changes: the optimiser's hyperparameters (a
-learning-rate schedule), the parameters' storage or ``requires_grad``,
-or the momentum buffers' storage. Batches of another size (the last of an
-epoch) take skorch's step, and so does every batch after a capture that
-fails (with a warning naming the error). The kernels are those of the
-ordinary step, in the same order, and dropout draws from the same generator
-state, so a graphed fit trains the same model.
+learning-rate schedule), the parameters' storage or ``requires_grad``, the
+momentum buffers' storage, or a module's or the criterion's plain
+attributes (a dropout rate) and buffers. When they change every few
+batches (a per-batch schedule), capturing costs more than replaying saves,
+and the fit goes on with skorch's step (with a warning). Batches of another
+size (the last of an epoch) take skorch's step too. A capture that fails
+raises. The kernels are those of the ordinary step, in the same order, and
+dropout draws from the same generator state, so a graphed fit trains the
+same model.
 
 What a graph cannot replay is refused up front by :func:`graph_obstacle`:
 an optimiser other than :class:`torch.optim.SGD` (the others keep step
@@ -28,10 +31,14 @@ counts on the host unless built ``capturable``), hyperparameters that are
 not plain numbers, and callbacks that act on the gradients between the
 backward pass and the optimiser step (``on_grad_computed``), which a
 replay would skip.
+
+Captures are taken one at a time in a process, and a capture does not fail
+because of another thread's work (``capture_error_mode="thread_local"``).
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import torch
@@ -41,6 +48,11 @@ __all__ = ["WARMUP_STEPS", "CudaGraphs", "GraphedTrainStep", "graph_obstacle", "
 
 #: Full batches trained as skorch's ordinary step before the step is captured.
 WARMUP_STEPS = 3
+#: Replays a graph must serve before the step is captured again, or the fit
+#: goes on without graphs: capturing costs a device synchronisation and more.
+MIN_REPLAYS = 4
+
+_CAPTURE_LOCK = threading.Lock()
 
 
 def graph_obstacle(net):
@@ -98,10 +110,21 @@ class CudaGraphs:
         return result
 
     def capture(self, body):
-        """A graph of ``body()``'s kernels (not run now): its ``replay()`` returns their outputs."""
+        """A graph of ``body()``'s kernels (not run now): its ``replay()`` returns their outputs.
+
+        If the capture fails, the thread's current stream is set back (torch
+        leaves it on the side stream) before the error propagates.
+        """
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, stream=self.stream):
-            outputs = body()
+        current = torch.cuda.current_stream(self.stream.device)
+        with _CAPTURE_LOCK:
+            try:
+                with torch.cuda.graph(graph, stream=self.stream,
+                                      capture_error_mode="thread_local"):  # fmt: skip
+                    outputs = body()
+            except BaseException:
+                torch.cuda.set_stream(current)
+                raise
         return _Replay(graph, outputs)
 
 
@@ -134,13 +157,13 @@ class GraphedTrainStep:
 
     def __init__(self, net, graphs):
         self.net, self.graphs = net, graphs
-        self.warmed_up = 0
-        self.replay = self.captured_with = None
-        self.failed = False
+        self.warmed_up = self.replays = 0
+        self.replay = self.captured_with = self.gradients = None
+        self.given_up = False
 
     def __call__(self, batch, eager):
         x, y = batch
-        if len(x) != self.net.batch_size or self.failed:
+        if len(x) != self.net.batch_size or self.given_up:
             return eager(batch)
         if self.warmed_up < WARMUP_STEPS:
             self.warmed_up += 1
@@ -148,18 +171,29 @@ class GraphedTrainStep:
         self.net._set_training(True)
         state = self._host_state()
         if self.replay is None or state != self.captured_with:
+            if self.replay is not None and self.replays < MIN_REPLAYS:
+                self.given_up, self.replay = True, None
+                warnings.warn(
+                    f"cuda_graphs=True: the values a CUDA graph keeps (learning rate, momentum, "
+                    f"...) changed after {self.replays} replays; a schedule that changes them "
+                    "every few batches costs a capture each time, so this fit trains on "
+                    "without CUDA graphs", RuntimeWarning, stacklevel=2)  # fmt: skip
+                return eager(batch)
             try:
                 self._capture(x, y)
             except RuntimeError as error:
-                self.failed, self.replay = True, None
-                warnings.warn(f"capturing the training step in a CUDA graph failed ({error}); "
-                              "this fit trains on without it", RuntimeWarning, stacklevel=2)
-                return eager(batch)
-            self.captured_with = state
+                raise RuntimeError(
+                    f"capturing the training step in a CUDA graph failed ({error}); fit "
+                    "with cuda_graphs=False"
+                ) from error
+            self.captured_with, self.replays = state, 0
         static_x, static_y = self.static_batch
         static_x.copy_(x)
         static_y.copy_(y)
         loss, y_pred = self.replay.replay()
+        self.replays += 1
+        for p, gradient in self.gradients:  # an eager step in between may have replaced them
+            p.grad = gradient
         return {"loss": loss.clone(), "y_pred": y_pred.clone()}
 
     def _host_state(self):
@@ -172,11 +206,15 @@ class GraphedTrainStep:
                   for p in group["params"]]  # fmt: skip
         buffers = [optimizer.state[p].get("momentum_buffer") for optimizer in optimizers
                    for p in params if p in optimizer.state]  # fmt: skip
+        modules = [m for name in net._modules + net._criteria
+                   for m in getattr(net, name + "_").modules()]  # fmt: skip
         return (
             groups,
             [(p.data_ptr(), p.requires_grad) for p in params],
             [None if b is None else b.data_ptr() for b in buffers],
-        )
+            [[(key, value) for key, value in vars(m).items() if isinstance(value, _PLAIN)]
+             + [b.data_ptr() for b in m.buffers(recurse=False)] for m in modules],
+        )  # fmt: skip
 
     def _capture(self, x, y):
         self.replay = None  # the previous graph's memory can go
@@ -192,3 +230,15 @@ class GraphedTrainStep:
             return loss.detach(), y_pred.detach()
 
         self.replay = self.graphs.capture(body)
+        # the gradients the graph writes: those its backward pass made in the capture
+        self.gradients = [(p, p.grad) for p in net.module_.parameters() if p.grad is not None]
+
+    def release(self):
+        """Drop the graph and the gradients it writes, so that its memory can go."""
+        if self.replay is not None:
+            self.net._zero_grad_optimizer(set_to_none=True)
+        self.replay = self.gradients = None
+
+
+#: Types of a module's plain settings (a dropout rate, a flag, a name).
+_PLAIN = (bool, int, float, str, type(None))

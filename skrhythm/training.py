@@ -190,7 +190,16 @@ class _PatchNet(NeuralNetClassifier):
         try:
             return super().fit_loop(X, y, epochs, **fit_params)
         finally:
+            if self._graphed_step is not None:
+                self._graphed_step.release()
             self._graphed_step = None
+
+    def __getstate__(self):
+        # a fit's graph (streams, device memory) is no part of the net: a callback may
+        # pickle or copy the net during the fit
+        state = super().__getstate__()
+        state["_graphed_step"] = None
+        return state
 
     def _graphed_step_for_fit(self):
         """A :class:`GraphedTrainStep` for this fit, or None for skorch's own step."""
