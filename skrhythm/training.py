@@ -179,6 +179,11 @@ class _PatchNet(NeuralNetClassifier):
     *args, **kwargs
         As for :class:`skorch.NeuralNetClassifier`.
     cuda_graphs : bool, default=False
+
+    Attributes
+    ----------
+    graphed_step_ : GraphedTrainStep or None
+        The graphed step during a fit that uses one; None otherwise.
     """
 
     def __init__(self, *args, cuda_graphs=False, **kwargs):
@@ -186,19 +191,19 @@ class _PatchNet(NeuralNetClassifier):
         self.cuda_graphs = cuda_graphs
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        self._graphed_step = self._graphed_step_for_fit()
+        self.graphed_step_ = self._graphed_step_for_fit()
         try:
             return super().fit_loop(X, y, epochs, **fit_params)
         finally:
-            if self._graphed_step is not None:
-                self._graphed_step.release()
-            self._graphed_step = None
+            if self.graphed_step_ is not None:
+                self.graphed_step_.release()
+            self.graphed_step_ = None
 
     def __getstate__(self):
         # a fit's graph (streams, device memory) is no part of the net: a callback may
         # pickle or copy the net during the fit
         state = super().__getstate__()
-        state["_graphed_step"] = None
+        state["graphed_step_"] = None
         return state
 
     def _graphed_step_for_fit(self):
@@ -213,7 +218,7 @@ class _PatchNet(NeuralNetClassifier):
         return _cuda_graph.GraphedTrainStep(self, graphs)
 
     def train_step(self, batch, **fit_params):
-        graphed = getattr(self, "_graphed_step", None)
+        graphed = getattr(self, "graphed_step_", None)
         if graphed is None or fit_params:
             return super().train_step(batch, **fit_params)
         return graphed(batch, super().train_step)

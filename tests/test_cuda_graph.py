@@ -223,7 +223,8 @@ def test_warm_start_captures_anew(cpu_graphs):
     eager.set_params(warm_start=True).fit(X, data()[1])
     assert_same_model(graphed, eager, X)
     assert [graphs.counts["captures"] for graphs in cpu_graphs] == [1, 1]
-    assert graphed.net_._graphed_step is None  # nothing of the graph outlives a fit
+    assert graphed.net_.graphed_step_ is None  # nothing of the graph outlives a fit
+    assert "graphed_step_" not in graphed.net_.get_params()  # no parameter of the net
 
 
 class PickleNet(Callback):
@@ -238,7 +239,7 @@ def test_net_pickles_during_a_graphed_fit(cpu_graphs):
     pickles = PickleNet.pickles = []
     fit(True, callbacks=[PickleNet()])
     assert len(pickles) == 3 and cpu_graphs[0].counts["replays"] > 0
-    assert pickle.loads(pickles[-1])._graphed_step is None
+    assert pickle.loads(pickles[-1]).graphed_step_ is None
 
 
 def test_baseline_cnn_trains_the_same_model(cpu_graphs):
@@ -298,7 +299,7 @@ def test_cuda_graphs_train_the_same_model_on_cuda(estimator, params):
 
     class Replaying(Callback):
         def on_epoch_end(self, net, **kwargs):
-            replaying.append(net._graphed_step.replay is not None)
+            replaying.append(net.graphed_step_.replay is not None)
 
     params = {**params, "device": "cuda", "max_epochs": 3, "train_split": 5,
               "optimizer_params": {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}}
