@@ -30,7 +30,8 @@ protocol's training forward passes at the rate of the fused forward pass
 alone, measured in the same run; on CUDA every model is timed both with
 skorch's step and with graphed steps. ``--concurrent K ...`` runs K fits at
 once, each in its own process on the same device, and prints their total
-training rate against one fit's: what ``n_jobs`` would gain on one GPU.
+training rate against the first K's (give 1 first): what ``n_jobs`` would
+gain on one GPU.
 ``--real-fold`` checks the projection's method: one fold of the O-net +
 P-net on a Ballroom-sized random set, fitted for ``--epochs`` epochs and
 predicted, against its ``--fit-epochs`` epochs scaled up.
@@ -86,15 +87,20 @@ def estimator(network, batch, device, filterbank, hop=PATCH, **params):
     )  # fmt: skip
 
 
-def estimator_rate(network, batch, device, filterbank, X, y, epochs, **params):
-    """Training patches per second of fit epochs (after a 1-epoch warm-up fit)."""
-    clf = estimator(network, batch, device, filterbank, max_epochs=1, **params).fit(X, y)
+def timed_epochs(clf, X, y, epochs, device):
+    """Seconds of ``epochs`` more epochs of a fitted estimator (a warm start), device work in."""
     clf.set_params(warm_start=True, max_epochs=epochs)
     synchronize(device)
     start = time.perf_counter()
     clf.fit(X, y)
     synchronize(device)
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def estimator_rate(network, batch, device, filterbank, X, y, epochs, **params):
+    """Training patches per second of fit epochs (after a 1-epoch warm-up fit)."""
+    clf = estimator(network, batch, device, filterbank, max_epochs=1, **params).fit(X, y)
+    seconds = timed_epochs(clf, X, y, epochs, device)
     patches = len(patch_starts(X.shape[2], clf.patch_frames, clf.patch_frames))
     return epochs * len(X) * patches / seconds, clf
 
@@ -228,12 +234,7 @@ def projection(args, device):
                                 train_split=valid, max_epochs=1, cuda_graphs=graphs,
                                 **spec.params)  # fmt: skip
                 clf.fit(X, y)  # warm-up
-                clf.set_params(warm_start=True, max_epochs=args.fit_epochs)
-                synchronize(device)
-                start = time.perf_counter()
-                clf.fit(X, y)
-                synchronize(device)
-                seconds = (time.perf_counter() - start) / args.fit_epochs
+                seconds = timed_epochs(clf, X, y, args.fit_epochs, device) / args.fit_epochs
                 per_track = seconds / (len(X) - valid)  # validation cost rides along, per track
                 hours = per_track * PAPER_TRAIN_TRACKS * args.epochs * 10 / 3600
                 patches = (len(X) - valid) * len(patch_starts(N_FRAMES, PATCH, hop))
@@ -278,12 +279,8 @@ def real_fold(args, device):
 
         clf = build(1).fit(X[train], y[train])  # warm-up (compiles, tunes)
         clf.predict(X[test][:2])
-        clf.set_params(warm_start=True, max_epochs=args.fit_epochs)
-        synchronize(device)
-        start = time.perf_counter()
-        clf.fit(X[train], y[train])
-        synchronize(device)
-        projected = (time.perf_counter() - start) / args.fit_epochs * args.epochs
+        seconds = timed_epochs(clf, X[train], y[train], args.fit_epochs, device)
+        projected = seconds / args.fit_epochs * args.epochs
         start = time.perf_counter()
         build(args.epochs).fit(X[train], y[train]).predict(X[test])
         measured = time.perf_counter() - start
@@ -292,13 +289,14 @@ def real_fold(args, device):
 
 
 def concurrent(args, device):
-    """Total training rate of K fits at once, one process each, against one fit's."""
+    """Total training rate of K fits at once, one process each, against the first K's."""
     X, y = data(args.tracks)
     print(f"\nconcurrent fits (O+P, batch {args.batches[0]}, {args.tracks} tracks, "
           f"cuda_graphs={args.cuda_graphs}, one process each)")
-    print(f"{'fits':>5} {'patches/s together':>19} {'vs one fit':>10}")
+    reference = f"vs {args.concurrent[0]} fit{'s' * (args.concurrent[0] > 1)}"
+    print(f"{'fits':>5} {'patches/s together':>19} {reference:>10}")
     context = multiprocessing.get_context("spawn")
-    single = None
+    first = None
     for n_fits in args.concurrent:
         barrier, results = context.Barrier(n_fits), context.Queue()
         workers = [context.Process(target=_concurrent_fit, args=(
@@ -311,8 +309,8 @@ def concurrent(args, device):
             worker.join()
         start, end = min(s for s, _, _ in spans), max(e for _, e, _ in spans)
         rate = sum(patches for _, _, patches in spans) / (end - start)
-        single = single or rate
-        print(f"{n_fits:>5} {rate:19.0f} {rate / single:10.2f}", flush=True)
+        first = first or rate
+        print(f"{n_fits:>5} {rate:19.0f} {rate / first:10.2f}", flush=True)
 
 
 def _concurrent_fit(batch, device, epochs, cuda_graphs, barrier, results, X, y, threads):
