@@ -110,6 +110,7 @@ def raw_loop_rate(clf, X, y, device, epochs):
     module = clf.net_.module_
     optimizer = torch.optim.SGD(module.parameters(), lr=clf.lr)
     patch = clf.patch_frames
+    y = np.searchsorted(clf.classes_, y)  # the estimator's class indices
     dataset = PatchDataset(X, y, patch, patch, clf.mean_, clf.std_, device=device)
     loader = PatchLoader(dataset, clf.batch_size, shuffle=True)
     module.train()
