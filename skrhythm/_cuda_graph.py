@@ -51,6 +51,8 @@ WARMUP_STEPS = 3
 #: Replays a graph must serve before the step is captured again, or the fit
 #: goes on without graphs: capturing costs a device synchronisation and more.
 MIN_REPLAYS = 4
+#: Types of a module's plain settings (a dropout rate, a flag, a name).
+_PLAIN = (bool, int, float, str, type(None))
 
 _CAPTURE_LOCK = threading.Lock()
 
@@ -239,6 +241,3 @@ class GraphedTrainStep:
             self.net._zero_grad_optimizer(set_to_none=True)
         self.replay = self.gradients = None
 
-
-#: Types of a module's plain settings (a dropout rate, a flag, a name).
-_PLAIN = (bool, int, float, str, type(None))
