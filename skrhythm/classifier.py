@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import torch
@@ -167,7 +168,7 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
     def _build_module(self, n_bands, n_frames, n_classes):
         if self.n_onet == 0 and self.n_pnet == 0:
             raise ValueError("n_onet and n_pnet are both 0: the network would have no filters")
-        return MusicCNN(
+        module = MusicCNN(
             n_bands,
             n_classes,
             n_onet=self.n_onet,
@@ -180,3 +181,17 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
             dropout=self.dropout,
             implementation=self.filterbank,
         )
+        on_cuda = torch.device(self.device_).type == "cuda"
+        if on_cuda and self.filterbank == "auto" and (
+            module.filterbank.resolved_implementation(self.device_) == "reference"
+        ):
+            warnings.warn(
+                f"Triton is not installed, so on {self.device_!r} the filter bank runs its "
+                "conv2d reference, which trains 8 to 22 times slower than the Triton kernels "
+                "(README, 'On a GPU'); the results agree within float tolerance. Install "
+                "triton (the Linux CUDA wheels of torch include it), or pass "
+                "filterbank='reference' to choose the reference",
+                UserWarning,
+                stacklevel=5,
+            )
+        return module

@@ -1,5 +1,6 @@
 import json
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -256,6 +257,26 @@ def test_cuda_request_without_cuda_is_clear(spectrograms):
         MusicCNNClassifier(**SMALL, device="cuda").fit(X, y)
     clf = MusicCNNClassifier(**{**SMALL, "max_epochs": 1}, device="auto").fit(X, y)
     assert clf.device_ == "cpu"
+
+
+def test_cuda_without_triton_warns_of_the_slow_reference(monkeypatch):
+    # the module is built for a CUDA device that need not exist: no tensor goes there
+    import skrhythm.nn.filterbank as filterbank
+
+    def build(**params):
+        clf = MusicCNNClassifier(**SMALL, **params)
+        clf.device_ = params.get("device", "cpu")
+        return clf._build_module(40, 64, 2)
+
+    monkeypatch.setattr(filterbank, "triton_available", lambda: False)
+    with pytest.warns(UserWarning, match="Triton is not installed, so on 'cuda:0'.*reference"):
+        build(device="cuda:0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build(device="cuda", filterbank="reference")  # chosen: nothing to say
+        build()  # the CPU has its own fused kernels
+        monkeypatch.setattr(filterbank, "triton_available", lambda: True)
+        build(device="cuda")
 
 
 def test_checkpoint_survives_a_crash_mid_training(spectrograms, tmp_path):
