@@ -275,6 +275,7 @@ def test_cuda_without_triton_warns_of_the_slow_reference(monkeypatch):
         warnings.simplefilter("error")
         build(device="cuda", filterbank="reference")  # chosen: nothing to say
         build()  # the CPU has its own fused kernels
+        build(device="mps")  # no Triton kernels there: the reference is all there is
         monkeypatch.setattr(filterbank, "triton_available", lambda: True)
         build(device="cuda")
 
