@@ -401,16 +401,17 @@ def main():
     else:
         print(f"CPU: torch {torch.__version__}, {torch.get_num_threads()} threads, "
               f"{os.cpu_count()} CPUs")
+    # most telling first: a run cut short by a time limit keeps what it printed
     if not args.skip_throughput:
         throughput(args, device)
-    if args.concurrent:
-        concurrent(args, device)
     if args.host_overhead:
         host_overhead(args, device)
     if args.projection:
         projection(args, device)
     if args.real_fold:
         real_fold(args, device)
+    if args.concurrent:
+        concurrent(args, device)
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
