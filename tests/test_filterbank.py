@@ -373,40 +373,50 @@ def test_compile_forward_refuses_the_interpreter(monkeypatch):
         triton_filterbank.compile_forward(triton_filterbank.FORWARD_TILES[0])
 
 
-COMPILE_EVERY_TILE = """
+COMPILE_EVERY_KERNEL = """
 import json, torch
 from skrhythm.nn import _triton_filterbank as tfb
-result = {}
-for dtype in (torch.float32, torch.float64):
-    for tile in tfb.FORWARD_TILES:
-        kernel = tfb.compile_forward(tile, dtype)
-        ptx = kernel.asm["ptx"]
-        result[f"{dtype} {tile}"] = [len(kernel.asm["cubin"]), "fma.rn.f32" in ptx, "mma" in ptx]
 from skrhythm.nn._triton_dense import compile_linear_rows
-result["dense"] = [len(compile_linear_rows(*shape).asm["cubin"]) for shape in ((8, 400), (200, 33))]
+result = {}
+for capability in CAPABILITIES:
+    for dtype in (torch.float32, torch.float64) if capability == 90 else (torch.float32,):
+        kernels = {f"forward {tile}": tfb.compile_forward(tile, dtype, capability)
+                   for tile in tfb.FORWARD_TILES}
+        kernels.update(tfb.compile_backward(dtype, capability))
+        kernels.update({f"dense {shape}": compile_linear_rows(*shape, dtype, capability)
+                        for shape in ((8, 400), (200, 33))})
+        for name, kernel in kernels.items():
+            ptx = kernel.asm["ptx"]
+            result[f"sm_{capability} {dtype} {name}"] = [
+                len(kernel.asm["cubin"]), "fma.rn.f32" in ptx, "mma" in ptx, kernel.metadata.shared]
 print(json.dumps(result))
 """
+#: Volta (V100), Turing (T4), Ampere (A100, RTX 30), Ada (L4, RTX 40), Hopper (H100, H200).
+CAPABILITIES = (70, 75, 80, 86, 89, 90)
 
 
 @needs_triton
-def test_every_tuned_triton_tile_compiles_for_hopper():
+def test_every_triton_kernel_compiles_for_volta_to_hopper():
     """The interpreter runs the kernels' semantics, not their compilation: compile every
-    tuned tile of the forward kernel as Triton does on an H100 or H200 (sm_90, assembled
-    by the ptxas Triton ships), in a process without the interpreter. In float32 the
-    correlations must stay float32 fused multiply-adds, never TF32 tensor-core products
-    (which round the inputs to 10 bits)."""
+    kernel (every tuned tile of the forward kernel, the backward kernels, the dense
+    layer's) as Triton does at its first call on a GPU, for each architecture from Volta
+    to Hopper (assembled by the ptxas Triton ships), in a process without the
+    interpreter. In float32 the correlations must stay float32 fused multiply-adds, never
+    TF32 tensor-core products (which round the inputs to 10 bits), and no kernel may need
+    more than the 48 KiB of shared memory every one of these GPUs gives a block."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    run = subprocess.run([sys.executable, "-c", COMPILE_EVERY_TILE], env=env, text=True,
+    script = COMPILE_EVERY_KERNEL.replace("CAPABILITIES", repr(CAPABILITIES))
+    run = subprocess.run([sys.executable, "-c", script], env=env, text=True,
                          capture_output=True, timeout=900)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.splitlines()[-1])
     from skrhythm.nn._triton_filterbank import FORWARD_TILES
 
-    assert len(result) == 2 * len(FORWARD_TILES) + 1
-    assert all(result.pop("dense"))  # the dense layer's kernel (evaluation mode on CUDA) too
-    for name, (cubin_bytes, float32_fma, matrix_units) in result.items():
-        assert cubin_bytes > 0, name
-        if name.startswith("torch.float32"):
+    per_dtype = len(FORWARD_TILES) + 2 + 2  # forward tiles, backward, dense
+    assert len(result) == (len(CAPABILITIES) + 1) * per_dtype
+    for name, (cubin_bytes, float32_fma, matrix_units, shared_bytes) in result.items():
+        assert cubin_bytes > 0 and shared_bytes <= 48 * 1024, name
+        if "float32 forward" in name:
             assert float32_fma and not matrix_units, name
 
 

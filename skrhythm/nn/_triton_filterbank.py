@@ -17,7 +17,8 @@ releases have no ``tl.dot``, is correlated tap by tap in the same order. Filters
 differ in length: taps past a filter's length have zero weight and time
 positions past its last valid one are masked, so blocks of similar lengths
 (the O-net and P-net are built in ascending length) waste little work.
-:func:`compile_forward` builds the machine code for a GPU without one.
+:func:`compile_forward` and :func:`compile_backward` build the machine code
+for a GPU without one.
 
 The backward kernels go through the argmax positions: the weight gradient is a
 gather of one window per (sample, filter, sub-band), reduced in fixed chunks of
@@ -40,7 +41,7 @@ import triton.language as tl
 from ._pooled_correlation import PooledCorrelation
 from ._triton_compile import DTYPES, POINTERS, compile_for_gpu
 
-__all__ = ["pooled_correlation", "interpreted", "compile_forward"]
+__all__ = ["pooled_correlation", "interpreted", "compile_forward", "compile_backward"]
 
 WEIGHT_GRAD_CHUNK = 16
 
@@ -198,6 +199,46 @@ def _input_grad_kernel(
         g = tl.load(grad_ptr + out)
         at = tl.load(argmax_ptr + out)
         tl.atomic_add(grad_x_ptr + b * sample_size + at + k, g * w, mask=k_mask)
+
+
+def compile_backward(dtype=torch.float32, capability=90, block_k=256):
+    """The backward kernels, compiled for a GPU that need not be present.
+
+    See :func:`skrhythm.nn._triton_compile.compile_for_gpu`.
+
+    Parameters
+    ----------
+    dtype : torch.dtype, default=torch.float32
+    capability : int, default=90
+        Compute capability times ten.
+    block_k : int, default=256
+        Taps per program: the longest filter as a power of two (256 for the
+        P-net's 216 frames).
+
+    Returns
+    -------
+    dict of str to triton.compiler.CompiledKernel
+        ``"weight_grad"`` and ``"input_grad"``.
+    """
+    pointer = POINTERS[dtype]
+    shared = {"grad_ptr": pointer, "argmax_ptr": "*i32", "lengths_ptr": "*i32",
+              "offsets_ptr": "*i32"}  # fmt: skip
+    weight_grad = {
+        "x_ptr": pointer, **shared, "partial_ptr": pointer, "n_batch": "i32",
+        "sample_size": "i32", "n_filters": "i32", "n_subbands": "i32", "n_weights": "i32",
+        "DTYPE": "constexpr", "CHUNK": "constexpr", "BLOCK_K": "constexpr",
+    }  # fmt: skip
+    input_grad = {
+        "w_ptr": pointer, **shared, "grad_x_ptr": pointer, "sample_size": "i32",
+        "n_filters": "i32", "n_subbands": "i32", "BLOCK_K": "constexpr",
+    }  # fmt: skip
+    constants = {"DTYPE": DTYPES[dtype], "CHUNK": WEIGHT_GRAD_CHUNK, "BLOCK_K": block_k}
+    return {
+        "weight_grad": compile_for_gpu(_weight_grad_kernel, weight_grad, constants,
+                                       capability=capability),  # fmt: skip
+        "input_grad": compile_for_gpu(_input_grad_kernel, input_grad, {"BLOCK_K": block_k},
+                                      capability=capability),  # fmt: skip
+    }
 
 
 class _TritonKernels:
