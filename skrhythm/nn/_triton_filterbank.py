@@ -9,10 +9,13 @@ time)`` activation is never stored. Each tile's ``(BLOCK_F, BLOCK_T)``
 correlations are a sum of matrix products over ``BLOCK_K`` taps at a time:
 the block's weights ``(BLOCK_F, BLOCK_K)`` times the row's Hankel tile
 ``(BLOCK_K, BLOCK_T)``, whose element ``[k, t]`` is frame ``t0 + k0 + k + t``.
-``tl.dot`` with ``input_precision="ieee"`` computes these in float32 fused
-multiply-adds, tap after tap in ascending order as the numba kernels do, with
-every operand loaded once per block of filters and taps (tensor-core TF32
-would round the inputs to 10 bits); float64 input, for which some Triton
+On NVIDIA GPUs ``tl.dot`` with ``input_precision="ieee"`` computes these in
+float32 fused multiply-adds, tap after tap in ascending order as the numba
+kernels do, with every operand loaded once per block of filters and taps
+(tensor-core TF32 would round the inputs to 10 bits). (For AMD's CDNA GPUs,
+MI200 and MI300, Triton compiles it to the matrix cores' float32
+instructions, which add the taps in groups of four: the same values within
+float tolerance, not bitwise.) Float64 input, for which some Triton
 releases have no ``tl.dot``, is correlated tap by tap in the same order. Filters of a block may
 differ in length: taps past a filter's length have zero weight and time
 positions past its last valid one are masked, so blocks of similar lengths
