@@ -391,16 +391,17 @@ for capability in CAPABILITIES:
                 len(kernel.asm["cubin"]), "fma.rn.f32" in ptx, "mma" in ptx, kernel.metadata.shared]
 print(json.dumps(result))
 """
-#: Volta (V100), Turing (T4), Ampere (A100, RTX 30), Ada (L4, RTX 40), Hopper (H100, H200).
-CAPABILITIES = (70, 75, 80, 86, 89, 90)
+#: Volta (V100), Turing (T4), Ampere (A100, RTX 30), Ada (L4, RTX 40), Hopper (H100, H200),
+#: Blackwell (B200, RTX 50).
+CAPABILITIES = (70, 75, 80, 86, 89, 90, 100, 120)
 
 
 @needs_triton
-def test_every_triton_kernel_compiles_for_volta_to_hopper():
+def test_every_triton_kernel_compiles_for_volta_to_blackwell():
     """The interpreter runs the kernels' semantics, not their compilation: compile every
     kernel (every tuned tile of the forward kernel, the backward kernels, the dense
     layer's) as Triton does at its first call on a GPU, for each architecture from Volta
-    to Hopper (assembled by the ptxas Triton ships), in a process without the
+    to Blackwell (assembled by the ptxas Triton ships), in a process without the
     interpreter. In float32 the correlations must stay float32 fused multiply-adds, never
     TF32 tensor-core products (which round the inputs to 10 bits), and no kernel may need
     more than the 48 KiB of shared memory every one of these GPUs gives a block."""
