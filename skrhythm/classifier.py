@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._cnn_base import SHARED_DOCS, BasePatchCNNClassifier, majority_vote, resolve_device
 from ._docstring import fill_doc
+from .nn import filterbank as nn_filterbank
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
 # The base and its helpers live in skrhythm._cnn_base; they stay importable from
@@ -186,10 +187,10 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
             module.filterbank.resolved_implementation(self.device_) == "reference"
         ):
             warnings.warn(
-                f"Triton is not installed, so on {self.device_!r} the filter bank runs its "
-                "conv2d reference, which trains 8 to 22 times slower than the Triton kernels "
-                "(README, 'On a GPU'); the results agree within float tolerance. Install "
-                "triton (the Linux CUDA wheels of torch include it), or pass "
+                f"{nn_filterbank.triton_missing()}, so on {self.device_!r} the filter bank "
+                "runs its conv2d reference, which trains 8 to 22 times slower than the Triton "
+                "kernels (README, 'On a GPU'); the results agree within float tolerance. Install "
+                "torch 2.8 or later (its Linux CUDA wheels include Triton), or pass "
                 "filterbank='reference' to choose the reference",
                 UserWarning,
                 stacklevel=5,

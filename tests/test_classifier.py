@@ -268,15 +268,15 @@ def test_cuda_without_triton_warns_of_the_slow_reference(monkeypatch):
         clf.device_ = params.get("device", "cpu")
         return clf._build_module(40, 64, 2)
 
-    monkeypatch.setattr(filterbank, "triton_available", lambda: False)
-    with pytest.warns(UserWarning, match="Triton is not installed, so on 'cuda:0'.*reference"):
+    monkeypatch.setattr(filterbank, "triton_missing", lambda: "Triton 3.3.1 is installed")
+    with pytest.warns(UserWarning, match="^Triton 3.3.1 is installed, so on 'cuda:0'.*reference"):
         build(device="cuda:0")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         build(device="cuda", filterbank="reference")  # chosen: nothing to say
         build()  # the CPU has its own fused kernels
         build(device="mps")  # no Triton kernels there: the reference is all there is
-        monkeypatch.setattr(filterbank, "triton_available", lambda: True)
+        monkeypatch.setattr(filterbank, "triton_missing", lambda: None)
         build(device="cuda")
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -350,6 +351,45 @@ def test_auto_picks_triton_on_cuda(monkeypatch):
     assert bank.resolved_implementation("cuda:0") == "reference"
     bank.implementation = "reference"
     assert bank.resolved_implementation("cpu") == "reference"
+
+
+@pytest.fixture
+def fresh_triton_check():
+    """``triton_missing`` looks Triton up again now, and again after the test."""
+    import skrhythm.nn.filterbank as filterbank
+
+    filterbank.triton_missing.cache_clear()
+    yield filterbank
+    filterbank.triton_missing.cache_clear()
+
+
+@pytest.mark.parametrize(("version", "usable"), [
+    ("3.3.1", False), ("2.2.0", False), ("3.4.0", True), ("3.6.0+git9a1b2c", True),
+    ("10.0", True),
+])  # fmt: skip
+def test_triton_older_than_the_kernels_need_is_not_used(monkeypatch, fresh_triton_check,
+                                                        version, usable):  # fmt: skip
+    """Triton before 3.4 (CUDA builds of torch before 2.8) lacks what the kernels use:
+    "auto" takes the reference on CUDA, and asking for "triton" says why it cannot."""
+    filterbank = fresh_triton_check
+    monkeypatch.setitem(sys.modules, "triton", types.SimpleNamespace(__version__=version))
+    assert filterbank.triton_available() is usable
+    bank = FilterBank1xN((3,), (2,), 4)
+    assert bank.resolved_implementation("cuda") == ("triton" if usable else "reference")
+    if not usable:
+        assert filterbank.triton_missing() == (
+            f"Triton {version} is installed, and the kernels need 3.4 or newer "
+            "(the CUDA builds of torch 2.8 and later ship it)"
+        )
+        bank.implementation = "triton"
+        with pytest.raises(RuntimeError, match=f'"triton" cannot run: Triton {version} is'):
+            bank(torch.zeros(1, 4, 5))
+
+
+def test_triton_that_cannot_be_imported_is_not_used(monkeypatch, fresh_triton_check):
+    monkeypatch.setitem(sys.modules, "triton", None)  # import triton raises ImportError
+    assert not fresh_triton_check.triton_available()
+    assert fresh_triton_check.triton_missing().startswith("Triton cannot be imported (")
 
 
 @needs_triton

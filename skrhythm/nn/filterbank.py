@@ -9,23 +9,49 @@ filter yields one value per sub-band.
 
 from __future__ import annotations
 
+import functools
+import re
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FilterBank1xN", "n_subbands", "merge_per_length_state"]
+__all__ = ["FilterBank1xN", "n_subbands", "merge_per_length_state", "triton_available"]
 
 IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
 
+#: The oldest Triton release the kernels run on: they read ``triton.knobs``, new in
+#: 3.4 (the CUDA builds of torch 2.8 and later ship 3.4 or newer). The ``gpu`` extra
+#: asks for the same.
+MIN_TRITON = (3, 4)
+
+
+@functools.cache
+def triton_missing():
+    """Why the Triton kernels cannot run in this process; None when they can.
+
+    Returns
+    -------
+    reason : str or None
+        Triton cannot be imported, or the installed release is older than
+        :data:`MIN_TRITON`.
+    """
+    try:
+        import triton
+    except ImportError as error:
+        return f"Triton cannot be imported ({error})"
+    release = tuple(int(part) for part in re.findall(r"\d+", triton.__version__)[:2])
+    if release < MIN_TRITON:
+        oldest = ".".join(map(str, MIN_TRITON))
+        return (f"Triton {triton.__version__} is installed, and the kernels need {oldest} "
+                "or newer (the CUDA builds of torch 2.8 and later ship it)")
+    return None
+
 
 def triton_available():
-    """Whether Triton can be imported (it ships with CUDA builds of torch)."""
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether the Triton kernels can run: Triton installed, at least :data:`MIN_TRITON`."""
+    return triton_missing() is None
 
 
 def n_subbands(n_bands, pool_bands):
@@ -186,6 +212,9 @@ class FilterBank1xN(nn.Module):
         return (self._filter_lengths, self._filter_offsets, self.pool_bands, self.n_subbands)
 
     def _forward_triton(self, x):
+        reason = triton_missing()
+        if reason is not None:
+            raise RuntimeError(f'implementation="triton" cannot run: {reason}')
         # Imported here so that Triton is loaded only when this path is used.
         from ._triton_filterbank import pooled_correlation
 
