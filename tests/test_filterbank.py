@@ -5,6 +5,7 @@ in Triton's interpreter (``TRITON_INTERPRET=1``, set in conftest.py); they are
 skipped only where Triton is not installed (``pip install -e ".[gpu]"``).
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -390,6 +391,48 @@ def test_triton_that_cannot_be_imported_is_not_used(monkeypatch, fresh_triton_ch
     monkeypatch.setitem(sys.modules, "triton", None)  # import triton raises ImportError
     assert not fresh_triton_check.triton_available()
     assert fresh_triton_check.triton_missing().startswith("Triton cannot be imported (")
+
+
+@needs_triton
+def test_every_triton_kernel_launches_on_the_device_of_its_input(monkeypatch):
+    """Triton launches on the current device, whatever device the tensors are on: every
+    launch (forward, both gradients, the dense layer's) runs under ``launching_on`` its
+    input, which on CUDA makes the input's device current (e.g. ``cuda:1``)."""
+    from skrhythm.nn import _triton_compile, _triton_dense
+    from skrhythm.nn import _triton_filterbank as tfb
+
+    assert isinstance(_triton_compile.launching_on(torch.zeros(1)), contextlib.nullcontext)
+    depth, launches = [], []
+
+    @contextlib.contextmanager
+    def launching_on(tensor):
+        depth.append(tensor)
+        yield
+        depth.pop()
+
+    class Watched:
+        def __init__(self, module, name):
+            self.kernel, self.name = getattr(module, name), name
+            monkeypatch.setattr(module, name, self)
+
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                launches.append((self.name, len(depth)))
+                return self.kernel[grid](*args, **kwargs)
+
+            return launch
+
+    for module in (tfb, _triton_dense):
+        monkeypatch.setattr(module, "launching_on", launching_on)
+    for name in ("_forward_kernel", "_weight_grad_kernel", "_input_grad_kernel"):
+        Watched(tfb, name)
+    Watched(_triton_dense, "_linear_rows_kernel")
+    bank = FilterBank1xN((3, 5), (2, 1), 4, implementation="triton")
+    x = torch.randn(2, 4, 9, requires_grad=True)
+    bank(x).sum().backward()
+    _triton_dense.linear_rows(torch.randn(3, 4), torch.randn(2, 4), torch.randn(2))
+    assert sorted(launches) == [("_forward_kernel", 1), ("_input_grad_kernel", 1),
+                                ("_linear_rows_kernel", 1), ("_weight_grad_kernel", 1)]
 
 
 @needs_triton

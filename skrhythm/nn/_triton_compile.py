@@ -1,17 +1,39 @@
-"""What skrhythm's Triton kernels share: the element types they take, and their
-ahead-of-time compilation for an NVIDIA GPU, without one."""
+"""What skrhythm's Triton kernels share: the element types they take, the device
+they launch on, and their ahead-of-time compilation for an NVIDIA GPU, without one."""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 import triton
 import triton.language as tl
 
-__all__ = ["DTYPES", "POINTERS", "compile_for_gpu"]
+__all__ = ["DTYPES", "POINTERS", "compile_for_gpu", "launching_on"]
 
 #: The torch dtypes the kernels take, as Triton element types and pointer types.
 DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
 POINTERS = {torch.float32: "*fp32", torch.float64: "*fp64"}
+
+
+def launching_on(tensor):
+    """The context to launch a kernel on ``tensor`` in: its CUDA device made current.
+
+    Triton launches a kernel on the current device and that device's current
+    stream, whatever device its tensor arguments are on. A tensor on
+    ``cuda:1`` while ``cuda:0`` is current would be read in the wrong
+    device's context, unordered with the stream that wrote it. Under Triton's
+    interpreter the tensors are on the CPU and nothing is switched.
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+
+    Returns
+    -------
+    context manager
+    """
+    return torch.cuda.device(tensor.device) if tensor.is_cuda else contextlib.nullcontext()
 
 
 def compile_for_gpu(kernel, signature, constants, num_warps=4, capability=90):
