@@ -40,7 +40,7 @@ torch.version.cuda, 'triton', triton.__version__, torch.cuda.get_device_name())"
 } 2>&1 | tee "$OUT/gpu.txt"
 timeout 130 python3 -m pytest -q -p no:cacheprovider tests/test_filterbank.py \
     tests/test_windows.py tests/test_patches.py tests/test_classifier.py \
-    tests/test_cuda_graph.py::test_cuda_graphs_train_the_same_model_on_cuda -k "triton or dense or cuda or float64" 2>&1 | tee "$OUT/tests.log" | tail -15
+    tests/test_cuda_graph.py::test_cuda_graphs_train_the_same_model_on_cuda -k "(triton or dense or cuda or float64) and not compiles_for" 2>&1 | tee "$OUT/tests.log" | tail -15
 timeout 300 python3 benchmarks/bench_engine.py --device cuda --batches 50 256 --fit-epochs 10 \
     --host-overhead --projection 2>&1 | tee "$OUT/bench_engine.log"
 timeout 100 python3 benchmarks/bench_engine.py --device cuda --batches 50 --fit-epochs 10 \

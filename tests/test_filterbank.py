@@ -402,6 +402,9 @@ def test_every_triton_kernel_launches_on_the_device_of_its_input(monkeypatch):
     from skrhythm.nn import _triton_filterbank as tfb
 
     assert isinstance(_triton_compile.launching_on(torch.zeros(1)), contextlib.nullcontext)
+    if CUDA:
+        assert _triton_compile.launching_on(torch.zeros(1, device="cuda:0")).idx == 0
+    device = "cuda" if CUDA else "cpu"
     depth, launches = [], []
 
     @contextlib.contextmanager
@@ -427,10 +430,10 @@ def test_every_triton_kernel_launches_on_the_device_of_its_input(monkeypatch):
     for name in ("_forward_kernel", "_weight_grad_kernel", "_input_grad_kernel"):
         Watched(tfb, name)
     Watched(_triton_dense, "_linear_rows_kernel")
-    bank = FilterBank1xN((3, 5), (2, 1), 4, implementation="triton")
-    x = torch.randn(2, 4, 9, requires_grad=True)
+    bank = FilterBank1xN((3, 5), (2, 1), 4, implementation="triton").to(device)
+    x = torch.randn(2, 4, 9, device=device, requires_grad=True)
     bank(x).sum().backward()
-    _triton_dense.linear_rows(torch.randn(3, 4), torch.randn(2, 4), torch.randn(2))
+    _triton_dense.linear_rows(*(torch.randn(shape, device=device) for shape in [(3, 4), (2, 4), 2]))
     assert sorted(launches) == [("_forward_kernel", 1), ("_input_grad_kernel", 1),
                                 ("_linear_rows_kernel", 1), ("_weight_grad_kernel", 1)]
 
