@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FilterBank1xN", "n_subbands", "merge_per_length_state", "triton_available"]
+__all__ = ["FilterBank1xN", "n_subbands", "merge_per_length_state"]
 
 IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
 
