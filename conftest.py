@@ -1,6 +1,5 @@
 """Settings for every test, the doctests in skrhythm/ included, whatever is collected first."""
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -15,7 +14,10 @@ import torch  # noqa: E402
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-# The Triton modules cannot be imported for their doctests without the gpu extra.
+# The Triton modules cannot be imported for their doctests without a Triton the kernels
+# can use (the gpu extra; an older one lacks triton.knobs).
+from skrhythm.nn.filterbank import triton_available  # noqa: E402
+
 collect_ignore = []
-if importlib.util.find_spec("triton") is None:
+if not triton_available():
     collect_ignore += [str(p) for p in Path(__file__).parent.glob("skrhythm/nn/_triton_*.py")]

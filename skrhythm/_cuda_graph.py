@@ -115,11 +115,14 @@ class CudaGraphs:
         """A graph of ``body()``'s kernels (not run now): its ``replay()`` returns their outputs.
 
         If the capture fails, the thread's current stream is set back (torch
-        leaves it on the side stream) before the error propagates.
+        leaves it on the side stream) before the error propagates. The capture
+        runs with the side stream's device current, since
+        :class:`torch.cuda.graph` first synchronises the current device (a
+        model on ``cuda:1`` would otherwise synchronise ``cuda:0``).
         """
         graph = torch.cuda.CUDAGraph()
         current = torch.cuda.current_stream(self.stream.device)
-        with _CAPTURE_LOCK:
+        with _CAPTURE_LOCK, torch.cuda.device(self.stream.device):
             try:
                 with torch.cuda.graph(graph, stream=self.stream,
                                       capture_error_mode="thread_local"):  # fmt: skip

@@ -189,9 +189,10 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
             warnings.warn(
                 f"{nn_filterbank.triton_missing()}, so on {self.device_!r} the filter bank "
                 "runs its conv2d reference, which trains 8 to 22 times slower than the Triton "
-                "kernels (README, 'On a GPU'); the results agree within float tolerance. Install "
-                "torch 2.8 or later (its Linux CUDA wheels include Triton), or pass "
-                "filterbank='reference' to choose the reference",
+                "kernels (README, 'On a GPU'); the results agree within float tolerance. "
+                "Install Triton 3.4 or later (pip install \"triton>=3.4\"; the Linux CUDA wheels "
+                "of torch 2.8 and later include it), or pass filterbank='reference' to choose "
+                "the reference",
                 UserWarning,
                 stacklevel=5,
             )

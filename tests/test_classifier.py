@@ -14,7 +14,7 @@ from skorch.callbacks import EarlyStopping
 from skrhythm import LogMelTransformer, MusicCNNClassifier
 from skrhythm.classifier import majority_vote
 from skrhythm.nn import MusicCNN
-from skrhythm.nn.filterbank import triton_available
+from skrhythm.nn.filterbank import triton_available, triton_missing
 from skrhythm.nn.layers import BatchInvariantLinear
 from skrhythm.training import PaperLRSchedule, PatchDataset, patch_starts
 
@@ -327,7 +327,7 @@ def test_dense_layer_rows_do_not_depend_on_their_neighbours(n_in, n_out):
         assert torch.equal(layer(x[1:]), full[1:])
 
 
-@pytest.mark.skipif(not triton_available(), reason="Triton is not installed (the gpu extra)")
+@pytest.mark.skipif(not triton_available(), reason=f"{triton_missing()} (the gpu extra)")
 @pytest.mark.parametrize(("n_in", "n_out", "dtype"),
                          [(75, 3, torch.float32), (400, 8, torch.float32), (6000, 8, torch.float32),
                           (33, 200, torch.float32), (17, 3, torch.float64)])  # fmt: skip
@@ -353,7 +353,7 @@ def test_triton_dense_rows_do_not_depend_on_their_neighbours(n_in, n_out, dtype)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
-@pytest.mark.skipif(not triton_available(), reason="Triton is not installed (the gpu extra)")
+@pytest.mark.skipif(not triton_available(), reason=f"{triton_missing()} (the gpu extra)")
 def test_dense_layer_on_cuda_takes_the_rows_kernel(monkeypatch):
     """In evaluation mode without gradients, the layer on CUDA runs linear_rows (its
     output then equals that kernel's, rows independent); with gradients it does not."""
@@ -371,8 +371,8 @@ def test_dense_layer_on_cuda_takes_the_rows_kernel(monkeypatch):
     assert layer(x).requires_grad and len(calls) == 1 + len(x)
 
 
+@pytest.mark.skipif(not triton_available(), reason=f"{triton_missing()} (the gpu extra)")
 def test_triton_dense_refuses_what_it_does_not_compute():
-    pytest.importorskip("triton", reason="Triton is not installed (the gpu extra)")
     from skrhythm.nn._triton_dense import linear_rows
 
     w, b = torch.randn(3, 5), torch.randn(3)

@@ -2,12 +2,14 @@
 
 The Triton kernels run on CUDA when a GPU is present, otherwise on CPU tensors
 in Triton's interpreter (``TRITON_INTERPRET=1``, set in conftest.py); they are
-skipped only where Triton is not installed (``pip install -e ".[gpu]"``).
+skipped only where Triton is not installed or too old (``pip install -e ".[gpu]"``).
 """
 
+import builtins
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -22,12 +24,18 @@ from skrhythm.nn._fast_filterbank import (
     _correlate_scan,
     pooled_correlation,
 )
-from skrhythm.nn.filterbank import IMPLEMENTATIONS, FilterBank1xN, n_subbands, triton_available
+from skrhythm.nn.filterbank import (
+    IMPLEMENTATIONS,
+    FilterBank1xN,
+    n_subbands,
+    triton_available,
+    triton_missing,
+)
 from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
 CUDA = torch.cuda.is_available()
 needs_triton = pytest.mark.skipif(
-    not triton_available(), reason='Triton is not installed (pip install -e ".[gpu]")'
+    not triton_available(), reason=f'{triton_missing()} (pip install -e ".[gpu]")'
 )
 #: The fused implementations and the device each runs on here.
 FUSED = [
@@ -364,40 +372,58 @@ def fresh_triton_check():
     filterbank.triton_missing.cache_clear()
 
 
-@pytest.mark.parametrize(("version", "usable"), [
-    ("3.3.1", False), ("2.2.0", False), ("3.4.0", True), ("3.6.0+git9a1b2c", True),
-    ("10.0", True),
+@pytest.mark.parametrize(("version", "knobs"), [
+    ("3.3.1", False), ("2.2.0", False), ("3.4.0+gitold", False),  # what the kernels lack
+    ("3.4.0", True), ("3.6.0+git9a1b2c", True), ("3.3.0+gitnightly", True), ("10.0", True),
 ])  # fmt: skip
-def test_triton_older_than_the_kernels_need_is_not_used(monkeypatch, fresh_triton_check,
-                                                        version, usable):  # fmt: skip
-    """Triton before 3.4 (CUDA builds of torch before 2.8) lacks what the kernels use:
-    "auto" takes the reference on CUDA, and asking for "triton" says why it cannot."""
+def test_triton_without_what_the_kernels_use_is_not_used(monkeypatch, fresh_triton_check,
+                                                         version, knobs):  # fmt: skip
+    """Triton before 3.4 (CUDA builds of torch before 2.8) lacks the ``triton.knobs`` the
+    kernels use; the feature decides, not the version (nightlies take theirs from torch's
+    pin): "auto" takes the reference on CUDA, and asking for "triton" says why it cannot."""
     filterbank = fresh_triton_check
-    monkeypatch.setitem(sys.modules, "triton", types.SimpleNamespace(__version__=version))
-    assert filterbank.triton_available() is usable
+    triton = types.SimpleNamespace(__version__=version, **({"knobs": object()} if knobs else {}))
+    monkeypatch.setitem(sys.modules, "triton", triton)
+    assert filterbank.triton_available() is knobs
     bank = FilterBank1xN((3,), (2,), 4)
-    assert bank.resolved_implementation("cuda") == ("triton" if usable else "reference")
-    if not usable:
+    assert bank.resolved_implementation("cuda") == ("triton" if knobs else "reference")
+    if not knobs:
         assert filterbank.triton_missing() == (
-            f"Triton {version} is installed, and the kernels need 3.4 or newer "
-            "(the CUDA builds of torch 2.8 and later ship it)"
+            f"Triton {version} is installed, without the triton.knobs of Triton 3.4 and later "
+            "that the kernels use"
         )
         bank.implementation = "triton"
-        with pytest.raises(RuntimeError, match=f'"triton" cannot run: Triton {version} is'):
+        cannot = re.escape(f'"triton" cannot run: Triton {version} is')
+        with pytest.raises(RuntimeError, match=cannot):
             bank(torch.zeros(1, 4, 5))
 
 
-def test_triton_that_cannot_be_imported_is_not_used(monkeypatch, fresh_triton_check):
-    monkeypatch.setitem(sys.modules, "triton", None)  # import triton raises ImportError
+@pytest.mark.parametrize("failure", [None, RuntimeError("CUDA driver too old")])
+def test_triton_that_cannot_be_imported_is_not_used(monkeypatch, fresh_triton_check, failure):
+    if failure is None:
+        monkeypatch.setitem(sys.modules, "triton", None)  # import triton raises ImportError
+    else:  # installed but broken
+
+        def broken_import(name, *args, **kwargs):
+            if name == "triton":
+                raise failure
+            return real_import(name, *args, **kwargs)
+
+        real_import = builtins.__import__
+        monkeypatch.setattr(builtins, "__import__", broken_import)
     assert not fresh_triton_check.triton_available()
-    assert fresh_triton_check.triton_missing().startswith("Triton cannot be imported (")
+    reason = fresh_triton_check.triton_missing()
+    assert reason.startswith("Triton cannot be imported (")
+    if failure is not None:
+        assert "RuntimeError: CUDA driver too old" in reason
 
 
 @needs_triton
 def test_every_triton_kernel_launches_on_the_device_of_its_input(monkeypatch):
     """Triton launches on the current device, whatever device the tensors are on: every
     launch (forward, both gradients, the dense layer's) runs under ``launching_on`` its
-    input, which on CUDA makes the input's device current (e.g. ``cuda:1``)."""
+    input, which on CUDA makes the input's device current (e.g. ``cuda:1``), and asks for
+    fused multiply-adds (``OPTIONS``), which Triton 3.10 no longer makes by default."""
     from skrhythm.nn import _triton_compile, _triton_dense
     from skrhythm.nn import _triton_filterbank as tfb
 
@@ -420,7 +446,7 @@ def test_every_triton_kernel_launches_on_the_device_of_its_input(monkeypatch):
 
         def __getitem__(self, grid):
             def launch(*args, **kwargs):
-                launches.append((self.name, len(depth)))
+                launches.append((self.name, len(depth), kwargs.get("enable_fp_fusion")))
                 return self.kernel[grid](*args, **kwargs)
 
             return launch
@@ -434,8 +460,9 @@ def test_every_triton_kernel_launches_on_the_device_of_its_input(monkeypatch):
     x = torch.randn(2, 4, 9, device=device, requires_grad=True)
     bank(x).sum().backward()
     _triton_dense.linear_rows(*(torch.randn(shape, device=device) for shape in [(3, 4), (2, 4), 2]))
-    assert sorted(launches) == [("_forward_kernel", 1), ("_input_grad_kernel", 1),
-                                ("_linear_rows_kernel", 1), ("_weight_grad_kernel", 1)]
+    # each once, under launching_on, with multiply-adds fused whatever Triton's default
+    assert sorted(launches) == [(name, 1, True) for name in (
+        "_forward_kernel", "_input_grad_kernel", "_linear_rows_kernel", "_weight_grad_kernel")]
 
 
 @needs_triton
@@ -473,8 +500,9 @@ for capability in CAPABILITIES:
                         for shape in ((8, 400), (200, 33))})
         for name, kernel in kernels.items():
             ptx = kernel.asm["ptx"]
+            fma = "fma.rn.f32" if dtype == torch.float32 else "fma.rn.f64"
             result[f"sm_{capability} {dtype} {name}"] = [
-                len(kernel.asm["cubin"]), "fma.rn.f32" in ptx, "mma" in ptx, kernel.metadata.shared]
+                len(kernel.asm["cubin"]), fma in ptx, "mma" in ptx, kernel.metadata.shared]
 print(json.dumps(result))
 """
 #: Volta (V100), Turing (T4), Ampere (A100, RTX 30), Ada (L4, RTX 40), Hopper (H100, H200),
@@ -490,8 +518,11 @@ def test_every_triton_kernel_compiles_for_volta_to_blackwell():
     to Blackwell (assembled by the ptxas Triton ships), in a process without the
     interpreter. In float32 the correlations must stay float32 fused multiply-adds, never
     TF32 tensor-core products (which round the inputs to 10 bits), and no kernel may need
-    more than the 48 KiB of shared memory every one of these GPUs gives a block."""
+    more than the 48 KiB of shared memory every one of these GPUs gives a block. The
+    forward and dense kernels keep their fused multiply-adds under the default of Triton
+    3.10 and later, which no longer contracts a product and a sum unless asked."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_DEFAULT_FP_FUSION"] = "0"
     script = COMPILE_EVERY_KERNEL.replace("CAPABILITIES", repr(CAPABILITIES))
     run = subprocess.run([sys.executable, "-c", script], env=env, text=True,
                          capture_output=True, timeout=900)  # fmt: skip
@@ -501,10 +532,12 @@ def test_every_triton_kernel_compiles_for_volta_to_blackwell():
 
     per_dtype = len(FORWARD_TILES) + 2 + 2  # forward tiles, backward, dense
     assert len(result) == (len(CAPABILITIES) + 1) * per_dtype
-    for name, (cubin_bytes, float32_fma, matrix_units, shared_bytes) in result.items():
+    for name, (cubin_bytes, fma, matrix_units, shared_bytes) in result.items():
         assert cubin_bytes > 0 and shared_bytes <= 48 * 1024, name
+        if "forward" in name or "dense" in name:
+            assert fma, name
         if "float32 forward" in name:
-            assert float32_fma and not matrix_units, name
+            assert not matrix_units, name
 
 
 def test_two_flat_parameters_and_their_per_length_views():

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 import skrhythm.classifier as classifier_module
 from skrhythm import MusicCNNClassifier
-from skrhythm.nn.filterbank import triton_available
+from skrhythm.nn.filterbank import triton_available, triton_missing
 from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, _PatchNet, patch_starts
 
 
@@ -193,7 +193,7 @@ def test_cpu_epochs_record_each_loss_at_its_batch():
     assert seen == clf.history_[0, "batches", :, "train_loss"] and len(seen) == 2
 
 
-@pytest.mark.skipif(not triton_available(), reason="Triton is not installed (the gpu extra)")
+@pytest.mark.skipif(not triton_available(), reason=f"{triton_missing()} (the gpu extra)")
 def test_fit_with_the_triton_filter_bank_gives_the_numba_model():
     """End to end, training included: the Triton filter bank (on CUDA, else in Triton's
     interpreter on the CPU) and the numba one give the same model within float32

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skrhythm.nn._fast_filterbank import pooled_correlation, pooled_correlation_windows
-from skrhythm.nn.filterbank import FilterBank1xN, triton_available
+from skrhythm.nn.filterbank import FilterBank1xN, triton_available, triton_missing
 from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
 OP_LENGTHS, OP_COUNTS = ONET_LENGTHS + PNET_LENGTHS, (5,) * 8 + (1,) * 35
@@ -157,7 +157,7 @@ def test_kernel_matches_pooled_correlation(case):
         torch.set_num_threads(n_threads)
 
 
-@pytest.mark.skipif(not triton_available(), reason="Triton is not installed")
+@pytest.mark.skipif(not triton_available(), reason=f"{triton_missing()} (the gpu extra)")
 def test_triton_windows_run_forward_on_the_patches():
     """Triton (on CUDA, else in its interpreter on the CPU, see conftest.py) has no
     windowed kernel: the gathered patches go through its forward pass."""

@@ -9,11 +9,15 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["DTYPES", "POINTERS", "compile_for_gpu", "launching_on"]
+__all__ = ["DTYPES", "POINTERS", "OPTIONS", "compile_for_gpu", "launching_on"]
 
 #: The torch dtypes the kernels take, as Triton element types and pointer types.
 DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
 POINTERS = {torch.float32: "*fp32", torch.float64: "*fp64"}
+#: Compile options of every launch: a product and a sum contracted into one fused
+#: multiply-add, as Triton does by default up to 3.9 (3.10 turns that default off),
+#: so that the kernels' results do not change with the Triton release.
+OPTIONS = {"enable_fp_fusion": True}
 
 
 def launching_on(tensor):
@@ -70,5 +74,6 @@ def compile_for_gpu(kernel, signature, constants, num_warps=4, capability=90):
         )
     source = triton.compiler.ASTSource(fn=kernel, signature=signature, constexprs=constants)
     return triton.compile(
-        source, target=GPUTarget("cuda", capability, 32), options={"num_warps": num_warps}
-    )
+        source, target=GPUTarget("cuda", capability, 32),
+        options={"num_warps": num_warps, **OPTIONS},
+    )  # fmt: skip

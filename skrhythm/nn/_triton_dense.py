@@ -19,7 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._triton_compile import DTYPES, POINTERS, compile_for_gpu, launching_on
+from ._triton_compile import DTYPES, OPTIONS, POINTERS, compile_for_gpu, launching_on
 
 __all__ = ["linear_rows", "compile_linear_rows"]
 
@@ -84,7 +84,7 @@ def linear_rows(x, weight, bias):
         with launching_on(x):
             _linear_rows_kernel[(len(x),)](
                 x, weight, bias, out, n_in, n_out,
-                DTYPE=DTYPES[x.dtype], BLOCK_OUT=block_out, BLOCK_IN=block_in,
+                DTYPE=DTYPES[x.dtype], BLOCK_OUT=block_out, BLOCK_IN=block_in, **OPTIONS,
             )  # fmt: skip
     return out
 

@@ -42,7 +42,7 @@ import triton
 import triton.language as tl
 
 from ._pooled_correlation import PooledCorrelation
-from ._triton_compile import DTYPES, POINTERS, compile_for_gpu, launching_on
+from ._triton_compile import DTYPES, OPTIONS, POINTERS, compile_for_gpu, launching_on
 
 __all__ = ["pooled_correlation", "interpreted", "compile_forward", "compile_backward"]
 
@@ -265,7 +265,7 @@ class _TritonKernels:
             _forward_kernel[grid](
                 x, w, lengths, offsets, maxima, argmax,
                 n_bands, n_frames, n_filters, pool_bands, n_subbands,
-                DTYPE=DTYPES[x.dtype],
+                DTYPE=DTYPES[x.dtype], **OPTIONS,
             )  # fmt: skip
         return maxima, argmax
 
@@ -281,6 +281,7 @@ class _TritonKernels:
                 x, grad, argmax, lengths, offsets, partial,
                 n_batch, n_bands * n_frames, n_filters, n_subbands, len(w),
                 DTYPE=DTYPES[x.dtype], CHUNK=WEIGHT_GRAD_CHUNK, BLOCK_K=_block_k(geometry),
+                **OPTIONS,
             )  # fmt: skip
         return partial.sum(dim=0)
 
@@ -294,7 +295,7 @@ class _TritonKernels:
             _input_grad_kernel[(n_batch, n_filters)](
                 w, grad, argmax, lengths, offsets, grad_x,
                 n_bands * n_frames, n_filters, n_subbands,
-                BLOCK_K=_block_k(geometry),
+                BLOCK_K=_block_k(geometry), **OPTIONS,
             )  # fmt: skip
         return grad_x
 

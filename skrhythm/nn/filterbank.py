@@ -10,7 +10,6 @@ filter yields one value per sub-band.
 from __future__ import annotations
 
 import functools
-import re
 
 import numpy as np
 import torch
@@ -21,36 +20,31 @@ __all__ = ["FilterBank1xN", "n_subbands", "merge_per_length_state"]
 
 IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
 
-#: The oldest Triton release the kernels run on: they read ``triton.knobs``, new in
-#: 3.4 (the CUDA builds of torch 2.8 and later ship 3.4 or newer). The ``gpu`` extra
-#: asks for the same.
-MIN_TRITON = (3, 4)
-
-
 @functools.cache
 def triton_missing():
     """Why the Triton kernels cannot run in this process; None when they can.
 
+    They need a Triton that imports and has ``triton.knobs`` (new in Triton
+    3.4; the Linux CUDA wheels of torch 2.8 and later ship such a Triton,
+    those of torch 2.2 to 2.7 older ones). The feature is checked, not the
+    version number, which nightly builds take from PyTorch's pin.
+
     Returns
     -------
     reason : str or None
-        Triton cannot be imported, or the installed release is older than
-        :data:`MIN_TRITON`.
     """
     try:
         import triton
-    except ImportError as error:
-        return f"Triton cannot be imported ({error})"
-    release = tuple(int(part) for part in re.findall(r"\d+", triton.__version__)[:2])
-    if release < MIN_TRITON:
-        oldest = ".".join(map(str, MIN_TRITON))
-        return (f"Triton {triton.__version__} is installed, and the kernels need {oldest} "
-                "or newer (the CUDA builds of torch 2.8 and later ship it)")
+    except Exception as error:  # not installed, or broken
+        return f"Triton cannot be imported ({type(error).__name__}: {error})"
+    if not hasattr(triton, "knobs"):
+        return (f"Triton {getattr(triton, '__version__', '(no version)')} is installed, "
+                "without the triton.knobs of Triton 3.4 and later that the kernels use")
     return None
 
 
 def triton_available():
-    """Whether the Triton kernels can run: Triton installed, at least :data:`MIN_TRITON`."""
+    """Whether the Triton kernels can run here (see :func:`triton_missing`)."""
     return triton_missing() is None
 
 
