@@ -39,12 +39,34 @@ __all__ = ["BasePatchCNNClassifier", "majority_vote", "resolve_device"]
 
 
 def resolve_device(device):
-    """Map ``"auto"`` to ``"cuda"`` when CUDA is available, else ``"cpu"``."""
+    """Map ``"auto"`` to ``"cuda"`` when CUDA is available, else ``"cpu"``.
+
+    A CUDA device is refused, with a ValueError naming it, when CUDA is not
+    available or when this machine has no GPU of its index (``"cuda:1"`` on
+    a machine with one GPU).
+    """
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} requested but CUDA is not available")
+    if str(device).startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} requested but CUDA is not available")
+        missing = _missing_gpu(device)
+        if missing:
+            raise ValueError(f"device={device!r} requested but {missing}")
     return device
+
+
+def _missing_gpu(device):
+    """Why CUDA device ``device`` is not on this machine (its index is too high), or ""."""
+    try:
+        index = torch.device(device).index
+    except RuntimeError as error:
+        raise ValueError(f"device={device!r} is not a device torch knows ({error})") from None
+    count = torch.cuda.device_count()
+    if index is None or index < count:
+        return ""
+    names = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+    return f"this machine has {count} CUDA device{'s' * (count != 1)} ({names})"
 
 
 def majority_vote(patch_proba):
@@ -278,9 +300,9 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """Restore the state of :meth:`__getstate__`, rebuilding the skorch net.
 
         Parameters the estimator gained after the model was saved take their
-        defaults. The net goes to ``device_``, or to the CPU (with a warning, and
-        ``device_`` set to ``"cpu"``) when that is a CUDA device and CUDA is
-        not available.
+        defaults. The net goes to ``device_``, or, with a warning that sets
+        ``device_``: to the CPU when that is a CUDA device and CUDA is not
+        available, to ``"cuda:0"`` when this machine has no GPU of its index.
         """
         state = dict(state)
         version = state.pop("_skrhythm_version", None)
@@ -322,6 +344,14 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 stacklevel=3,
             )
             self.device_ = "cpu"
+        elif self.device_.startswith("cuda") and _missing_gpu(self.device_):
+            warnings.warn(
+                f"this {type(self).__name__} was trained on {self.device_!r} but "
+                f"{_missing_gpu(self.device_)}: its network is loaded on 'cuda:0'",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.device_ = "cuda:0"
         with torch.random.fork_rng(devices=[]):  # the new module's initial weights are drawn
             net = self._build_net(self.n_bands_in_)
             net.initialize()

@@ -259,6 +259,23 @@ def test_cuda_request_without_cuda_is_clear(spectrograms):
     assert clf.device_ == "cpu"
 
 
+def test_cuda_device_this_machine_lacks_is_clear(monkeypatch):
+    from skrhythm._cnn_base import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [resolve_device(d) for d in ("cuda", "cuda:0", "cuda:1")] == ["cuda", "cuda:0",
+                                                                         "cuda:1"]  # fmt: skip
+    with pytest.raises(ValueError, match=r"'cuda:2' requested but this machine has 2 CUDA "
+                                         r"devices \(cuda:0 to cuda:1\)"):  # fmt: skip
+        MusicCNNClassifier(**SMALL, device="cuda:2").fit(np.zeros((4, 40, 64)), [0, 1] * 2)
+    with pytest.raises(ValueError, match="'cuda:x' is not a device torch knows"):
+        resolve_device("cuda:x")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"has 1 CUDA device \(cuda:0\)$"):
+        resolve_device("cuda:1")
+
+
 def test_cuda_without_triton_warns_of_the_slow_reference(monkeypatch):
     # the module is built for a CUDA device that need not exist: no tensor goes there
     import skrhythm.nn.filterbank as filterbank

@@ -279,6 +279,27 @@ def test_cuda_trained_state_loads_on_cpu(fitted):
     np.testing.assert_array_equal(loaded.predict_proba(X), cnn.predict_proba(X))
 
 
+def test_model_trained_on_a_gpu_this_machine_lacks_goes_to_the_first(fitted, monkeypatch):
+    """A model trained on cuda:1 of a two-GPU server, loaded where there is one GPU."""
+    cnn = fitted[0].named_steps["cnn"]
+    state = {**cnn.__getstate__(), "device_": "cuda:1"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    loaded = MusicCNNClassifier.__new__(MusicCNNClassifier)
+    moved = []
+
+    def build_net(n_bands):  # the net goes where device_ says (no GPU here to take it)
+        moved.append(loaded.device_)
+        raise RuntimeError("stop: no GPU on this test machine")
+
+    monkeypatch.setattr(loaded, "_build_net", build_net)
+    warning = (r"trained on 'cuda:1' but this machine has 1 CUDA device \(cuda:0\): its "
+               r"network is loaded on 'cuda:0'")
+    with pytest.warns(UserWarning, match=warning), pytest.raises(RuntimeError, match="stop"):
+        loaded.__setstate__(state)
+    assert moved == ["cuda:0"]
+
+
 def test_state_of_another_skrhythm_version_warns(fitted):
     cnn = fitted[0].named_steps["cnn"]
     loaded = MusicCNNClassifier.__new__(MusicCNNClassifier)
