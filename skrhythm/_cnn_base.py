@@ -344,10 +344,10 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 stacklevel=3,
             )
             self.device_ = "cpu"
-        elif self.device_.startswith("cuda") and _missing_gpu(self.device_):
+        elif self.device_.startswith("cuda") and (missing := _missing_gpu(self.device_)):
             warnings.warn(
                 f"this {type(self).__name__} was trained on {self.device_!r} but "
-                f"{_missing_gpu(self.device_)}: its network is loaded on 'cuda:0'",
+                f"{missing}: its network is loaded on 'cuda:0'",
                 UserWarning,
                 stacklevel=3,
             )

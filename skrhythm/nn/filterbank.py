@@ -20,6 +20,7 @@ __all__ = ["FilterBank1xN", "n_subbands", "merge_per_length_state"]
 
 IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
 
+
 @functools.cache
 def triton_missing():
     """Why the Triton kernels cannot run in this process; None when they can.
