@@ -9,7 +9,7 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["DTYPES", "POINTERS", "OPTIONS", "compile_for_gpu", "launching_on"]
+__all__ = ["DTYPES", "POINTERS", "OPTIONS", "compile_for_gpu", "launch", "launching_on"]
 
 #: The torch dtypes the kernels take, as Triton element types and pointer types.
 DTYPES = {torch.float32: tl.float32, torch.float64: tl.float64}
@@ -38,6 +38,16 @@ def launching_on(tensor):
     context manager
     """
     return torch.cuda.device(tensor.device) if tensor.is_cuda else contextlib.nullcontext()
+
+
+def launch(kernel, grid, *args, **meta):
+    """Launch a ``@triton.jit`` kernel as every skrhythm kernel is launched.
+
+    ``kernel[grid](*args, **meta)`` with the device of ``args[0]`` (a tensor)
+    made current (:func:`launching_on`) and the compile :data:`OPTIONS`.
+    """
+    with launching_on(args[0]):
+        return kernel[grid](*args, **meta, **OPTIONS)
 
 
 def compile_for_gpu(kernel, signature, constants, num_warps=4, capability=90):

@@ -19,7 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._triton_compile import DTYPES, OPTIONS, POINTERS, compile_for_gpu, launching_on
+from ._triton_compile import DTYPES, POINTERS, compile_for_gpu, launch
 
 __all__ = ["linear_rows", "compile_linear_rows"]
 
@@ -81,11 +81,10 @@ def linear_rows(x, weight, bias):
     out = torch.empty(len(x), n_out, dtype=x.dtype, device=x.device)
     if len(x):
         block_out, block_in = _blocks(n_out, n_in)
-        with launching_on(x):
-            _linear_rows_kernel[(len(x),)](
-                x, weight, bias, out, n_in, n_out,
-                DTYPE=DTYPES[x.dtype], BLOCK_OUT=block_out, BLOCK_IN=block_in, **OPTIONS,
-            )  # fmt: skip
+        launch(
+            _linear_rows_kernel, (len(x),), x, weight, bias, out, n_in, n_out,
+            DTYPE=DTYPES[x.dtype], BLOCK_OUT=block_out, BLOCK_IN=block_in,
+        )  # fmt: skip
     return out
 
 

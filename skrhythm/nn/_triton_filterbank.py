@@ -42,7 +42,7 @@ import triton
 import triton.language as tl
 
 from ._pooled_correlation import PooledCorrelation
-from ._triton_compile import DTYPES, OPTIONS, POINTERS, compile_for_gpu, launching_on
+from ._triton_compile import DTYPES, POINTERS, compile_for_gpu, launch
 
 __all__ = ["pooled_correlation", "interpreted", "compile_forward", "compile_backward"]
 
@@ -261,12 +261,10 @@ class _TritonKernels:
         def grid(meta):
             return (n_batch * n_subbands, triton.cdiv(n_filters, meta["BLOCK_F"]))
 
-        with launching_on(x):
-            _forward_kernel[grid](
-                x, w, lengths, offsets, maxima, argmax,
-                n_bands, n_frames, n_filters, pool_bands, n_subbands,
-                DTYPE=DTYPES[x.dtype], **OPTIONS,
-            )  # fmt: skip
+        launch(
+            _forward_kernel, grid, x, w, lengths, offsets, maxima, argmax,
+            n_bands, n_frames, n_filters, pool_bands, n_subbands, DTYPE=DTYPES[x.dtype],
+        )  # fmt: skip
         return maxima, argmax
 
     @staticmethod
@@ -276,13 +274,11 @@ class _TritonKernels:
         n_filters, n_subbands = grad.shape[1:]
         n_chunks = triton.cdiv(n_batch, WEIGHT_GRAD_CHUNK)
         partial = torch.empty(n_chunks, len(w), dtype=x.dtype, device=x.device)
-        with launching_on(x):
-            _weight_grad_kernel[(n_filters, n_chunks)](
-                x, grad, argmax, lengths, offsets, partial,
-                n_batch, n_bands * n_frames, n_filters, n_subbands, len(w),
-                DTYPE=DTYPES[x.dtype], CHUNK=WEIGHT_GRAD_CHUNK, BLOCK_K=_block_k(geometry),
-                **OPTIONS,
-            )  # fmt: skip
+        launch(
+            _weight_grad_kernel, (n_filters, n_chunks), x, grad, argmax, lengths, offsets,
+            partial, n_batch, n_bands * n_frames, n_filters, n_subbands, len(w),
+            DTYPE=DTYPES[x.dtype], CHUNK=WEIGHT_GRAD_CHUNK, BLOCK_K=_block_k(geometry),
+        )  # fmt: skip
         return partial.sum(dim=0)
 
     @staticmethod
@@ -291,12 +287,10 @@ class _TritonKernels:
         n_batch, n_bands, n_frames = x.shape
         n_filters, n_subbands = grad.shape[1:]
         grad_x = torch.zeros_like(x)
-        with launching_on(x):
-            _input_grad_kernel[(n_batch, n_filters)](
-                w, grad, argmax, lengths, offsets, grad_x,
-                n_bands * n_frames, n_filters, n_subbands,
-                BLOCK_K=_block_k(geometry), **OPTIONS,
-            )  # fmt: skip
+        launch(
+            _input_grad_kernel, (n_batch, n_filters), w, grad, argmax, lengths, offsets,
+            grad_x, n_bands * n_frames, n_filters, n_subbands, BLOCK_K=_block_k(geometry),
+        )  # fmt: skip
         return grad_x
 
 
