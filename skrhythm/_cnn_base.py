@@ -47,17 +47,18 @@ def resolve_device(device):
     """
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} requested but CUDA is not available")
-        missing = _missing_gpu(device)
-        if missing:
-            raise ValueError(f"device={device!r} requested but {missing}")
+    missing = _cuda_missing(device)
+    if missing:
+        raise ValueError(f"device={device!r} requested but {missing}")
     return device
 
 
-def _missing_gpu(device):
-    """Why CUDA device ``device`` is not on this machine (its index is too high), or ""."""
+def _cuda_missing(device):
+    """Why ``device``, a CUDA device, is not on this machine; "" when it is or is no CUDA device."""
+    if not str(device).startswith("cuda"):
+        return ""
+    if not torch.cuda.is_available():
+        return "CUDA is not available"
     try:
         index = torch.device(device).index
     except RuntimeError as error:
@@ -336,22 +337,16 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             })  # fmt: skip
 
     def _restore_net(self, net_state):
-        if self.device_.startswith("cuda") and not torch.cuda.is_available():
+        missing = _cuda_missing(self.device_)
+        if missing:
+            device = "cuda:0" if torch.cuda.is_available() else "cpu"
             warnings.warn(
-                f"this {type(self).__name__} was trained on {self.device_!r} but CUDA is not "
-                "available: its network is loaded on the CPU",
+                f"this {type(self).__name__} was trained on {self.device_!r} but {missing}: "
+                f"its network is loaded on {'the CPU' if device == 'cpu' else repr(device)}",
                 UserWarning,
                 stacklevel=3,
             )
-            self.device_ = "cpu"
-        elif self.device_.startswith("cuda") and (missing := _missing_gpu(self.device_)):
-            warnings.warn(
-                f"this {type(self).__name__} was trained on {self.device_!r} but "
-                f"{missing}: its network is loaded on 'cuda:0'",
-                UserWarning,
-                stacklevel=3,
-            )
-            self.device_ = "cuda:0"
+            self.device_ = device
         with torch.random.fork_rng(devices=[]):  # the new module's initial weights are drawn
             net = self._build_net(self.n_bands_in_)
             net.initialize()
