@@ -152,6 +152,49 @@ def test_epochs_read_losses_off_the_device_once(monkeypatch, stop_at):
         line.rsplit(",", 1)[0] for line in skorch_lines]  # all but the durations
 
 
+def test_progress_counts_training_accuracy_a_few_batches_at_a_time(monkeypatch):
+    """EpochProgress's training accuracy is the share of the epoch's training patches
+    classified right, as counted batch by batch, but its device operations (argmax,
+    comparison, sum) run once per ``COUNT_EVERY`` batches, not in every step."""
+    monkeypatch.setattr(EpochProgress, "COUNT_EVERY", 5)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((16, 8, 60)).astype(np.float32)
+    y = np.repeat(["a", "b"], 8)
+
+    class CountEachBatch(Callback):
+        def __init__(self, accuracies):
+            self.accuracies = accuracies
+
+        def __deepcopy__(self, memo):  # the estimator copies its callbacks at every fit
+            return self
+
+        def on_epoch_begin(self, net, **kwargs):
+            self.correct = self.seen = 0
+
+        def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+            if training:
+                self.correct += int((y_pred.argmax(dim=1) == batch[1]).sum())
+                self.seen += len(batch[1])
+
+        def on_epoch_end(self, net, **kwargs):
+            self.accuracies.append(f"train acc {self.correct / self.seen:.3f}")
+
+    def fit(*callbacks):
+        return MusicCNNClassifier(
+            n_onet=1, n_pnet=0, onet_lengths=(3, 5), patch_frames=20, patch_hop=4, batch_size=5,
+            max_epochs=3, random_state=0, callbacks=list(callbacks),
+        ).fit(X, y)  # fmt: skip
+
+    lines, accuracies = [], []
+    clf = fit(EpochProgress(lines.append), CountEachBatch(accuracies))
+    assert [epoch["train_batch_count"] for epoch in clf.history_] == [36, 36, 36]  # 7 x 5 + 1
+    assert [line.split(", ")[2] for line in lines] == accuracies
+    assert len(set(accuracies)) > 1  # the epochs differ, so a stale count would show
+    with CountOps() as ops:
+        fit(EpochProgress(lines.append))
+    assert ops.counts["argmax"] == 3 * 8
+
+
 @pytest.mark.parametrize("hop", [250, 80, 97])
 @pytest.mark.parametrize("filterbank", ["fast", "reference"])
 def test_prediction_by_track_matches_prediction_by_patch(hop, filterbank):
