@@ -32,8 +32,8 @@ one fold of a Ballroom-sized set (628 training tracks, 69 of them held out
 for validation), and projects the paper protocol: 10 such folds, ``--epochs``
 epochs. It ends with the floor of that projection: the multiply-adds of the
 protocol's training forward passes, each model's at the rate of its own
-fused forward pass alone, measured in the same run; on CUDA every model is timed both with
-skorch's step and with graphed steps. ``--concurrent K ...`` runs K fits at
+fused forward pass alone, measured in the same run; on CUDA every model is
+timed both with skorch's step and with graphed steps. ``--concurrent K ...`` runs K fits at
 once, each in its own process on the same device, and prints their total
 training rate against the first K's (give 1 first): what ``n_jobs`` would
 gain on one GPU.
@@ -269,17 +269,16 @@ def projection(args, device):
             continue
         for hop in (250, 80):
             cells = []
+            patches = PAPER_TRAIN_TRACKS * len(patch_starts(N_FRAMES, PATCH, hop))  # an epoch's
             for graphs in modes:
                 seconds, clf = fold_epoch_seconds(X, y, hop, device, args, graphs, **spec.params)
                 hours = seconds * args.epochs * 10 / 3600
-                patches = PAPER_TRAIN_TRACKS * len(patch_starts(N_FRAMES, PATCH, hop))
                 totals[graphs] += hours
                 cells += [f"{seconds:.3f}", f"{patches / seconds:.0f}", f"{hours:.2f}"]
             print(f"{spec.label:>22} {hop:>4} " + " ".join(f"{c:>21}" for c in cells), flush=True)
             if hop == 250:  # the forward rate depends on the model, not on the hop
                 rates.append(forward_rate(clf, device, args.projection_batch))
-            patch_steps = PAPER_TRAIN_TRACKS * len(patch_starts(N_FRAMES, PATCH, hop))
-            model_multiply_adds = forward_multiply_adds(clf) * patch_steps * args.epochs * 10
+            model_multiply_adds = forward_multiply_adds(clf) * patches * args.epochs * 10
             multiply_adds += model_multiply_adds
             floor += 2 * model_multiply_adds / rates[-1] / 3600
     print(f"{'all 16 runs':>22} {'':>4} " + " ".join(
@@ -313,8 +312,7 @@ def real_fold(args, device):
         seconds, clf = fold_epoch_seconds(X[train], y[train], hop, device, args, **params)
         projected = seconds * args.epochs
         clf.predict(X[test][:2])  # warm-up of prediction
-        clf = estimator(None, args.projection_batch, device, "auto", hop=hop,
-                        train_split=PAPER_VALID_TRACKS, max_epochs=args.epochs, **params)
+        clf.set_params(warm_start=False, max_epochs=args.epochs)  # the next fit starts afresh
         start = time.perf_counter()
         clf.fit(X[train], y[train]).predict(X[test])
         measured = time.perf_counter() - start
