@@ -371,13 +371,13 @@ class EpochProgress(Callback):
         Put before each line, e.g. the model's name.
     """
 
-    def __init__(self, sink=print, prefix=""):
-        self.sink = sink
-        self.prefix = prefix
-
     #: Training batches whose outputs are kept (on their device) and then counted
     #: together: counting every batch would add four device operations to each step.
     COUNT_EVERY = 64
+
+    def __init__(self, sink=print, prefix=""):
+        self.sink = sink
+        self.prefix = prefix
 
     def __deepcopy__(self, memo):
         return copy.copy(self)
