@@ -307,9 +307,9 @@ def real_fold(args, device):
           f"cuda_graphs={args.cuda_graphs})")
     print(f"{'hop':>4} {'projected (s)':>14} {'fit + predict (s)':>18} "
           f"{'measured / projected':>21}")
-    params = dict(MODELS["o+p"].params, cuda_graphs=args.cuda_graphs)
     for hop in (250, 80):
-        seconds, clf = fold_epoch_seconds(X[train], y[train], hop, device, args, **params)
+        seconds, clf = fold_epoch_seconds(X[train], y[train], hop, device, args,
+                                          args.cuda_graphs, **MODELS["o+p"].params)  # fmt: skip
         projected = seconds * args.epochs
         clf.predict(X[test][:2])  # warm-up of prediction
         clf.set_params(warm_start=False, max_epochs=args.epochs)  # the next fit starts afresh
