@@ -18,6 +18,7 @@ truncated, or without a single sample.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import struct
@@ -49,28 +50,43 @@ class AudioDecodeError(ValueError):
     """A file could not be read as audio; the message names the file."""
 
 
-def _wav_shortfall(path):
-    """Fraction of a RIFF/WAVE file's ``data`` chunk missing on disk (0 if complete).
+def _riff_data_size(f, big_endian):
+    """Size announced by the ``data`` (RIFF) or ``SSND`` (AIFF) chunk, read from the chunk list."""
+    wanted, unpack = (b"SSND", ">I") if big_endian else (b"data", "<I")
+    while True:
+        header = f.read(8)
+        if len(header) < 8:
+            return None
+        chunk_id, chunk_size = header[:4], struct.unpack(unpack, header[4:])[0]
+        if chunk_id == wanted:
+            return f.tell(), chunk_size
+        f.seek(chunk_size + chunk_size % 2, os.SEEK_CUR)
 
-    libsndfile quietly shortens a truncated WAV file to what is there, so the
-    chunk size written in the header is compared with the bytes on disk.
-    Files that are not RIFF/WAVE, and streamed WAVs whose header leaves the
-    size open (0 or 0xFFFFFFFF), give 0.
+
+def _declared_shortfall(path):
+    """Fraction of the sample data a WAV, AIFF or AU header announces that is missing on disk.
+
+    libsndfile quietly shortens such files to what is there, so the data
+    size written in the header is compared with the bytes on disk. Other
+    files, and streamed ones whose header leaves the size open (0 or
+    0xFFFFFFFF), give 0.
     """
     size = path.stat().st_size
     with open(path, "rb") as f:
-        if f.read(12)[8:12] != b"WAVE":
-            return 0
-        while True:
-            header = f.read(8)
-            if len(header) < 8:
+        head = f.read(12)
+        if head[:4] == b".snd" and len(head) >= 12:  # AU: data offset and size
+            offset, declared = struct.unpack(">II", head[4:12])
+            start = offset
+        elif head[:4] in (b"RIFF", b"FORM") and head[8:12] in (b"WAVE", b"AIFF", b"AIFC"):
+            found = _riff_data_size(f, big_endian=head[:4] == b"FORM")
+            if found is None:
                 return 0
-            chunk_id, chunk_size = header[:4], struct.unpack("<I", header[4:])[0]
-            if chunk_id == b"data":
-                if chunk_size in (0, 0xFFFFFFFF):
-                    return 0
-                return max(0, chunk_size - (size - f.tell())) / chunk_size
-            f.seek(chunk_size + chunk_size % 2, os.SEEK_CUR)
+            start, declared = found
+        else:
+            return 0
+    if declared in (0, 0xFFFFFFFF):
+        return 0
+    return max(0, declared - max(size - start, 0)) / declared
 
 
 def _read_soundfile(path, offset, duration):
@@ -92,11 +108,11 @@ def _read_soundfile(path, offset, duration):
             f"audio file {str(path)!r} is truncated: its header announces {announced} "
             f"frames but only {start + data.shape[0]} could be decoded"
         )
-    shortfall = _wav_shortfall(path)
+    shortfall = _declared_shortfall(path)
     if shortfall > _TRUNCATION_TOLERANCE:
         raise AudioDecodeError(
-            f"audio file {str(path)!r} is truncated: {shortfall:.0%} of its WAV data chunk "
-            "is missing"
+            f"audio file {str(path)!r} is truncated: {shortfall:.0%} of the audio data its "
+            "header announces is missing"
         )
     return data.T, sr
 
@@ -140,16 +156,21 @@ def _decode(path, offset, duration):
     except RuntimeError as exc:  # soundfile.LibsndfileError: format unknown or damaged
         soundfile_error = exc
     try:
-        return _read_pyav(path, offset, duration)
+        import av
     except ImportError:
         pyav_error = (
             "PyAV is not installed, so formats libsndfile cannot read (M4A/AAC, Opus, ...) "
             "have no decoder: pip install av"
         )
-    except AudioDecodeError:
-        raise
-    except (ValueError, OSError) as exc:  # av.FFmpegError is both; our own checks ValueError
-        pyav_error = str(exc) or type(exc).__name__
+    else:
+        try:
+            return _read_pyav(path, offset, duration)
+        except AudioDecodeError:
+            raise
+        # av.FFmpegError is the base of every FFmpeg error (only some of them are also
+        # ValueError or OSError: av.error.EOFError is neither); our own checks raise ValueError
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            pyav_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     raise AudioDecodeError(
         f"cannot decode audio file {str(path)!r} (format {path.suffix or 'without extension'}, "
         f"{path.stat().st_size} bytes): no decoder reads it. "
@@ -230,17 +251,55 @@ def audio_suffixes(extensions):
     return {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
 
 
+def _subfolders(directory):
+    """``directory`` and its folders at any depth, hidden ones and links to folders left out.
+
+    ``""`` stands for the working directory, whose folders are then named relative to it.
+    """
+    found = []
+    for folder, subfolders, _ in os.walk(directory or "."):  # follows no link to a folder
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        found.append(folder if directory else os.path.relpath(folder).removeprefix("."))
+    return found
+
+
 def _audio_files_in(directory, suffixes):
     """Audio files below ``directory`` (recursively; hidden files and folders skipped)."""
     found = []
-    for folder, subfolders, files in os.walk(directory):
-        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+    for folder in _subfolders(directory):
         found += [
-            os.path.join(folder, name)
-            for name in files
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in suffixes
+            os.path.join(folder, entry.name)
+            for entry in os.scandir(folder)
+            if not entry.name.startswith(".") and entry.is_file()
+            and os.path.splitext(entry.name)[1].lower() in suffixes
         ]
     return sorted(found)
+
+
+def _glob(pattern):
+    """Paths matching a glob pattern, ``**`` standing for any depth of folders.
+
+    As :func:`glob.glob`, hidden names match only a part that starts with a
+    dot; unlike it, ``**`` follows no link to a folder (as directory search
+    does), so a link loop cannot list a file again and again.
+    """
+    path = Path(pattern)
+    paths = [path.anchor]  # "" for a relative pattern: the working directory
+    parts = path.parts[1 if path.anchor else 0:]
+    for i, part in enumerate(parts):
+        if part == "**":
+            paths = [sub for p in paths if os.path.isdir(p or ".") for sub in _subfolders(p)]
+            if i == len(parts) - 1:  # a last ** matches the files in those folders too
+                paths += [os.path.join(p, name) for p in paths for name in os.listdir(p or ".")
+                          if not name.startswith(".") and not os.path.isdir(os.path.join(p, name))]
+        elif glob.has_magic(part):
+            hidden = part.startswith(".")
+            paths = [os.path.join(p, name) for p in paths if os.path.isdir(p or ".")
+                     for name in sorted(os.listdir(p or "."))
+                     if (hidden or not name.startswith(".")) and fnmatch.fnmatch(name, part)]
+        else:
+            paths = [os.path.join(p, part) for p in paths if os.path.lexists(os.path.join(p, part))]
+    return sorted({p for p in paths if p})
 
 
 def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
@@ -252,15 +311,18 @@ def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
         Each is a file (kept whatever its suffix: it was named), a directory
         (its audio files, found recursively and sorted; hidden files and
         folders skipped) or a glob pattern (``*``, ``?``, ``[...]``; ``**``
-        matches any depth) whose matching audio files and directories are
-        taken (sorted).
+        matches any depth of folders) whose matching audio files and
+        directories are taken (sorted). Links to folders are not followed,
+        in directories and under ``**`` alike, so a link loop lists nothing
+        twice.
     extensions : sequence of str, default=AUDIO_EXTENSIONS
         Suffixes of audio files (case-insensitive), for directories and patterns.
 
     Returns
     -------
     files : list of str
-        In the order of ``paths``; a file reached twice is listed once.
+        In the order of ``paths``; a file reached twice, under any name (links
+        included), is listed once, under the first.
 
     Raises
     ------
@@ -287,7 +349,7 @@ def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
         expanded = os.path.expanduser(arg)
         pattern = not os.path.exists(expanded) and any(c in expanded for c in "*?[")
         if pattern:
-            matches = sorted(glob.glob(expanded, recursive=True))
+            matches = _glob(expanded)
         else:
             matches = [expanded] if os.path.exists(expanded) else []
         if not matches:
@@ -305,5 +367,6 @@ def find_audio_files(paths, *, extensions=AUDIO_EXTENSIONS):
                 f"{arg!r}: no audio files ({', '.join(sorted(suffixes))}) among the "
                 f"{len(matches)} path(s) it names"
             )
-        files.update(dict.fromkeys(found))
-    return list(files)
+        for name in found:  # each file once, also when links give it several names
+            files.setdefault(os.path.realpath(name), name)
+    return list(files.values())

@@ -239,6 +239,52 @@ def test_truncated_m4a_names_the_file(tmp_path):
         load_audio(cut)
 
 
+GIT_STUB = b"version https://git-lfs.github.com/spec/v1\n"  # 43 bytes of text
+
+
+@pytest.mark.parametrize("suffix", sorted(FORMATS))
+def test_text_stub_under_every_audio_extension_is_a_decode_error(tmp_path, suffix):
+    # PyAV 18 raises av.error.EOFError for some of these: an FFmpegError that is neither a
+    # ValueError nor an OSError, which must still come out as AudioDecodeError
+    path = tmp_path / f"stub{suffix}"
+    path.write_bytes(GIT_STUB)
+    with pytest.raises(AudioDecodeError, match=f"stub\\{suffix}"):
+        load_audio(path)
+
+
+@pytest.mark.parametrize("keep", [37, 0.5], ids=["37-bytes", "half"])
+@pytest.mark.parametrize("suffix", sorted(FORMATS))
+def test_truncated_file_of_every_format_decodes_or_names_itself(tmp_path, suffix, keep):
+    sr, write, _ = FORMATS[suffix]
+    whole = tmp_path / f"whole{suffix}"
+    write(whole, _music(sr), sr)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: keep if isinstance(keep, int) else int(len(data) * keep)])
+    announced = suffix in (".wav", ".aif", ".aifc", ".aiff", ".au", ".mp3")  # length in header
+    try:
+        y, _ = load_audio(cut)
+    except AudioDecodeError as exc:  # the only error a damaged file may raise
+        assert f"cut{suffix}" in str(exc)
+        assert "truncated" in str(exc) or not announced or keep == 37
+    else:  # a stream whose header announces no length: what is there decodes
+        assert keep != 37 and not announced and 0 < y.size < 2.1 * 44100
+
+
+def test_decoder_errors_of_any_ffmpeg_class_are_decode_errors(tmp_path, monkeypatch):
+    import av
+
+    path = tmp_path / "song.m4a"
+    write_pyav(path, _music(44100), 44100, "ipod", "aac")
+
+    def fail(*args):
+        raise av.error.ExitError(1, "decoder gave up")  # FFmpegError only
+
+    monkeypatch.setattr(audio, "_read_pyav", fail)
+    with pytest.raises(AudioDecodeError, match=r"song\.m4a.*ExitError"):
+        load_audio(path)
+
+
 def test_missing_pyav_says_how_to_install_it(tmp_path, monkeypatch):
     path = tmp_path / "song.m4a"
     write_pyav(path, _music(44100), 44100, "ipod", "aac")
@@ -270,6 +316,34 @@ def test_find_audio_files_in_directories_globs_and_files(tree, monkeypatch):
     monkeypatch.chdir(tree)
     assert find_audio_files(["album"]) == [os.path.join("album", "c.mp3"),
                                            os.path.join("album", "deep", "d.ogg")]
+
+
+def test_link_loops_list_each_file_once(tmp_path, monkeypatch):
+    """A link to an ancestor folder would make ``**`` run on for ever (glob follows it)."""
+    music = tmp_path / "music"
+    (music / "album").mkdir(parents=True)
+    for name in ("a.wav", "album/b.wav"):
+        (music / name).write_bytes(b"x")
+    (music / "album" / "up").symlink_to("..")  # a loop
+    (music / "album" / "back").symlink_to("../..")  # a second one, to the loop's parent
+    (music / "same.wav").symlink_to("a.wav")  # a second name of a file
+    expected = [str(music / "a.wav"), str(music / "album" / "b.wav")]
+    assert find_audio_files(str(music / "**" / "*.wav")) == expected
+    assert find_audio_files(music) == expected
+    assert find_audio_files([music, str(music / "**" / "*.wav"), music / "same.wav"]) == expected
+    monkeypatch.chdir(music)  # relative patterns give relative names
+    assert find_audio_files("**/*.wav") == ["a.wav", os.path.join("album", "b.wav")]
+
+
+def test_patterns_match_as_glob_does_without_links(tree):
+    import glob
+
+    for pattern in ("*", "*.wav", "*/*", "**/*.mp3", "album/**", "**/deep/*", "[ab]*",
+                    ".hidden/*", "**/.f.wav", "**", "album/*/*.ogg"):
+        full = str(tree / pattern)
+        # (glob gives a folder a last ** starts from twice, the second time as "folder/")
+        matches = sorted({m.rstrip(os.sep) for m in glob.glob(full, recursive=True)})
+        assert audio._glob(full) == matches, pattern
 
 
 @pytest.mark.parametrize(
