@@ -502,8 +502,11 @@ def main(argv=None):
     command = {"compare": cmd_compare, "datasize": cmd_datasize, "train": cmd_train,
                "predict": cmd_predict}[args.command]
     debug = getattr(args, "debug", False)
+    from .parallel import workers_die_with_this_process
+
     try:
-        return command(args)
+        with workers_die_with_this_process():  # a killed command leaves no worker behind
+            return command(args)
     except Interrupted as exc:
         print(f"skrhythm {args.command}: {exc}", file=sys.stderr)
         return 130

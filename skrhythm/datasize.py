@@ -434,7 +434,7 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
         run_info,
         write_json_atomic,
     )
-    from .parallel import limit_torch_threads
+    from .parallel import limit_torch_threads, workers_die_with_this_process
 
     matplotlib.use("Agg")
     from .plotting import plot_datasize, save_figure
@@ -450,7 +450,7 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
     threads = default_threads(n_jobs, threads)
     say = _say if verbose else (lambda message: None)
     out_dir = Path(out_dir)
-    with run_folder_lock(out_dir):
+    with run_folder_lock(out_dir), workers_die_with_this_process():
         if (out_dir / "datasize.csv").exists():
             raise FileExistsError(f"{out_dir} already holds data-size results "
                                   f"({out_dir / 'datasize.csv'}); choose another output folder")

@@ -53,7 +53,7 @@ from ._spec import (
 )
 from ._store import DamagedFileError, atomic_write, load_array, save_array, sha256
 from .classifier import MusicCNNClassifier, resolve_device
-from .parallel import limit_torch_threads
+from .parallel import limit_torch_threads, workers_die_with_this_process
 
 __all__ = [
     "MODELS",
@@ -275,15 +275,17 @@ def _record_settings(settings):
     return {k: v for k, v in settings.items() if k != "device"}
 
 
-def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, out_dir, fingerprint,
-              threads=None, epoch_sink=None):
-    """Cross-validate one (model, hop) pair on one fold and store the result.
+def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, fingerprint, threads=None,
+              epoch_sink=None):
+    """Cross-validate one (model, hop) pair on one fold; return its record and fitted model.
 
-    The fitted model (O-net/P-net models, fold 0 of the first repeat) is
-    written before the record that names it, both atomically, so a crash at
-    any point leaves either a complete fold or a fold that ``resume`` computes
-    again. ``threads`` limits torch's threads during the fit; ``epoch_sink``
-    (an :class:`_EpochBar`) shows the epochs of the CNNs.
+    This runs in the worker processes, which write nothing: the run's own
+    process, the one holding the run folder's lock, stores what they return
+    (:func:`_store_fold`), so a worker orphaned by a killed run can never write
+    into a folder another run holds. The fitted model is returned for the
+    O-net/P-net models of fold 0 of the first repeat (the models the run
+    keeps), else None. ``threads`` limits torch's threads during the fit;
+    ``epoch_sink`` (an :class:`_EpochBar`) shows the epochs of the CNNs.
     """
     estimator = make_model(name, hop, **settings)
     restore = None
@@ -307,14 +309,6 @@ def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, out_dir, fin
     fitted = scores["estimator"][0]
     if restore is not None:
         restore(fitted)  # the stored model holds no progress display
-    model_file = model_sha256 = None
-    if repeat == 0 and fold == 0 and MODELS[name].kind == "musiccnn":
-        import joblib
-
-        model_file = f"models/{name}_hop{hop}_fold0.joblib"
-        with atomic_write(Path(out_dir) / model_file) as f:
-            joblib.dump(fitted, f)
-        model_sha256 = sha256(Path(out_dir) / model_file)
     history = getattr(fitted, "history_", None)
     record = {
         "format": RECORD_FORMAT,
@@ -334,13 +328,34 @@ def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, out_dir, fin
                        else None),
         "settings": _record_settings(settings),
         "fingerprint": fingerprint,
-        "model_file": model_file,
-        "model_sha256": model_sha256,
+        "model_file": None,
+        "model_sha256": None,
         "test_index": test,
         "y_true": y[test],
         "y_pred": fitted.predict(X[test]),
     }
-    write_json_atomic(_fold_file(out_dir, name, hop, repeat, fold), record)
+    keep = repeat == 0 and fold == 0 and MODELS[name].kind == "musiccnn"
+    return record, fitted if keep else None
+
+
+def _store_fold(out_dir, record, fitted):
+    """Write a fold's model (if any), then its record naming the model, both atomically.
+
+    So a crash at any point leaves either a complete fold or a fold that
+    ``resume`` computes again. Called only by the process holding the run
+    folder's lock.
+    """
+    if fitted is not None:
+        import joblib
+
+        name, hop = record["model"], record["hop"]
+        model_file = f"models/{name}_hop{hop}_fold0.joblib"
+        with atomic_write(Path(out_dir) / model_file) as f:
+            joblib.dump(fitted, f)
+        record = {**record, "model_file": model_file,
+                  "model_sha256": sha256(Path(out_dir) / model_file)}
+    write_json_atomic(_fold_file(out_dir, record["model"], record["hop"], record["repeat"],
+                                 record["fold"]), record)
     return record
 
 
@@ -520,13 +535,14 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
         return records
     n_jobs = _jobs_for_device(n_jobs, device)
     display = _FitProgress(tasks, len(records), protocol, X.shape[2], n_jobs, progress)
-    jobs = (delayed(_run_fold)(name, hop, repeat, fold, train, test, X, y, settings, out_dir,
+    jobs = (delayed(_run_fold)(name, hop, repeat, fold, train, test, X, y, settings,
                                fingerprint, threads, display.epochs)
             for name, hop, repeat, fold, train, test, fingerprint in tasks)
     try:
-        for record in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
-            records.append(record)
-            display.finished(record)
+        with workers_die_with_this_process():
+            for record, fitted in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
+                records.append(_store_fold(out_dir, record, fitted))
+                display.finished(records[-1])
     finally:
         display.close()
     return records
@@ -1024,7 +1040,7 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
     threads = default_threads(n_jobs, threads)
     say = _say if verbose else (lambda message: None)
     out_dir = Path(out_dir)
-    with run_folder_lock(out_dir):
+    with run_folder_lock(out_dir), workers_die_with_this_process():
         info = run_info(protocol, data=data, seed=seed, device=device, n_jobs=n_jobs,
                         feature_params=FEATURE_PARAMS, repeats=repeats, threads=threads)
         _check_run_folder(out_dir, info, resume)

@@ -1,4 +1,4 @@
-"""Torch threads under process parallelism (joblib, dask).
+"""Worker processes and torch threads under process parallelism (joblib, dask).
 
 torch runs each process's operations on as many threads as the machine has
 cores. When several fits run side by side, in joblib or dask worker
@@ -15,6 +15,11 @@ compete for ``n_cores`` cores, which is slower than one thread per worker.
   :func:`limit_dask_torch_threads`.
 - :func:`limit_torch_threads` limits the current process for a block of
   code, e.g. around ``joblib.parallel_backend("threading")``.
+
+A process killed by a signal it cannot handle (SIGKILL; SIGTERM, whose
+default ends Python at once) cannot stop its loky workers, which go on under
+another parent: :func:`workers_die_with_this_process` has them killed with it
+(Linux), as ``skrhythm`` does for every command.
 
 Example with dask (install the ``distributed`` extra). ``LocalCluster``
 starts its workers as new processes that import the main module, so a script
@@ -36,11 +41,12 @@ workers fail with ``Nanny failed to start``)::
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import sys
 from contextlib import contextmanager
 
-import torch
-
-__all__ = ["limit_dask_torch_threads", "limit_torch_threads"]
+__all__ = ["limit_dask_torch_threads", "limit_torch_threads", "workers_die_with_this_process"]
 
 
 def _check_threads(n_threads):
@@ -67,6 +73,8 @@ def limit_torch_threads(n_threads=1):
     ...     torch.get_num_threads()
     1
     """
+    import torch
+
     _check_threads(n_threads)
     previous = torch.get_num_threads()
     torch.set_num_threads(n_threads)
@@ -77,6 +85,8 @@ def limit_torch_threads(n_threads=1):
 
 
 def _set_torch_threads(n_threads):
+    import torch
+
     torch.set_num_threads(n_threads)
 
 
@@ -99,3 +109,56 @@ def limit_dask_torch_threads(client, n_threads=1):
     """
     _check_threads(n_threads)
     client.register_worker_callbacks(setup=functools.partial(_set_torch_threads, n_threads))
+
+
+_PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
+
+
+def _die_with_parent(parent):
+    """Loky worker initializer: be killed when the process that started this worker dies.
+
+    Linux only (prctl's parent-death signal); a no-op elsewhere. If the parent
+    died before the signal was armed, the worker exits at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+@contextmanager
+def workers_die_with_this_process():
+    """Make the joblib (loky) worker processes of the block die when this process dies.
+
+    A run killed with SIGKILL or SIGTERM (``timeout``, a batch scheduler, the
+    OOM killer) cannot stop its loky workers itself: they would go on working
+    under another parent. Inside the block, workers that joblib's default
+    ``loky`` backend starts are killed when this process dies (Linux; on
+    other systems they finish their task and then find no one to return it
+    to). Another active backend (threads, dask) is left as it is.
+
+    Examples
+    --------
+    >>> from joblib import Parallel, delayed
+    >>> with workers_die_with_this_process():
+    ...     Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(3))
+    [0, 1, 2]
+    """
+    from joblib import parallel_config
+    from joblib.parallel import BACKENDS, get_active_backend
+
+    backend, _ = get_active_backend()
+    if type(backend) is not BACKENDS["loky"]:
+        yield
+        return
+    kwargs = {**backend.backend_kwargs, "initializer": _die_with_parent,
+              "initargs": (os.getpid(),)}
+    with parallel_config(backend="loky", **kwargs):
+        yield

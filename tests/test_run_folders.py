@@ -251,3 +251,73 @@ def test_fits_on_one_gpu_run_one_at_a_time(monkeypatch):
     assert experiments._jobs_for_device(1, "cuda") == 1
     with pytest.warns(UserWarning, match="n_jobs=4 ignored on device 'auto'"):
         assert experiments._jobs_for_device(4, "auto") == 1
+
+
+# -- a run killed with its workers busy ------------------------------------------------
+
+
+def _children(pid):
+    """PIDs of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_workers_of_a_killed_run_die_and_write_nothing(tmp_path, sig):
+    """``timeout``, batch schedulers and the OOM killer stop a run with SIGTERM or SIGKILL:
+    its workers must not go on training and write into a folder a new run may hold."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skrhythm.cli", "compare", "--models", "8o+8p",
+         "--n-per-class", "2", "--folds", "2", "--epochs", "500", "--n-jobs", "2",
+         "--no-progress", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        workers, deadline = [], time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            # loky starts a resource tracker besides the workers; the workers are those that
+            # train (spend CPU time)
+            busy = [w for pid in _children(proc.pid) for w in [pid, *_children(pid)]
+                    if _alive(w) and _cpu_seconds(w) > 3]
+            if len(busy) >= 2:
+                workers = busy
+                break
+            time.sleep(0.2)
+        assert workers, proc.stderr.read().decode() if proc.poll() is not None else "no fits"
+        os.kill(proc.pid, getattr(signal, sig))
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(map(_alive, workers)):
+            time.sleep(0.1)
+        assert not any(map(_alive, workers)), f"workers {workers} outlived their run"
+        assert not list((out / "folds").glob("*.json"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, 9)
