@@ -27,6 +27,19 @@ def data(n_bands=4):
     return rng.standard_normal((8, n_bands, 40)).astype(np.float32), np.arange(8) % 2
 
 
+@pytest.fixture(autouse=True)
+def _sigint_raises():
+    """Python's own SIGINT handler, whatever this process started with.
+
+    A background job of a non-interactive shell (and nohup, some CI runners and
+    job schedulers) starts with SIGINT ignored, and Python then installs no
+    handler that raises KeyboardInterrupt: the interrupts below would do nothing.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class SigintAt(Callback):
     """Deliver a real SIGINT to this process at the end of epoch ``epoch``."""
 
@@ -106,8 +119,10 @@ def test_interrupted_train_command_saves_no_model(tmp_path, monkeypatch, capsys)
 # Runs `skrhythm compare` with one extra callback that marks the first finished
 # epoch of every CNN fit and then waits there (a user reaching for Ctrl-C).
 WRAPPER = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also in a background job
     from skorch.callbacks import Callback
     from skrhythm import cli, experiments
 
@@ -165,3 +180,28 @@ def test_sigint_stops_compare_without_writing_the_interrupted_fold(tmp_path):
     uninterrupted = pd.read_csv(tmp_path / "uninterrupted" / "results.csv")
     pd.testing.assert_frame_equal(resumed.drop(columns="fit_time"),
                                   uninterrupted.drop(columns="fit_time"))
+
+
+def test_interrupt_tests_pass_in_a_process_started_with_sigint_ignored(tmp_path):
+    """As in `(python3 -m pytest -q) > log 2>&1 &` run by a script."""
+    tests = [f"{__file__}::{name}" for name in (
+        "test_sigint_during_fit_raises_out_of_fit",
+        "test_interrupted_train_command_saves_no_model",
+        "test_sigint_stops_compare_without_writing_the_interrupted_fold")]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "5 passed" in run.stdout
+
+
+def test_compare_with_sigint_ignored_runs_and_says_nothing_of_it(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "skrhythm.cli", "compare", "--models", "tempo,onet", "--folds",
+         "2", "--epochs", "1", "--n-per-class", "2", "--no-progress", "--out",
+         str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert run.returncode == 0, run.stderr
+    assert "interrupt" not in run.stderr.lower() and "warning" not in run.stderr.lower()
