@@ -884,7 +884,12 @@ def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progres
         try:
             X = load_array(recipe.with_name(recipe.name + "-X.npz"))
             y = load_array(recipe.with_name(recipe.name + "-y.npz"))
-            return X, y, None, f"embedded ({protocol.n_per_class} per class)"
+            problem = _embedded_problem(X, y, protocol.n_per_class,
+                                        LogMelTransformer(**params))
+            if problem is None:
+                return X, y, None, f"embedded ({protocol.n_per_class} per class)"
+            warnings.warn(f"feature cache {os.fspath(recipe)!r}-X/y.npz {problem}; generating "
+                          "the data again", UserWarning, stacklevel=2)
         except FileNotFoundError:
             pass
         except DamagedFileError as exc:
@@ -904,6 +909,22 @@ def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progres
         save_array(recipe.with_name(recipe.name + "-X.npz"), X)
         save_array(recipe.with_name(recipe.name + "-y.npz"), y)
     return X, y, groups, description
+
+
+def _embedded_problem(X, y, n_per_class, transformer):
+    """What makes cached features of the embedded data set implausible, or None."""
+    from .datasets import ballroom_like_labels
+
+    expected = ballroom_like_labels(n_per_class)
+    if y.shape != expected.shape or not np.array_equal(y, expected):
+        return f"holds other labels than the embedded data's ({n_per_class} per class)"
+    if not isinstance(X, np.ndarray) or X.ndim != 3 or len(X) != len(y):
+        return f"holds {np.shape(X)} features, not one spectrogram per track"
+    for i, S in enumerate(X):
+        problem = transformer.implausible(S)
+        if problem is not None:
+            return f"holds features of track {i} {problem}"
+    return None
 
 
 def _transform_with_bar(transformer, inputs, progress, chunk=8):

@@ -52,7 +52,7 @@ def _track_job(transformer, index, track, cache, params):
     """Features of one track, read from or stored in the cache.
 
     Returns the spectrogram and a warning message (or None), so that a
-    damaged cache entry is reported in the calling process.
+    damaged or implausible cache entry is reported in the calling process.
     """
     name = repr(os.fsdecode(track)) if _is_path(track) else f"track {index}"
     digest = None if cache is None else _content_digest(track)
@@ -62,36 +62,42 @@ def _track_job(transformer, index, track, cache, params):
     key = key.hexdigest()
     if _is_path(cache):
         path = Path(os.fsdecode(cache)).expanduser() / "logmel" / key[:2] / f"{key}.npz"
-        message = None
         try:
-            return load_array(path), None
+            S = load_array(path)
+            problem = transformer.implausible(S, track)
+            if problem is None:
+                return S, None
+            message = f"feature cache entry {os.fspath(path)!r} of {name} is {problem}"
         except FileNotFoundError:
-            pass
+            message = None
         except DamagedFileError as exc:
-            message = f"feature cache entry of {name} {exc}; computing its features again"
+            message = f"feature cache entry of {name} {exc}"
         S = transformer._track_features(track, name)
         save_array(path, S)
-        return S, message
+        return S, message and message + "; computed its features again"
     cached = cache.cache(_checksummed_features, ignore=["transformer", "track", "name"])
     entry = cached(key, transformer, track, name)
-    if _valid_entry(entry):
+    problem = _entry_problem(entry, transformer, track)
+    if problem is None:
         return entry["spectrogram"], None
     entry = cached.call(key, transformer, track, name)  # computes and stores it again
     if isinstance(entry, tuple):  # joblib >= 1.3 returns (output, metadata)
         entry = entry[0]
     return entry["spectrogram"], (
-        f"feature cache entry of {name} in {cache!r} is damaged (its content does not match "
-        "its checksum); computed its features again"
+        f"feature cache entry of {name} in {cache!r} is {problem}; computed its features again"
     )
 
 
-def _valid_entry(entry):
+def _entry_problem(entry, transformer, track):
+    """What is wrong with a joblib.Memory cache entry, or None."""
     try:
         S = entry["spectrogram"]
-        return (isinstance(S, np.ndarray)
-                and hashlib.sha256(S.tobytes()).hexdigest() == entry["sha256"])
+        if not (isinstance(S, np.ndarray)
+                and hashlib.sha256(S.tobytes()).hexdigest() == entry["sha256"]):
+            return "damaged (its content does not match its checksum)"
     except (TypeError, KeyError, IndexError):
-        return False
+        return "damaged (not an entry of this transformer)"
+    return transformer.implausible(S, track)
 
 
 class LogMelTransformer(TransformerMixin, BaseEstimator):
@@ -152,9 +158,12 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         A directory holds one ``.npz`` file per entry with the SHA-256 of the
         spectrogram, written atomically and read without unpickling anything;
         a :class:`joblib.Memory` stores the checksum with the spectrogram. An
-        entry that does not match its checksum is computed again, with a
-        warning, and never used. Models loaded from ``.skops`` files come
-        with ``cache=None`` (see :mod:`skrhythm.persistence`).
+        entry that does not match its checksum, or that cannot be this
+        transformer's output (:meth:`implausible`), is computed again, with a
+        warning, and never used. The checksum detects damage, not an entry
+        planted by someone who can write to the folder: keep caches where
+        only you can write. Models loaded from ``.skops`` files come with
+        ``cache=None`` (see :mod:`skrhythm.persistence`).
 
     Attributes
     ----------
@@ -332,6 +341,54 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
             return self.spectrogram(wave)
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from exc
+
+    def n_frames(self, n_samples=None):
+        """Frames of the spectrogram of a track of ``n_samples`` samples.
+
+        With ``duration`` set every track gives the same number, and
+        ``n_samples`` may be None.
+        """
+        if self.duration is not None:
+            n_samples = int(round(self.duration * self.sr))
+        return 1 + n_samples // self.hop_length
+
+    def implausible(self, S, track=None):
+        """Why ``S`` cannot be this transformer's spectrogram of ``track``, or None.
+
+        Checks what the settings fix: a float32 array of ``n_mels`` bands, the
+        number of frames (known from ``duration``, or from a waveform's
+        length), finite values, and none below what the compression can give
+        (0 for ``"log10"`` and ``"none"``, -100 dB for ``"db"``). Used on
+        cache entries, which a checksum protects from damage but not from an
+        entry planted in the cache folder.
+
+        Parameters
+        ----------
+        S : object
+            A candidate spectrogram.
+        track : 1-D array, path or None
+            The track it should be the spectrogram of.
+
+        Returns
+        -------
+        problem : str or None
+        """
+        if not isinstance(S, np.ndarray) or S.dtype != np.float32 or S.ndim != 2:
+            return (f"not a float32 spectrogram ({getattr(S, 'dtype', type(S).__name__)}, "
+                    f"shape {np.shape(S)})")
+        waveform = track is not None and not _is_path(track)
+        frames = (self.n_frames(len(track) if waveform else None)
+                  if waveform or self.duration is not None else None)
+        if S.shape[0] != self.n_mels or (frames is not None and S.shape[1] != frames) or (
+                S.shape[1] < 1):
+            expected = f"{self.n_mels} x {frames if frames is not None else 'n'}"
+            return f"of shape {S.shape[0]} x {S.shape[1]}, not {expected} (bands x frames)"
+        if not np.isfinite(S).all():
+            return "not finite (NaN or infinity)"
+        floor = -100.0 if self.compression == "db" else 0.0
+        if S.size and S.min() < floor - 1e-3:  # -100 dB is 10 * log10(1e-10) in float32
+            return f"below {floor:g}, the least value of compression={self.compression!r}"
+        return None
 
     def spectrogram(self, wave):
         """Log-mel spectrogram of one waveform sampled at ``sr``.

@@ -88,3 +88,46 @@ def test_grid_search_computes_each_track_once(tmp_path, count_spectrograms):
     ])
     GridSearchCV(pipe, {"cnn__n_pnet": [0, 1]}, cv=2).fit(waves, labels)
     assert len(count_spectrograms) == len(waves)
+
+
+@pytest.mark.parametrize("as_memory", [False, True])
+@pytest.mark.parametrize("planted", ["shape", "nan", "negative", "frames", "dtype"])
+def test_planted_entries_are_recomputed_not_used(files, tmp_path, as_memory, planted):
+    """The checksum is stored in the entry itself, so it stops damage, not a planted file:
+    entries are also checked against what the settings fix."""
+    import hashlib
+
+    import joblib
+
+    from skrhythm._store import save_array
+
+    cache = Memory(tmp_path / "cache", verbose=0) if as_memory else tmp_path / "cache"
+    params = {**PARAMS, "duration": 0.5}
+    logmel = LogMelTransformer(**params, cache=cache)
+    fresh = logmel.transform(files)
+    good = fresh[0]
+    bad = {"shape": np.zeros((3, 5), np.float32), "nan": np.full_like(good, np.nan),
+           "negative": good - good.max() - 1.0, "frames": good[:, :-1].copy(),
+           "dtype": good.astype(np.float64)}[planted]
+    if as_memory:  # overwrite every entry of the memory with a well-formed forgery
+        for output in (tmp_path / "cache").rglob("output.pkl"):
+            joblib.dump({"spectrogram": bad, "sha256": hashlib.sha256(bad.tobytes()).hexdigest()},
+                        output)
+    else:
+        for entry in (tmp_path / "cache" / "logmel").rglob("*.npz"):
+            save_array(entry, bad)  # a valid file with its own checksum
+    with pytest.warns(UserWarning, match="feature cache entry .*(shape|finite|below|float32)"):
+        again = LogMelTransformer(**params, cache=cache).transform(files)
+    np.testing.assert_array_equal(again, fresh)
+
+
+def test_plausibility_of_a_spectrogram():
+    logmel = LogMelTransformer(**{**PARAMS, "duration": None})
+    wave = np.zeros(4000, np.float32)
+    S = logmel.spectrogram(wave)
+    assert S.shape == (16, logmel.n_frames(4000)) and logmel.implausible(S, wave) is None
+    assert logmel.implausible(S) is None  # frames unknown without the track
+    assert "not 16 x 32" in logmel.implausible(S[:, :-1], wave)
+    db = LogMelTransformer(**{**PARAMS, "compression": "db"})
+    assert db.implausible(db.spectrogram(wave), wave) is None  # -100 dB of silence is fine
+    assert "below -100" in db.implausible(db.spectrogram(wave) - 1, wave)

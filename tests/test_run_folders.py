@@ -157,6 +157,25 @@ def test_damaged_cli_feature_cache_is_recomputed(run, finished, capsys, damage):
                                   pd.read_csv(finished / "results.csv").drop(columns="fit_time"))
 
 
+@pytest.mark.parametrize("planted", ["X-shape", "X-nan", "y-labels"])
+def test_planted_embedded_feature_cache_is_recomputed(run, finished, planted):
+    from skrhythm._store import load_array, save_array
+
+    (entry,) = (run / "cache").glob("embedded-*-X.npz")
+    labels = entry.with_name(entry.name.replace("-X.npz", "-y.npz"))
+    X, y = load_array(entry), load_array(labels)
+    if planted == "X-shape":
+        save_array(entry, X[:, :3, :5].copy())
+    elif planted == "X-nan":
+        save_array(entry, np.full_like(X, np.nan))
+    else:
+        save_array(labels, np.sort(y)[::-1].copy())
+    with pytest.warns(UserWarning, match="feature cache .* holds .*generating the data again"):
+        assert resume(run) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(run / "results.csv").drop(columns="fit_time"),
+                                  pd.read_csv(finished / "results.csv").drop(columns="fit_time"))
+
+
 def test_resume_of_a_finished_run_reads_features_without_generating_data(run, monkeypatch):
     import skrhythm.datasets
 

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ._base import read_index
 
-__all__ = ["make_ballroom_like"]
+__all__ = ["ballroom_like_labels", "make_ballroom_like"]
 
 _STEPS_PER_BEAT = 4  # the pattern grid is in sixteenth notes
 
@@ -410,6 +410,28 @@ def _class_tempi():
     return kept
 
 
+def ballroom_like_labels(n_per_class=10):
+    """The labels :func:`make_ballroom_like` gives for ``n_per_class``, without rendering audio.
+
+    Parameters
+    ----------
+    n_per_class : int, default=10
+
+    Returns
+    -------
+    target : ndarray of str, shape (8 * n_per_class,)
+        Class names, grouped by class in alphabetical order.
+
+    Examples
+    --------
+    >>> ballroom_like_labels(1).tolist()[:3]
+    ['ChaChaCha', 'Jive', 'Quickstep']
+    """
+    if int(n_per_class) != n_per_class or n_per_class < 1:
+        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    return np.repeat(sorted(_STYLES), int(n_per_class))
+
+
 def make_ballroom_like(
     n_per_class=10,
     duration=30.0,
@@ -471,8 +493,7 @@ def make_ballroom_like(
     >>> data.data.shape, data.data.dtype, data.target[:3].tolist()
     ((16, 110250), dtype('float32'), ['ChaChaCha', 'ChaChaCha', 'Jive'])
     """
-    if int(n_per_class) != n_per_class or n_per_class < 1:
-        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    target = ballroom_like_labels(n_per_class)
     if not duration > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
     if int(sr) != sr or sr < 16000:
@@ -481,7 +502,6 @@ def make_ballroom_like(
     names = sorted(_STYLES)
     tempi = _class_tempi()
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-    target = np.repeat(names, n_per_class)
     tempo_rng = np.random.default_rng(np.random.SeedSequence(seed))
     tempo = np.array([tempo_rng.choice(tempi[name]) for name in target])
     tempo *= tempo_rng.normal(1.0, 0.01, tempo.size)
