@@ -18,14 +18,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNetClassifier
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
-from skorch.history import History
 
-from . import __version__
+from ._formats import (
+    SavedStateMixin,
+    is_per_length_layout,
+    merge_per_length_layout,
+    plain,
+    upgrade_cnn_state,
+)
 from ._interrupts import propagate_sigint
-from .nn.filterbank import merge_per_length_state
 from .training import (
     KeepBestModel,
     PaperLRSchedule,
@@ -88,20 +91,6 @@ def majority_vote(patch_proba):
     return (votes + patch_proba.mean(axis=1) / 2).argmax(axis=1)
 
 
-def _plain(obj):
-    """Copy of nested dicts, lists and tuples with tensors as NumPy arrays (on the CPU)
-    and NumPy scalars as Python scalars."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().numpy()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, dict):
-        return {key: _plain(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain(value) for value in obj)
-    return obj
-
-
 def _tensors(obj):
     """Copy of nested dicts, lists and tuples with NumPy arrays as tensors."""
     if isinstance(obj, np.ndarray):
@@ -113,17 +102,30 @@ def _tensors(obj):
     return obj
 
 
-def _check_finite(patch_proba):
-    """Refuse NaN probabilities (the network overflowed float32) instead of returning them."""
+def _check_finite(patch_proba, module):
+    """Refuse NaN probabilities instead of returning them, naming their cause."""
     bad = ~np.isfinite(patch_proba).all(axis=(1, 2))
-    if bad.any():
-        raise ValueError(
-            f"the network's output is not finite for tracks {np.flatnonzero(bad)[:10].tolist()}: "
-            "their values are so far from the training data that float32 overflows. Pass "
-            "spectrograms computed like the training ones"
-        )
-    return patch_proba
+    if not bad.any():
+        return patch_proba
+    if not all(torch.isfinite(p).all() for p in module.parameters()):
+        raise ValueError("the network's weights are not finite (NaN or infinity): its training "
+                         "diverged; fit it again with a smaller learning rate")
+    raise ValueError(
+        f"the network's output is not finite for tracks {np.flatnonzero(bad)[:10].tolist()}: "
+        "their values are so far from the training data that float32 overflows. Pass "
+        "spectrograms computed like the training ones"
+    )
 
+
+#: Upper bounds of sizes, checked with the parameters (a loaded model's too): a patch of
+#: 65,536 frames is 25 minutes of the paper's features; no Ballroom-like task has more
+#: classes or bands.
+MAX_FRAMES = 2**16
+MAX_BATCH = 2**16
+#: Most parameters a network may have (256 MiB of float32; the Black-box baseline has 3.3M).
+MAX_PARAMS = 2**26
+_MAX_CLASSES = 10_000
+_MAX_BANDS = 4096
 
 #: numpydoc entries of the parameters and fitted attributes the CNN classifiers
 #: share, substituted into their docstrings (see :func:`skrhythm._docstring.fill_doc`).
@@ -195,7 +197,8 @@ device_ : str
 }
 
 
-class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
+class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
+                             metaclass=ABCMeta):
     """Shared training, patching, aggregation and pickling of the spectrogram CNNs.
 
     Subclasses take their architecture parameters plus the common ones, which
@@ -206,13 +209,13 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """
 
     _parameter_constraints = {
-        "patch_frames": [Interval(Integral, 1, None, closed="left")],
-        "patch_hop": [Interval(Integral, 1, None, closed="left"), None],
+        "patch_frames": [Interval(Integral, 1, MAX_FRAMES, closed="both")],
+        "patch_hop": [Interval(Integral, 1, MAX_FRAMES, closed="both"), None],
         "aggregate": [StrOptions({"vote", "mean"})],
         "optimizer": [type, callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "optimizer_params": [dict, None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, MAX_BATCH, closed="both")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"paper"}), None],
         "train_split": [
@@ -277,7 +280,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     # -- pickling (pickle, joblib, copy, skops) ----------------------------------
 
     def __getstate__(self):
-        """State with the fitted skorch net as plain data, stamped with the skrhythm version.
+        """State with the fitted skorch net as plain data (see :mod:`skrhythm._formats`).
 
         The net is replaced by what rebuilds it: the module's and the
         optimizer's ``state_dict`` (NumPy arrays on the CPU) and the history (a
@@ -285,56 +288,57 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         as they are. So pickle, joblib and :mod:`skops.io` store no torch or
         skorch object, and no validation data or other callback state.
         """
-        state = dict(super().__getstate__())
-        state["_skrhythm_version"] = __version__
+        state = super().__getstate__()
         net = state.pop("net_", None)
         if net is not None:
             state.pop("history_", None)
             state["_net_state"] = {
-                "module": _plain(net.module_.state_dict()),
-                "optimizer": _plain(net.optimizer_.state_dict()),
-                "history": _plain(list(net.history)),
+                "module": plain(net.module_.state_dict()),
+                "optimizer": plain(net.optimizer_state()),
+                "history": plain(list(net.history)),
             }
         return state
 
-    def __setstate__(self, state):
-        """Restore the state of :meth:`__getstate__`, rebuilding the skorch net.
-
-        Parameters the estimator gained after the model was saved take their
-        defaults. The net goes to ``device_``, or, with a warning that sets
-        ``device_``: to the CPU when that is a CUDA device and CUDA is not
-        available, to ``"cuda:0"`` when this machine has no GPU of its index.
-        """
-        state = dict(state)
-        version = state.pop("_skrhythm_version", None)
-        net_state = state.pop("_net_state", None)
-        if isinstance(state.get("net_"), dict):  # a .skops file of skrhythm 0.1's save_model
-            net_state = {**state.pop("net_"), "history": state.pop("history_")}
+    def _upgrade_state(self, state):
         # parameters added since the model was saved take their defaults
         defaults = inspect.signature(type(self).__init__).parameters
-        state = {**{name: defaults[name].default for name in self._get_param_names()}, **state}
+        state, self._loaded_net_state = upgrade_cnn_state(
+            state, self._get_param_names(),
+            {name: defaults[name].default for name in self._get_param_names()})
+        return state
+
+    def __setstate__(self, state):
+        """Restore a state of :meth:`__getstate__` (or of an older format), rebuilding the net.
+
+        The state's format is checked first and the parameters and fitted
+        attributes validated before anything is built
+        (:class:`skrhythm._formats.SavedStateMixin`). The net goes to
+        ``device_``, or, with a warning that sets ``device_``: to the CPU when
+        that is a CUDA device and CUDA is not available, to ``"cuda:0"`` when
+        this machine has no GPU of its index.
+        """
         super().__setstate__(state)
-        if version not in (None, __version__):
-            warnings.warn(
-                f"this {type(self).__name__} was saved with skrhythm {version}, skrhythm "
-                f"{__version__} is installed: it may fail or predict differently; fit it "
-                "again, or load it with the version that saved it",
-                UserWarning,
-                stacklevel=2,
-            )
+        net_state = self.__dict__.pop("_loaded_net_state")
         if net_state is not None:
             self._restore_net(net_state)
-        elif isinstance(getattr(self, "net_", None), NeuralNetClassifier):
-            # A pickle of skrhythm 0.1 holds the net itself (skorch loads a CUDA-trained
-            # one onto the CPU when CUDA is absent), with the filter bank's old layout:
-            # rebuilt from its state like any other.
-            net = self.net_
-            self.device_ = str(net.device)
-            self._restore_net({
-                "module": _plain(net.module_.state_dict()),
-                "optimizer": _plain(net.optimizer_.state_dict()),
-                "history": _plain(list(net.history)),
-            })  # fmt: skip
+
+    def _check_loaded(self):
+        if not hasattr(self, "classes_"):
+            return
+        classes = np.asarray(self.classes_)
+        n_bands = getattr(self, "n_bands_in_", None)
+        problems = [
+            (classes.ndim != 1 or not 2 <= len(classes) <= _MAX_CLASSES,
+             f"classes_ must hold 2 to {_MAX_CLASSES} labels"),
+            (not isinstance(n_bands, Integral) or not 1 <= n_bands <= _MAX_BANDS,
+             f"n_bands_in_ must be an integer from 1 to {_MAX_BANDS}"),
+            (not all(isinstance(getattr(self, k, None), Real) and np.isfinite(getattr(self, k))
+                     for k in ("mean_", "std_")) or not self.std_ > 0,
+             "mean_ and std_ must be finite numbers, std_ positive"),
+        ]
+        for bad, what in problems:
+            if bad:
+                raise ValueError(f"this {type(self).__name__}'s state is invalid: {what}")
 
     def _restore_net(self, net_state):
         missing = _cuda_missing(self.device_)
@@ -344,23 +348,21 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 f"this {type(self).__name__} was trained on {self.device_!r} but {missing}: "
                 f"its network is loaded on {'the CPU' if device == 'cpu' else repr(device)}",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             self.device_ = device
+        module_state = _tensors(net_state["module"])
+        optimizer_state = _tensors(net_state["optimizer"])
         with torch.random.fork_rng(devices=[]):  # the new module's initial weights are drawn
             net = self._build_net(self.n_bands_in_)
-            net.initialize()
-        def numbering(names):  # skorch's rule: parameter groups, in its order
-            groups = net.get_params_for_optimizer("optimizer", [(n, n) for n in names])[0][0]
-            return [name for group in groups for name in group["params"]]
-
-        module_state, optimizer_state = merge_per_length_state(
-            net.module_, _tensors(net_state["module"]), net.optimizer_,
-            _tensors(net_state["optimizer"]), numbering,
-        )  # fmt: skip
-        net.module_.load_state_dict(module_state)
-        net.optimizer_.load_state_dict(optimizer_state)
-        net.history = History(net_state["history"])
+            if is_per_length_layout(module_state):  # format 1
+                net.initialize()
+                module_state, optimizer_state = merge_per_length_layout(net, module_state,
+                                                                        optimizer_state)
+            net.initialize_from_state(module_state, optimizer_state, net_state["history"])
+        if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
+            raise ValueError(f"this {type(self).__name__}'s network has weights that are not "
+                             "finite (NaN or infinity)")
         self.net_, self.history_ = net, net.history
 
     # -- input ---------------------------------------------------------------
@@ -504,7 +506,21 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                             mean=self.mean_, std=self.std_, device=self.device_)
 
     def _build_net(self, n_bands):
-        """The skorch net, without validation data (:meth:`fit` sets its ``train_split``)."""
+        """The skorch net, without validation data (:meth:`fit` sets its ``train_split``).
+
+        The module is first built on torch's ``meta`` device, which allocates
+        nothing, to refuse one of over :data:`MAX_PARAMS` parameters (from a
+        hostile model file, say) before it takes the memory.
+        """
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probe = self._build_module(n_bands, self.patch_frames, len(self.classes_))
+        n_params = sum(p.numel() for p in probe.parameters())
+        if n_params > MAX_PARAMS:
+            raise ValueError(
+                f"this {type(self).__name__} would have {n_params:,} parameters, more than the "
+                f"{MAX_PARAMS:,} skrhythm builds; choose a smaller architecture"
+            )
         module = self._build_module(n_bands, self.patch_frames, len(self.classes_))
         if self.patch_frames < module.min_frames:
             raise ValueError(
@@ -592,7 +608,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         proba : ndarray of shape (n_tracks, n_classes)
         """
-        proba = _check_finite(self.predict_patch_proba(X)).mean(axis=1)
+        proba = _check_finite(self.predict_patch_proba(X), self.net_.module_).mean(axis=1)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -611,7 +627,7 @@ class BasePatchCNNClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         y : ndarray of shape (n_tracks,)
         """
-        patch_proba = _check_finite(self.predict_patch_proba(X))
+        patch_proba = _check_finite(self.predict_patch_proba(X), self.net_.module_)
         if self.aggregate == "mean":
             return self.classes_[patch_proba.mean(axis=1).argmax(axis=1)]
         return self.classes_[majority_vote(patch_proba)]

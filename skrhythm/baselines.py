@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._cnn_base import SHARED_DOCS, BasePatchCNNClassifier
+from ._cnn_base import MAX_FRAMES, SHARED_DOCS, BasePatchCNNClassifier
 from ._docstring import fill_doc
 from .nn.baselines import BlackBoxCNN, TimeCNN, TimeFreqCNN
 
@@ -118,12 +118,12 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
     _parameter_constraints = {
         **BasePatchCNNClassifier._parameter_constraints,
         "architecture": [StrOptions(set(ARCHITECTURES))],
-        "n_filters": [Interval(Integral, 1, None, closed="left")],
-        "time_length": [Interval(Integral, 1, None, closed="left")],
-        "freq_length": [Interval(Integral, 1, None, closed="left")],
+        "n_filters": [Interval(Integral, 1, 4096, closed="both")],
+        "time_length": [Interval(Integral, 1, MAX_FRAMES, closed="both")],
+        "freq_length": [Interval(Integral, 1, 4096, closed="both")],
         "kernel": [tuple, list],
         "pool_bands": [Interval(Integral, 1, None, closed="left")],
-        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "hidden": [Interval(Integral, 1, 2**16, closed="both")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
     }
 

@@ -16,12 +16,22 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from . import __version__
+from ._formats import SavedStateMixin
 from ._store import DamagedFileError, load_array, save_array
 from .audio import load_audio
 
 __all__ = ["LogMelTransformer"]
 
 _COMPRESSIONS = ("log10", "db", "none")
+
+#: Bounds of the settings, checked with the parameters (a loaded model's too), so that a
+#: file cannot make the transformer allocate gigabytes per track: the highest studio
+#: sample rate, FFTs of 1.5 s at 44.1 kHz, a frame every 0.5 ms, 100 minutes per track.
+MAX_SR = 384_000
+MAX_FFT = 2**16
+MAX_MELS = 2048
+MAX_FRAME_RATE = 2000
+MAX_SAMPLES = 2**28
 
 
 def _is_path(item):
@@ -100,7 +110,7 @@ def _entry_problem(entry, transformer, track):
     return transformer.implausible(S, track)
 
 
-class LogMelTransformer(TransformerMixin, BaseEstimator):
+class LogMelTransformer(SavedStateMixin, TransformerMixin, BaseEstimator):
     """Turn audio into log-compressed mel spectrograms, one track at a time.
 
     The defaults are those of Pons & Serra (ICASSP 2017): 44.1 kHz audio,
@@ -192,10 +202,10 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "sr": [Interval(Integral, 1, None, closed="left")],
-        "n_fft": [Interval(Integral, 1, None, closed="left")],
-        "hop_length": [Interval(Integral, 1, None, closed="left")],
-        "n_mels": [Interval(Integral, 1, None, closed="left")],
+        "sr": [Interval(Integral, 1, MAX_SR, closed="both")],
+        "n_fft": [Interval(Integral, 1, MAX_FFT, closed="both")],
+        "hop_length": [Interval(Integral, 1, MAX_FFT, closed="both")],
+        "n_mels": [Interval(Integral, 1, MAX_MELS, closed="both")],
         "fmin": [Interval(Real, 0, None, closed="left")],
         "fmax": [Interval(Real, 0, None, closed="neither"), None],
         "window": [str],
@@ -236,6 +246,16 @@ class LogMelTransformer(TransformerMixin, BaseEstimator):
         self.offset = offset
         self.n_jobs = n_jobs
         self.cache = cache
+
+    def _validate_params(self):
+        super()._validate_params()
+        if self.sr / self.hop_length > MAX_FRAME_RATE:
+            raise ValueError(f"sr / hop_length = {self.sr / self.hop_length:g} frames per second; "
+                             f"at most {MAX_FRAME_RATE} are supported")
+        if self.duration is not None and self.duration * self.sr > MAX_SAMPLES:
+            raise ValueError(f"duration={self.duration!r} s at sr={self.sr} is "
+                             f"{self.duration * self.sr:.3g} samples per track; at most "
+                             f"{MAX_SAMPLES:,} are supported")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

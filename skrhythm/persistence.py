@@ -31,10 +31,15 @@ file format follows the file name's suffix:
     only files you wrote yourself or whose source you trust as you would a
     program. Fast, and exact for any object.
 
-Every file records the versions of skrhythm, torch and scikit-learn that wrote
-it. A model written by another major.minor version of skrhythm is refused
-with :class:`ModelVersionError`; other torch or scikit-learn versions give a
-warning.
+Every file records the state format (:data:`skrhythm._formats.STATE_FORMAT`)
+and the versions of skrhythm, torch and scikit-learn that wrote it, and
+:func:`load_model` reads them before it builds anything: a file of a newer
+format is refused with :class:`ModelVersionError`, one of an older format is
+migrated (skrhythm 0.1's files load), and other versions of skrhythm, torch
+or scikit-learn give a warning. A
+loaded model's parameters are validated as ``fit`` validates them, bounds
+included, so a hostile file cannot make skrhythm allocate gigabytes; a file
+whose content is not what it claims raises a :class:`ValueError` naming it.
 
 A model trained on a GPU loads on a machine without CUDA, in any format: its
 networks are rebuilt on the CPU and the classifiers' ``device_`` then reads
@@ -46,6 +51,7 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import joblib
@@ -54,6 +60,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from . import __version__
+from ._formats import STATE_FORMAT, ModelVersionError, check_format
 from ._store import atomic_write
 from .baselines import BaselineCNNClassifier
 from .classifier import MusicCNNClassifier
@@ -89,10 +96,6 @@ TRUSTED_TYPES = sorted(
 )
 
 
-class ModelVersionError(ValueError):
-    """The model file was written by an incompatible skrhythm version."""
-
-
 class UntrustedFileError(ValueError):
     """Loading the file could run code, and the caller did not say it trusts it."""
 
@@ -114,6 +117,7 @@ def _format(path):
 def _metadata():
     return {
         "kind": _FILE_KIND,
+        "format": STATE_FORMAT,
         "skrhythm": __version__,
         "torch": str(torch.__version__),
         "sklearn": sklearn.__version__,
@@ -121,19 +125,15 @@ def _metadata():
 
 
 def _check_metadata(metadata, path):
+    """Check a file's metadata, read before anything in it is built."""
     if not isinstance(metadata, dict) or metadata.get("kind") != _FILE_KIND:
         raise ValueError(f"{os.fspath(path)!r} is not a model file written by skrhythm.save_model")
-    saved = metadata["skrhythm"]
-    if saved.split(".")[:2] != __version__.split(".")[:2]:
-        raise ModelVersionError(
-            f"{os.fspath(path)!r} was saved with skrhythm {saved}, which is incompatible "
-            f"with the installed skrhythm {__version__} (the major.minor versions differ); "
-            f"install skrhythm {saved} to load it, or fit the model again"
-        )
+    check_format(metadata.get("format"), repr(os.fspath(path)))
+    # (another skrhythm version is reported by the estimators as they load)
     for library, version in (("torch", str(torch.__version__)), ("sklearn", sklearn.__version__)):
-        if metadata[library] != version:
+        if metadata.get(library) != version:
             warnings.warn(
-                f"{os.fspath(path)!r} was saved with {library} {metadata[library]}, "
+                f"{os.fspath(path)!r} was saved with {library} {metadata.get(library)}, "
                 f"{library} {version} is installed; predictions may differ slightly",
                 UserWarning,
                 stacklevel=3,
@@ -271,12 +271,42 @@ def load_model(path, *, trusted=None):
                 f"{os.fspath(path)!r} is not a model file written by skrhythm.save_model"
             ) from exc
         _check_metadata(metadata, path)
-        return joblib.load(f) if fmt == "joblib" else pickle.load(f)
+        with _naming(path):
+            return joblib.load(f) if fmt == "joblib" else pickle.load(f)
+
+
+@contextmanager
+def _naming(path):
+    """Errors of building a model from a file as one ValueError naming the file.
+
+    A file whose metadata passed but whose content is not a model of this
+    skrhythm (damaged, crafted, parameters out of bounds) fails in the
+    estimators' ``__setstate__``; :class:`ModelVersionError` passes as it is.
+    """
+    try:
+        yield
+    except ModelVersionError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise ValueError(f"{os.fspath(path)!r} does not hold a valid skrhythm model: "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def _skops_metadata(path):
+    """The metadata of a skops model file, read from its schema without building anything."""
+    from ._skops_schema import SchemaError, read_schema
+
+    try:
+        metadata = read_schema(path).get("metadata")
+    except SchemaError:
+        return None
+    return metadata if isinstance(metadata, dict) else None
 
 
 def _load_skops(path, trusted):
     import skops.io
 
+    _check_metadata(_skops_metadata(path), path)
     found = skops.io.get_untrusted_types(file=path)
     allowed = set(found if trusted is True else trusted or ())
     refused = sorted(t for t in found if t not in allowed and t not in TRUSTED_TYPES)
@@ -286,8 +316,8 @@ def _load_skops(path, trusted):
             f"{', '.join(refused)}. Nothing was loaded. If you trust the file and these "
             "types, pass them as load_model(..., trusted=[...])"
         )
-    content = skops.io.load(path, trusted=found)
-    _check_metadata(content.get("metadata") if isinstance(content, dict) else None, path)
+    with _naming(path):
+        content = skops.io.load(path, trusted=found)
     model = content["model"]
     switched_off = _neutralise_file_parameters(model, path)
     if switched_off:

@@ -44,6 +44,9 @@ from sklearn.svm import SVC
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from ._formats import SavedStateMixin
+from .features import MAX_FFT, MAX_SR
+
 __all__ = [
     "RhythmDescriptor",
     "TempoFeatures",
@@ -108,7 +111,7 @@ def _interpolate(r, positions):
     return r[..., i0] * (1.0 - w) + r[..., i0 + 1] * w
 
 
-class _SpectrogramFeatures(TransformerMixin, BaseEstimator):
+class _SpectrogramFeatures(SavedStateMixin, TransformerMixin, BaseEstimator):
     """Input validation, fit bookkeeping and feature names shared by the transformers.
 
     Subclasses define ``_check_params()``, ``_feature_names(n_bands)`` and
@@ -116,8 +119,8 @@ class _SpectrogramFeatures(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "sr": [Interval(Real, 0, None, closed="neither")],
-        "hop_length": [Interval(Integral, 1, None, closed="left")],
+        "sr": [Interval(Real, 0, MAX_SR, closed="right")],
+        "hop_length": [Interval(Integral, 1, MAX_FFT, closed="both")],
     }
 
     @property
@@ -141,6 +144,9 @@ class _SpectrogramFeatures(TransformerMixin, BaseEstimator):
         if X.shape[1] == 0 or X.shape[2] == 0:
             raise ValueError(f"spectrograms of shape {X.shape[1:]} hold no values")
         return X
+
+    def _check_loaded(self):
+        self._check_params()
 
     def fit(self, X, y=None):
         """Validate the parameters and the input; record the number of bands.
@@ -286,10 +292,10 @@ class RhythmDescriptor(_SpectrogramFeatures):
 
     _parameter_constraints = {
         **_SpectrogramFeatures._parameter_constraints,
-        "n_groups": [Interval(Integral, 1, None, closed="left")],
+        "n_groups": [Interval(Integral, 1, 4096, closed="both")],
         "min_lag": [Interval(Real, 0, None, closed="neither")],
-        "max_lag": [Interval(Real, 0, None, closed="neither")],
-        "n_coefs": [Interval(Integral, 1, None, closed="left")],
+        "max_lag": [Interval(Real, 0, 600, closed="right")],
+        "n_coefs": [Interval(Integral, 1, 2**16, closed="both")],
     }
 
     def __init__(

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
+from skorch.history import History
 from torch.utils.data import Dataset
 
 from . import _cuda_graph
@@ -189,6 +190,51 @@ class _PatchNet(NeuralNetClassifier):
     def __init__(self, *args, cuda_graphs=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.cuda_graphs = cuda_graphs
+
+    def initialize_from_state(self, module_state, optimizer_state, history):
+        """Initialize the net with saved weights, optimizer state and history.
+
+        Unless the net is initialized already, the optimizer is built, and its
+        state loaded, on first use of ``optimizer_`` (a warm-start fit, a
+        pickle): building a torch optimizer imports ``torch._dynamo``, which
+        costs a model that only predicts over a second.
+        """
+        if not self.initialized_:
+            self._defer_optimizer = True
+            try:
+                self.initialize()
+            finally:
+                del self._defer_optimizer
+        self.module_.load_state_dict(module_state)
+        if "optimizer_" in self.__dict__:  # built already
+            self.optimizer_.load_state_dict(optimizer_state)
+        else:
+            self._optimizer_state = optimizer_state
+        self.history = History(history)
+        return self
+
+    def initialize_optimizer(self, *args, **kwargs):
+        if getattr(self, "_defer_optimizer", False):
+            if "optimizer" not in self.prefixes_:  # what assigning optimizer_ would register
+                self._register_attribute("optimizer_", None)
+            return self
+        self.__dict__.pop("_optimizer_state", None)  # a new optimizer starts afresh
+        return super().initialize_optimizer(*args, **kwargs)
+
+    def __getattr__(self, name):
+        # Called only when ``name`` is not found: builds a deferred optimizer.
+        if name == "optimizer_" and "_optimizer_state" in self.__dict__:
+            state = self.__dict__.pop("_optimizer_state")
+            super().initialize_optimizer()
+            self.optimizer_.load_state_dict(state)
+            return self.optimizer_
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def optimizer_state(self):
+        """The optimizer's ``state_dict()``, without building an optimizer not built yet."""
+        if "_optimizer_state" in self.__dict__:
+            return self._optimizer_state
+        return self.optimizer_.state_dict()
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         self.graphed_step_ = self._graphed_step_for_fit()

@@ -420,3 +420,14 @@ def test_prediction_does_not_copy_the_input():
     finally:
         tracemalloc.stop()
     assert peak < X.nbytes / 4
+
+
+def test_a_diverged_network_is_named_as_the_cause_of_nan_probabilities():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 4, 24)).astype(np.float32), np.arange(6) % 2
+    clf = MusicCNNClassifier(onet_lengths=(2,), pnet_lengths=(3,), patch_frames=16,
+                             max_epochs=1, random_state=0).fit(X, y)
+    with torch.no_grad():
+        clf.net_.module_.dense.bias[0] = float("nan")
+    with pytest.raises(ValueError, match="weights are not finite .* training diverged"):
+        clf.predict(X)

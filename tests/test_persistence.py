@@ -5,6 +5,7 @@ import importlib
 import json
 import pickle
 import pkgutil
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -128,14 +129,85 @@ def test_skops_other_types_need_trusted(clicks, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_incompatible_skrhythm_version_is_refused(fitted, tmp_path, monkeypatch, fmt):
+def test_newer_state_format_is_refused_before_anything_is_built(fitted, tmp_path, monkeypatch,
+                                                                fmt):
+    """A file of a later release whose state layout differs (here: no module state) is
+    refused with ModelVersionError from its metadata, before any estimator is built."""
+    from skrhythm import _formats
+
     pipe, _ = fitted
+    path = tmp_path / f"model.{fmt}"
+    cnn = pipe.named_steps["cnn"]
+    with monkeypatch.context() as patch:
+        patch.setattr(persistence, "__version__", "7.3.1")
+        patch.setattr(persistence, "STATE_FORMAT", _formats.STATE_FORMAT + 1)
+        patch.setattr(_formats, "STATE_FORMAT", _formats.STATE_FORMAT + 1)
+        getstate = type(cnn).__getstate__
+
+        def other_layout(self):
+            state = getstate(self)
+            state["_net_state"] = {"weights": state["_net_state"].pop("module")}
+            return state
+
+        patch.setattr(type(cnn), "__getstate__", other_layout)
+        save_model(pipe, path)
+
+    def built(self, state):
+        raise AssertionError("an estimator was built from the file")
+
+    monkeypatch.setattr(MusicCNNClassifier, "__setstate__", built)
+    monkeypatch.setattr(LogMelTransformer, "__setstate__", built)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning before the error either
+        with pytest.raises(ModelVersionError,
+                           match=rf"state format {_formats.STATE_FORMAT + 1} by a newer "
+                                 rf"skrhythm; this skrhythm reads formats up to "
+                                 rf"{_formats.STATE_FORMAT}"):
+            load_model(path, trusted=fmt != "skops")
+
+
+def test_newer_state_format_is_refused_by_plain_unpickling(fitted, monkeypatch):
+    from skrhythm import _formats
+
+    cnn = fitted[0].named_steps["cnn"]
+    with monkeypatch.context() as patch:
+        patch.setattr(_formats, "STATE_FORMAT", _formats.STATE_FORMAT + 1)
+        blob = pickle.dumps(cnn)
+    with pytest.raises(ModelVersionError, match="newer skrhythm"):
+        pickle.loads(blob)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_other_skrhythm_version_of_the_same_format_loads_with_a_warning(fitted, tmp_path,
+                                                                        monkeypatch, fmt):
+    pipe, audio = fitted
     path = tmp_path / f"model.{fmt}"
     with monkeypatch.context() as patch:
         patch.setattr(persistence, "__version__", "7.3.1")
+        patch.setattr(skrhythm, "__version__", "7.3.1")
         save_model(pipe, path)
-    with pytest.raises(ModelVersionError, match=r"skrhythm 7\.3\.1.*installed skrhythm 0\.1"):
-        load_model(path, trusted=fmt != "skops")
+    with pytest.warns(UserWarning, match=r"saved by skrhythm 7\.3\.1 is loaded by skrhythm"):
+        loaded = load_model(path, trusted=fmt != "skops")
+    np.testing.assert_array_equal(loaded.predict_proba(audio), pipe.predict_proba(audio))
+
+
+def test_damaged_content_of_a_current_file_is_a_clear_error(fitted, tmp_path, monkeypatch):
+    pipe, _ = fitted
+    cnn = pipe.named_steps["cnn"]
+    getstate = type(cnn).__getstate__
+
+    def no_module_state(self):
+        state = getstate(self)
+        del state["_net_state"]["module"]
+        return state
+
+    path = tmp_path / "model.skops"
+    with monkeypatch.context() as patch:
+        patch.setattr(type(cnn), "__getstate__", no_module_state)
+        save_model(pipe, path)
+    with pytest.raises(ValueError, match=r"model\.skops' does not hold a valid skrhythm model: "
+                                         r"KeyError: 'module'"):
+        load_model(path)
 
 
 def test_patch_versions_are_compatible_other_torch_warns(fitted, tmp_path, monkeypatch):
@@ -210,6 +282,7 @@ def test_state_is_plain_data_with_a_version(fitted):
     cnn = fitted[0].named_steps["cnn"]
     state = cnn.__getstate__()
     assert state["_skrhythm_version"] == skrhythm.__version__
+    assert state["_skrhythm_format"] == skrhythm._formats.STATE_FORMAT
     assert "net_" not in state and "history_" not in state
     assert not tensors_and_nets(state)
     net_state = state["_net_state"]
@@ -303,7 +376,7 @@ def test_model_trained_on_a_gpu_this_machine_lacks_goes_to_the_first(fitted, mon
 def test_state_of_another_skrhythm_version_warns(fitted):
     cnn = fitted[0].named_steps["cnn"]
     loaded = MusicCNNClassifier.__new__(MusicCNNClassifier)
-    with pytest.warns(UserWarning, match=r"saved with skrhythm 9\.9\.9.*fit it again"):
+    with pytest.warns(UserWarning, match=r"saved by skrhythm 9\.9\.9 .*fit it again"):
         loaded.__setstate__({**cnn.__getstate__(), "_skrhythm_version": "9.9.9"})
 
 
@@ -468,3 +541,61 @@ def clone_with(estimator, **params):
     import copy
 
     return copy.deepcopy(estimator).set_params(**params)
+
+
+# -- hostile files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("step", "param", "value", "match"), [
+    ("cnn", "patch_frames", 10**8, r"'patch_frames' parameter .* range \[1, 65536\]"),
+    ("cnn", "batch_size", 10**9, "'batch_size' parameter"),
+    ("cnn", "n_onet", 10**6, "'n_onet' parameter"),
+    ("cnn", "onet_lengths", (2,) * 10**5, "onet_lengths must be at most 4096"),
+    ("cnn", "pnet_lengths", (2**20,), "each an integer from 1 to 65536"),
+    ("logmel", "sr", 10**9, "'sr' parameter"),
+    ("logmel", "n_fft", 2**29, "'n_fft' parameter"),
+    ("logmel", "hop_length", 1, "frames per second"),
+    ("logmel", "duration", 1e9, "samples per track"),
+])
+def test_loaded_parameters_are_validated_before_anything_is_built(fitted, tmp_path, step,
+                                                                   param, value, match):
+    """Parameters of an untrusted file could ask for gigabytes at load or predict time."""
+    pipe, _ = fitted
+    hostile = pickle.loads(pickle.dumps(pipe))
+    setattr(hostile.named_steps[step], param, value)  # no validation on attributes
+    path = tmp_path / "hostile.skops"
+    save_model(hostile, path)
+    with pytest.raises(ValueError, match=rf"hostile\.skops' does not hold a valid skrhythm "
+                                         rf"model: .*{match}"):
+        load_model(path)
+
+
+def test_a_network_too_large_to_build_is_refused_before_it_is_built(fitted, tmp_path):
+    pipe, _ = fitted
+    hostile = pickle.loads(pickle.dumps(pipe))
+    hostile.named_steps["cnn"].set_params(n_onet=64, onet_filters=4096,
+                                          onet_lengths=tuple(range(1000, 1016)))
+    save_model(hostile, tmp_path / "big.skops")
+    with pytest.raises(ValueError, match=r"would have [\d,]+ parameters, more than the 67,108,864"):
+        load_model(tmp_path / "big.skops")
+
+
+@pytest.mark.parametrize("fmt", ["skops", "joblib"])
+def test_model_with_non_finite_weights_is_refused_as_the_files_fault(fitted, tmp_path, fmt):
+    pipe, _ = fitted
+    hostile = pickle.loads(pickle.dumps(pipe))
+    with torch.no_grad():
+        hostile.named_steps["cnn"].net_.module_.dense.weight[0, 0] = float("nan")
+    path = tmp_path / f"nan.{fmt}"
+    save_model(hostile, path)
+    with pytest.raises(ValueError, match=r"nan\.\w+' does not hold .*weights that are not finite"):
+        load_model(path, trusted=fmt != "skops")
+
+
+def test_loaded_fitted_attributes_are_checked(fitted):
+    cnn = fitted[0].named_steps["cnn"]
+    for key, value in (("n_bands_in_", 10**7), ("std_", 0.0), ("mean_", float("nan")),
+                       ("classes_", np.array(["one"]))):
+        state = {**cnn.__getstate__(), key: value}
+        with pytest.raises(ValueError, match="state is invalid"):
+            MusicCNNClassifier.__new__(MusicCNNClassifier).__setstate__(state)

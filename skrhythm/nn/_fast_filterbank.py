@@ -247,7 +247,7 @@ def _padded_rows(x, b, first_band, n_bands, pad):
     return rows
 
 
-@njit(parallel=True, cache=False, fastmath={"contract"})
+@njit(parallel=True, cache=True, fastmath={"contract"})
 def _forward_kernel(x, w, lengths, offsets, filters, pool_bands, n_subbands):
     """Pooled maxima and their positions, for the filters by ascending length.
 
@@ -285,7 +285,7 @@ def _forward_kernel(x, w, lengths, offsets, filters, pool_bands, n_subbands):
     return maxima, argmax
 
 
-@njit(parallel=True, cache=False, fastmath={"contract"})
+@njit(parallel=True, cache=True, fastmath={"contract"})
 def _windows_kernel(x, w, lengths, offsets, filters, pool_bands, n_subbands, starts, patch_frames):
     """Pooled maxima of every patch of whole tracks; filters as in :func:`_forward_kernel`."""
     n_batch, _, n_frames = x.shape
@@ -341,7 +341,7 @@ def _windows_kernel(x, w, lengths, offsets, filters, pool_bands, n_subbands, sta
     return maxima
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, cache=True)
 def _weight_grad_kernel(x, grad, argmax, lengths, offsets, grad_w):
     n_batch, _, n_frames = x.shape
     n_filters, n_subbands = grad.shape[1], grad.shape[2]
@@ -359,7 +359,7 @@ def _weight_grad_kernel(x, grad, argmax, lengths, offsets, grad_w):
         grad_w[offsets[f] : offsets[f] + n] += total
 
 
-@njit(parallel=True, cache=False)
+@njit(parallel=True, cache=True)
 def _input_grad_kernel(w, grad, argmax, lengths, offsets, grad_x):
     n_batch, _, n_frames = grad_x.shape
     n_filters, n_subbands = grad.shape[1], grad.shape[2]

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FilterBank1xN", "n_subbands", "merge_per_length_state"]
+__all__ = ["FilterBank1xN", "n_subbands"]
 
 IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
 
@@ -296,73 +296,3 @@ class FilterBank1xN(nn.Module):
         patches = x[:, :, frames].transpose(1, 2).reshape(-1, self.n_bands, patch_frames)
         out = self.forward(patches)
         return out.reshape(len(x), len(starts), self.n_filters, self.n_subbands)
-
-
-def merge_per_length_state(module, module_state, optimizer, optimizer_state, numbering):
-    """Module and optimizer state saved with one filter-bank parameter per filter length, merged.
-
-    Models saved by earlier builds of skrhythm (the 0.1.0 release among them)
-    have a :class:`FilterBank1xN` that held one weight matrix and one bias
-    vector per filter length (``weights.0``, ..., ``biases.0``, ...), each a
-    parameter of its own. This maps state saved in that layout onto the flat
-    :attr:`~FilterBank1xN.weight` and :attr:`~FilterBank1xN.bias` of the
-    banks in ``module``: the per-length tensors, and each tensor of the
-    optimizer's per-parameter state (momentum, Adam's moments), are
-    concatenated in length order; any other entry (Adam's step count, the
-    same for all) is taken from the first. State in the flat layout is
-    returned as it is.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        The network the state is for, built with today's layout.
-    module_state : dict of str to tensor
-        Its saved ``state_dict()``.
-    optimizer : torch.optim.Optimizer
-        The optimizer of ``module``'s parameters.
-    optimizer_state : dict
-        The saved ``state_dict()`` of the optimizer.
-    numbering : callable
-        ``numbering(names)`` gives a network's parameter names, passed in
-        module order, in the order its optimizer numbers them (parameter
-        groups may reorder them): the rule the optimizer was built by, for
-        the old names and the new.
-
-    Returns
-    -------
-    module_state, optimizer_state : dict
-    """
-    per_length = {}
-    for name, bank in module.named_modules():
-        prefix = f"{name}." if name else ""
-        if isinstance(bank, FilterBank1xN) and f"{prefix}weights.0" in module_state:
-            for flat, old in (("weight", "weights"), ("bias", "biases")):
-                per_length[prefix + flat] = [f"{prefix}{old}.{i}" for i in range(len(bank.lengths))]
-    if not per_length:
-        return module_state, optimizer_state
-    module_state = dict(module_state)
-    for flat, old in per_length.items():
-        module_state[flat] = torch.cat([module_state.pop(key).reshape(-1) for key in old])
-    names = [name for name, _ in module.named_parameters()]
-    old_names = [key for name in names for key in per_length.get(name, [name])]
-    old_index = {key: i for i, key in enumerate(numbering(old_names))}
-    saved, state = optimizer_state["state"], {}
-    for i, name in enumerate(numbering(names)):
-        parts = [saved.get(old_index[key]) for key in per_length.get(name, [name])]
-        if any(part is None for part in parts):
-            continue  # a piece never stepped: the merged parameter starts afresh
-        if name not in per_length:
-            state[i] = parts[0]
-            continue
-        state[i] = {key: torch.cat([part[key].reshape(-1) for part in parts])
-                    if torch.is_tensor(value) and value.ndim else value
-                    for key, value in parts[0].items()}  # fmt: skip
-    numbered = optimizer.state_dict()["param_groups"]
-    if len(numbered) != len(optimizer_state["param_groups"]):
-        raise ValueError(
-            f"the saved optimizer has {len(optimizer_state['param_groups'])} parameter "
-            f"groups, this one {len(numbered)}"
-        )
-    groups = [{**group, "params": new["params"]}
-              for group, new in zip(optimizer_state["param_groups"], numbered)]  # fmt: skip
-    return module_state, {"state": state, "param_groups": groups}
