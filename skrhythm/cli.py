@@ -384,6 +384,7 @@ def cmd_train(args):
 
     from . import experiments
     from .features import LogMelTransformer
+    from .inference import RESERVED_NAMES
     from .parallel import limit_torch_threads
     from .persistence import save_model
     from .training import show_epochs
@@ -392,6 +393,11 @@ def cmd_train(args):
         args.data, n_per_class=args.n_per_class, duration=30.0, seed=args.seed,
         n_jobs=args.n_jobs)
     classes, counts = np.unique(y, return_counts=True)
+    clash = sorted(set(map(str, classes)) & set(RESERVED_NAMES))
+    if clash:
+        raise CLIError(f"--data {args.data}: the labels {', '.join(clash)} are names of the "
+                       f"columns 'skrhythm predict' writes ({', '.join(RESERVED_NAMES)}), so the "
+                       "model's predictions could not be written; rename those folders")
     _say(f"skrhythm train: {', '.join(args.model)} on {description}: {len(y)} tracks, "
          f"{len(classes)} classes")
     few = [f"{c} ({n})" for c, n in zip(classes, counts) if n < FEW_TRACKS]

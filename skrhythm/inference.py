@@ -35,9 +35,13 @@ from .classifier import BasePatchCNNClassifier
 from .features import LogMelTransformer
 from .training import patch_starts
 
-__all__ = ["RecordingWarning", "predict_recordings"]
+__all__ = ["RESERVED_NAMES", "RecordingWarning", "predict_recordings"]
 
 _COVERAGE = ("seconds", "seconds_used", "n_windows", "padded", "cropped")
+
+#: Column names of the prediction tables (``style`` is the command line's name of
+#: ``prediction``), which no class may have: each class gets a column of its own.
+RESERVED_NAMES = ("file", "prediction", "style", "start", "end", *_COVERAGE)
 
 
 class RecordingWarning(UserWarning):
@@ -77,9 +81,10 @@ def _check_model(model, windows):
             "recording and has no windows"
         )
     classes = [str(c) for c in model.classes_]
-    clash = sorted(set(classes) & {"file", "prediction", "start", "end", *_COVERAGE})
+    clash = sorted(set(classes) & set(RESERVED_NAMES))
     if clash:
-        raise ValueError(f"class names {clash} clash with the names of the output's columns")
+        raise ValueError(f"class names {clash} clash with the names of the output's columns "
+                         f"({', '.join(RESERVED_NAMES)}); train the model with other labels")
     return model.steps[0][1], rest, classes
 
 

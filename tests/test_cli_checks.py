@@ -198,3 +198,24 @@ def test_compare_on_files_caches_features_track_by_track(dances, tmp_path, monke
     (out / "results.csv").unlink()
     assert cli.main([*argv, "--resume"]) == 0
     assert (out / "results.csv").read_text() == first
+
+
+@pytest.mark.parametrize("label", ["start", "file", "style", "n_windows"])
+def test_train_refuses_labels_that_predict_could_not_write(tmp_path, capsys, monkeypatch, label):
+    """Every class gets a column of the predictions: a label named like another column
+    would make every later 'skrhythm predict' of the model fail."""
+    from skrhythm import features
+
+    t = np.arange(8000) / 8000
+    write_audio_folder(([np.sin(2 * np.pi * 440 * t)] * 4, ["Samba", "Samba", label, label]),
+                       tmp_path / "data", sr=8000)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("audio was decoded before the labels were checked")
+
+    monkeypatch.setattr(features, "load_audio", no_decoding)
+    out = tmp_path / "model.skops"
+    assert cli.main(["train", "--data", f"folder:{tmp_path / 'data'}", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"the labels {label} are names of the columns" in err and "rename" in err
+    assert not out.exists()
