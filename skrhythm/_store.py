@@ -18,11 +18,15 @@ import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DamagedFileError", "atomic_write", "file_mode", "load_array", "save_array", "sha256"]
+__all__ = [
+    "DamagedFileError", "all_or_none", "atomic_write", "file_mode", "load_array", "save_array",
+    "sha256",
+]
 
 
 class DamagedFileError(ValueError):
@@ -43,28 +47,74 @@ def file_mode():
     return 0o666 & ~mask
 
 
+_staged = ContextVar("staged", default=None)
+
+
 @contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file next to ``path``; on success, move it over ``path``.
 
     The file is flushed and fsynced before the rename and its folder after it.
     On an exception (``KeyboardInterrupt`` included) the temporary file is
-    removed and ``path`` is untouched.
+    removed and ``path`` is untouched. An :class:`OSError` (a full disk, a
+    folder that cannot be written) is raised naming ``path``. Inside
+    :func:`all_or_none` the rename waits for the end of that block.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         os.fchmod(fd, file_mode())  # mkstemp creates 0600 files
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        staged = _staged.get()
+        if staged is not None:
+            staged.append((tmp, path))
+            return
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
         raise
     _fsync_dir(path.parent)
+
+
+def _naming(exc, path):
+    """``exc``, an OSError of writing ``path``, as one that names ``path``."""
+    if exc.errno is None:
+        return OSError(f"cannot write {os.fspath(path)!r}: {exc}")
+    return OSError(exc.errno, f"cannot write file ({exc.strerror})", os.fspath(path))
+
+
+@contextmanager
+def all_or_none():
+    """Make the files written by :func:`atomic_write` in the block appear together, or none.
+
+    Each file is written and fsynced to a temporary file as usual; they are
+    all renamed into place when the block ends without an error, so an
+    interrupted or failed block (a full disk at the last file) leaves none of
+    them, and none of the files they would have replaced is touched.
+    """
+    staged = []
+    token = _staged.set(staged)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        _staged.reset(token)
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    for folder in {path.parent for _, path in staged}:
+        _fsync_dir(folder)
 
 
 def _fsync_dir(folder):

@@ -519,7 +519,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"skrhythm {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, FileNotFoundError, FileExistsError, ValueError, ImportError) as exc:
+    except (CLIError, OSError, ValueError, ImportError) as exc:  # FileNotFoundError, ... too
         if debug:
             import traceback
 

@@ -387,8 +387,9 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
     ``datasize.csv`` (one row per model, size and fold), ``datasize.json``
     (configuration, summary, differences, the claim), ``datasize.md`` and
     the plot ``datasize.png``/``.svg``, each atomically. The results are
-    written when every fit is done: an interrupted run writes none (the
-    feature cache is kept).
+    written together when every fit is done: an interrupted run, or one whose
+    writing fails (a full disk), writes none of them, and the same command
+    can run again (the feature cache is kept).
 
     Parameters
     ----------
@@ -422,7 +423,7 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
     from sklearn.utils import Bunch
 
     from ._spec import parse_data_spec
-    from ._store import atomic_write
+    from ._store import all_or_none, atomic_write
     from .experiments import (
         FEATURE_PARAMS,
         _frame,
@@ -475,14 +476,15 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
                                  **FEATURE_PARAMS)
         summary = summarize_datasize(table)
         claim = datasize_claim(table)
-        with atomic_write(out_dir / "datasize.csv", "w") as f:
-            table.drop(columns=["y_true", "y_pred"]).to_csv(f, index=False)
-        write_json_atomic(out_dir / "datasize.json", {
-            "config": config, "results": _frame(table), "summary": _frame(summary),
-            "differences": _frame(datasize_differences(table)), "claim": claim})
-        with atomic_write(out_dir / "datasize.md", "w") as f:
-            f.write(_datasize_markdown(summary, claim, description))
-        save_figure(plot_datasize(table, data_name=description), out_dir / "datasize")
+        with all_or_none():  # a failed write (a full disk) leaves none, so a rerun may start
+            with atomic_write(out_dir / "datasize.csv", "w") as f:
+                table.drop(columns=["y_true", "y_pred"]).to_csv(f, index=False)
+            write_json_atomic(out_dir / "datasize.json", {
+                "config": config, "results": _frame(table), "summary": _frame(summary),
+                "differences": _frame(datasize_differences(table)), "claim": claim})
+            with atomic_write(out_dir / "datasize.md", "w") as f:
+                f.write(_datasize_markdown(summary, claim, description))
+            save_figure(plot_datasize(table, data_name=description), out_dir / "datasize")
     say("\n" + _datasize_markdown(summary, claim, description))
     return Bunch(table=table, summary=summary, claim=claim, config=config)
 

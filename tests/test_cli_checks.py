@@ -219,3 +219,21 @@ def test_train_refuses_labels_that_predict_could_not_write(tmp_path, capsys, mon
     err = capsys.readouterr().err
     assert f"the labels {label} are names of the columns" in err and "rename" in err
     assert not out.exists()
+
+
+def test_a_full_disk_when_saving_the_model_names_the_file(dances, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import skops.io
+
+    def disk_full(obj, file):
+        file.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(skops.io, "dump", disk_full)
+    out = tmp_path / "tempo.skops"
+    assert cli.main(["train", "--data", f"folder:{dances}", "--model", "tempo",
+                     "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"No space left on device): '{out}'" in err and "unexpected" not in err
+    assert not list(tmp_path.iterdir())  # no partial model, no temporary file

@@ -219,3 +219,44 @@ def test_the_command_runs_the_experiment_on_generated_data(tmp_path, capsys, mon
     monkeypatch.setattr(experiments, "load_data", lambda *a, **k: pytest.fail("data read"))
     assert cli.main(["datasize", "--models", "onet,rhythm", "--out", str(tmp_path / "x")]) == 1
     assert "--models must include o+p" in capsys.readouterr().err
+
+
+def test_a_full_disk_at_the_plot_leaves_no_results_and_the_run_can_be_repeated(
+        tmp_path, capsys, monkeypatch):
+    import errno
+
+    import matplotlib.figure
+
+    from skrhythm import cli
+
+    out = tmp_path / "run"
+    argv = ["datasize", "--models", "o+p,rhythm", "--sizes", "1,2", "--n-per-class", "4",
+            "--folds", "2", "--epochs", "1", "--out", str(out), "--no-progress"]
+    savefig = matplotlib.figure.Figure.savefig
+
+    def disk_full(self, fname, *args, **kwargs):
+        if kwargs.get("format") == "svg":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return savefig(self, fname, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(matplotlib.figure.Figure, "savefig", disk_full)
+        assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"No space left on device): '{out / 'datasize.svg'}'" in err
+    assert "unexpected" not in err
+    assert not [p.name for p in out.iterdir() if p.name.startswith("datasize")]  # none at all
+    assert not list(out.glob(".*.tmp"))
+    assert cli.main(argv) == 0  # the same command runs again
+    assert {p.name for p in out.glob("datasize.*")} == {
+        "datasize.csv", "datasize.json", "datasize.md", "datasize.png", "datasize.svg"}
+
+
+def test_write_errors_name_the_file(tmp_path):
+    from skrhythm._store import atomic_write
+
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    with pytest.raises(OSError, match=rf"cannot write .*'{blocked / 'sub' / 'out.csv'}'"):
+        with atomic_write(blocked / "sub" / "out.csv", "w") as f:  # its folder is a file
+            f.write("a")
