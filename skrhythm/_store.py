@@ -51,8 +51,10 @@ _staged = ContextVar("staged", default=None)
 
 
 @contextmanager
-def atomic_write(path, mode="wb"):
+def atomic_write(path, mode="wb", **open_kwargs):
     """Open a temporary file next to ``path``; on success, move it over ``path``.
+
+    ``open_kwargs`` (``encoding``, ``errors``, ...) are passed to :func:`open`.
 
     The file is flushed and fsynced before the rename and its folder after it.
     On an exception (``KeyboardInterrupt`` included) the temporary file is
@@ -68,7 +70,7 @@ def atomic_write(path, mode="wb"):
         raise _naming(exc, path) from exc
     try:
         os.fchmod(fd, file_mode())  # mkstemp creates 0600 files
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

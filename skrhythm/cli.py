@@ -11,6 +11,9 @@ scikit-learn, so ``--help`` and ``--version`` answer at once.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -206,9 +209,9 @@ def build_parser():
 
     prd = sub.add_parser(
         "predict", help="predict the style of whole recordings with a saved model",
-        description="Predict the style of each recording from all its windows (patches) and "
-        "report how much of it the windows cover. Files that cannot be read stop the command, "
-        "unless --skip-bad.")
+        parents=[debug], description="Predict the style of each recording from all its windows "
+        "(patches) and report how much of it the windows cover. Files that cannot be read stop "
+        "the command, unless --skip-bad.")
     prd.add_argument("model", help="a model file written by 'skrhythm train'")
     prd.add_argument("files", nargs="+", metavar="AUDIO",
                      help="audio files, directories (searched recursively) or quoted glob "
@@ -443,14 +446,15 @@ def _seconds(value):
 def cmd_predict(args):
     import warnings
 
+    from ._store import atomic_write
     from .audio import AudioDecodeError, find_audio_files
     from .inference import RecordingWarning, predict_recordings
     from .persistence import load_model
 
     if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as on disk
         sys.stdout.reconfigure(errors="surrogateescape")
-    if args.windows and Path(args.windows).suffix.lower() not in (".csv", ".json"):
-        raise CLIError(f"--windows {args.windows}: the file name must end in .csv or .json")
+    if args.windows:
+        _check_output_file("--windows", args.windows, (".csv", ".json"))
     files = find_audio_files(args.files)  # names the argument that matches nothing
     pipe = load_model(args.model, trusted=args.trusted)
     try:
@@ -468,7 +472,7 @@ def cmd_predict(args):
     table[classes] = table[classes].round(4)
     table[["seconds", "seconds_used"]] = table[["seconds", "seconds_used"]].round(2)
     if args.format == "json":
-        print(table.to_json(orient="records", indent=1))
+        print(_json_records(table))
     elif args.format == "csv":
         table.to_csv(sys.stdout, index=False, lineterminator="\n")
     else:
@@ -477,16 +481,56 @@ def cmd_predict(args):
             scores = "  (" + ", ".join(f"{c} {row[c]:.2f}" for c in top) + ")" if top else ""
             print(f"{row['file']}: {row['style']}{scores}  [{_coverage(row)}]")
     if args.windows:
-        if args.windows.lower().endswith(".json"):
-            result.windows.to_json(args.windows, orient="records", indent=1)
-        else:
-            result.windows.to_csv(args.windows, index=False)
+        # surrogateescape: names that are not UTF-8 are written as on disk
+        with atomic_write(args.windows, "w", encoding="utf-8", errors="surrogateescape") as f:
+            if args.windows.lower().endswith(".json"):
+                f.write(_json_records(result.windows) + "\n")
+            else:
+                result.windows.to_csv(f, index=False)
         _say(f"{len(result.windows)} windows of {len(table)} recordings written to "
              f"{args.windows}")
     if result.errors:
         _say(f"skipped {len(result.errors)} of {len(files)} files that could not be read:\n"
              + "\n".join(f"  {name}: {cause}" for name, cause in result.errors.items()))
     return 0
+
+
+def _check_output_file(option, name, suffixes):
+    """Refuse, before any work, an output file that could not be written."""
+    path = Path(name)
+    if path.suffix.lower() not in suffixes:
+        raise CLIError(f"{option} {name}: the file name must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise CLIError(f"{option} {name}: is a folder")
+    folder = path.parent
+    if not folder.is_dir():
+        raise CLIError(f"{option} {name}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"{option} {name}: folder {folder} cannot be written")
+
+
+def _json_records(table):
+    """A table as a JSON list of records: valid JSON whatever the file names.
+
+    A name that is not UTF-8 on disk holds surrogate escapes, which are written
+    as ``\\udcXX`` escapes: Python's json module reads them back to the same
+    name, and ``os.fsencode`` gives its bytes.
+    """
+    records = [{key: _json_value(value) for key, value in row.items()}
+               for row in table.to_dict(orient="records")]
+    text = json.dumps(records, indent=1, ensure_ascii=False, allow_nan=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_value(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _coverage(row):

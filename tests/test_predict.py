@@ -246,3 +246,75 @@ def test_cli_option_errors_come_before_the_model_is_read(extra, message, songs, 
         code = exc.code
     assert code in (1, 2)
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "a-folder"])
+def test_cli_windows_file_that_cannot_be_written_is_refused_first(model_file, songs, tmp_path,
+                                                                  capsys, monkeypatch, where):
+    windows = {"missing-folder": tmp_path / "nowhere" / "windows.csv",
+               "a-folder": tmp_path / "windows.csv"}[where]
+    if where == "a-folder":
+        windows.mkdir()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the model was read")
+
+    monkeypatch.setattr("skrhythm.persistence.load_model", fail)
+    assert cli.main(["predict", model_file, songs["clip"], "--windows", str(windows)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"--windows {windows}" in captured.err
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_cli_windows_file_is_written_whole_or_not_at_all(model_file, songs, tmp_path, capsys,
+                                                         monkeypatch):
+    windows = tmp_path / "windows.csv"
+    windows.write_text("kept\n")
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda *a, **k: 1 / 0)
+    assert cli.main(["predict", model_file, songs["clip"], "--windows", str(windows)]) == 1
+    assert windows.read_text() == "kept\n"  # not truncated
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.fixture(scope="module")
+def odd_label_model(tmp_path_factory):
+    """A model whose classes were folder names that are not UTF-8 (as some disks hold)."""
+    audio, labels = click_tracks(n_per_class=4, seconds=2.0, sr=SR)
+    labels = np.where(labels == "even", "Sa\udcffmba", "waltz")
+    model = Pipeline([("logmel", LogMelTransformer(**LOGMEL)),
+                      ("model", MusicCNNClassifier(onet_lengths=(2,), pnet_lengths=(5,),
+                                                   filterbank="reference", **TINY))])
+    path = tmp_path_factory.mktemp("odd") / "model.skops"
+    save_model(model.fit(audio, labels), path)
+    return str(path)
+
+
+def test_cli_json_of_labels_that_are_not_utf8(odd_label_model, songs, tmp_path, capsysbinary):
+    windows = tmp_path / "windows.json"
+    argv = ["predict", odd_label_model, songs["clip"], "--format", "json", "--windows",
+            str(windows)]
+    assert cli.main(argv) == 0
+    rows = json.loads(capsysbinary.readouterr().out.decode("utf-8"))  # valid UTF-8
+    assert {"Sa\udcffmba", "waltz"} <= set(rows[0]) and rows[0]["style"] in ("Sa\udcffmba",
+                                                                              "waltz")
+    table = json.loads(windows.read_text(encoding="utf-8"))
+    assert "Sa\udcffmba" in table[0]
+    assert cli.main(["predict", odd_label_model, songs["clip"], "--windows",
+                     str(tmp_path / "w.csv")]) == 0
+    assert (tmp_path / "w.csv").read_bytes().splitlines()[0] == b"file,start,end,Sa\xffmba,waltz"
+    assert b"Sa\xffmba " in capsysbinary.readouterr().out  # the table: the name as on disk
+
+
+def test_cli_debug_after_the_subcommand(model_file, songs, capsys):
+    assert cli.main(["predict", model_file, songs["clip"], "--debug"]) == 0
+
+
+def test_cli_skip_bad_skips_a_text_stub_named_like_audio(model_file, songs, tmp_path, capsys):
+    """PyAV raises av.error.EOFError (neither ValueError nor OSError) for such a stub."""
+    stub = tmp_path / "stub.ogg"
+    stub.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")
+    assert cli.main(["predict", model_file, songs["clip"], str(stub), songs["short"],
+                     "--skip-bad"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    assert "skipped 1 of 3 files" in captured.err and "stub.ogg: cannot decode" in captured.err
