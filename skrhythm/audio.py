@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "AUDIO_EXTENSIONS", "AudioDecodeError", "audio_suffixes", "find_audio_files", "load_audio",
+    "AUDIO_EXTENSIONS", "AudioDecodeError", "audio_duration", "audio_suffixes",
+    "find_audio_files", "load_audio",
 ]
 
 #: File suffixes (lower case) that skrhythm treats as audio when it searches
@@ -244,6 +245,51 @@ def load_audio(path, sr=44100, *, offset=0.0, duration=None):
 
         y = soxr.resample(y, native_sr, sr, quality="HQ")
     return np.ascontiguousarray(y, dtype=np.float32), (native_sr if sr is None else sr)
+
+
+def audio_duration(path):
+    """Length in seconds that an audio file's header announces, without decoding it.
+
+    Parameters
+    ----------
+    path : str, bytes or path-like
+
+    Returns
+    -------
+    seconds : float or None
+        None when the header announces no length (some streams, such as raw
+        AAC, are only measured by decoding them) or no decoder reads it.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> sf.write(path, np.zeros(12000), 8000)
+    >>> audio_duration(path)
+    1.5
+    """
+    path = os.fsdecode(path)
+    try:
+        import soundfile as sf
+
+        info = sf.info(os.fsencode(path))
+        return info.frames / info.samplerate if info.samplerate else None
+    except RuntimeError:  # soundfile.LibsndfileError: a format libsndfile does not read
+        pass
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with open(path, "rb") as f, av.open(f) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            return container.duration / 1e6 if container.duration else None
+    except (av.FFmpegError, OSError, ValueError):
+        return None
 
 
 def audio_suffixes(extensions):

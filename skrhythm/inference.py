@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from .audio import find_audio_files, load_audio
+from .audio import audio_duration, find_audio_files, load_audio
 from .classifier import BasePatchCNNClassifier
 from .features import LogMelTransformer
 from .training import patch_starts
@@ -88,10 +88,32 @@ def _check_model(model, windows):
     return model.steps[0][1], rest, classes
 
 
-def _predict_one(name, wave, logmel, rest, duration, windows):
-    """Prediction, coverage and (optionally) window table of one decoded recording."""
+def _decoded(item, sr, offset, duration):
+    """A recording's waveform (at most ``duration`` seconds of it) and its whole length.
+
+    Files whose header announces their length are decoded only as far as
+    ``duration`` (and a little more, to tell a cropped recording); others, and
+    waveforms, whole.
+    """
+    if not isinstance(item, str):
+        return item, item.size / sr
+    total = None if duration is None else audio_duration(item)
+    if total is None:
+        wave = load_audio(item, sr, offset=offset)[0]
+        return wave, wave.size / sr
+    wave = load_audio(item, sr, offset=offset, duration=duration + 1.0)[0]
+    if wave.size < round((duration + 1.0) * sr):  # all of it was decoded: its exact length
+        return wave, wave.size / sr
+    return wave, max(total - offset, wave.size / sr)
+
+
+def _predict_one(name, wave, seconds, logmel, rest, duration, windows):
+    """Prediction, coverage and (optionally) window table of one decoded recording.
+
+    ``seconds`` is the recording's whole length, of which ``wave`` may hold
+    only the first ``duration`` seconds and more.
+    """
     sr, hop_length = logmel.sr, logmel.hop_length
-    seconds = wave.size / sr
     cropped = duration is not None and wave.size > round(duration * sr)
     if cropped:
         wave = wave[: round(duration * sr)]
@@ -150,7 +172,8 @@ def predict_recordings(
         the transformer's ``sr``.
     duration : float or None, default=None
         Use at most the first ``duration`` seconds (after the transformer's
-        ``offset``) of each recording; ``None`` uses all of it.
+        ``offset``) of each recording; ``None`` uses all of it. A file whose
+        header announces its length is decoded only that far.
     windows : bool, default=False
         Also return every window's class probabilities (CNNs only).
     on_error : {"raise", "skip"}, default="raise"
@@ -220,9 +243,8 @@ def predict_recordings(
     rows, tables, errors = [], [], {}
     for name, item in tqdm(named, desc="predicting", unit="recording", disable=not progress):
         try:
-            wave = item if not isinstance(item, str) else load_audio(
-                item, whole.sr, offset=whole.offset)[0]
-            row, table = _predict_one(name, wave, whole, rest, duration, windows)
+            wave, seconds = _decoded(item, whole.sr, whole.offset, duration)
+            row, table = _predict_one(name, wave, seconds, whole, rest, duration, windows)
         except (OSError, ValueError) as exc:
             if on_error == "skip":
                 errors[name] = str(exc) or type(exc).__name__

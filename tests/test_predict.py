@@ -318,3 +318,28 @@ def test_cli_skip_bad_skips_a_text_stub_named_like_audio(model_file, songs, tmp_
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 2
     assert "skipped 1 of 3 files" in captured.err and "stub.ogg: cannot decode" in captured.err
+
+
+def test_duration_decodes_only_what_it_uses(model, songs, monkeypatch):
+    """A 20-minute WAV took 1.14 GB to score its first 10 s: it was decoded whole."""
+    from skrhythm import inference
+
+    asked = []
+    load = inference.load_audio
+
+    def recording(path, sr, **kwargs):
+        asked.append(kwargs.get("duration"))
+        return load(path, sr, **kwargs)
+
+    monkeypatch.setattr(inference, "load_audio", recording)
+    whole = predict_recordings(model, songs["long"], duration=10.0).predictions.iloc[0]
+    assert asked == [11.0]  # 10 s and one more, to tell that it was cropped
+    assert whole["cropped"] and whole["seconds"] == pytest.approx(240.0)
+    assert whole["seconds_used"] <= 10.0
+    short = predict_recordings(model, songs["clip"], duration=10.0).predictions.iloc[0]
+    assert not short["cropped"] and short["seconds"] == pytest.approx(3.0)
+    monkeypatch.setattr(inference, "load_audio", load)
+    expected = predict_recordings(model, [load(songs["long"], SR)[0][: 10 * SR]])
+    np.testing.assert_array_equal(
+        predict_recordings(model, songs["long"], duration=10.0).predictions[["even", "waltz"]],
+        expected.predictions[["even", "waltz"]])
