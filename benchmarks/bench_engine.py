@@ -63,8 +63,9 @@ import torch
 from torch import nn
 
 from skrhythm import MusicCNNClassifier
+from skrhythm._prediction import patch_starts
 from skrhythm.experiments import MODELS
-from skrhythm.training import PatchDataset, PatchLoader, patch_starts
+from skrhythm.training import PatchDataset, PatchLoader
 
 N_BANDS, N_FRAMES, N_CLASSES, PATCH = 40, 1292, 8, 250
 NETWORKS = {"O+P": (1, 1), "8xO+8xP": (8, 8)}

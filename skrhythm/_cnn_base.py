@@ -11,7 +11,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -29,13 +28,23 @@ from ._formats import (
     upgrade_cnn_state,
 )
 from ._interrupts import propagate_sigint
+from ._limits import CNN_BOUNDS, MAX_FRAMES, MAX_PARAMS, fitted_problem
+from ._prediction import (
+    check_finite,
+    check_magnitude,
+    majority_vote,
+    pad_to_patch,
+    patch_logits,
+    softmax,
+    track_classes,
+    track_proba,
+)
 from .training import (
     KeepBestModel,
     PaperLRSchedule,
     PatchDataset,
     PatchLoader,
     _PatchNet,
-    patch_starts,
 )
 
 __all__ = ["BasePatchCNNClassifier", "majority_vote", "resolve_device"]
@@ -73,24 +82,6 @@ def _cuda_missing(device):
     return f"this machine has {count} CUDA device{'s' * (count != 1)} ({names})"
 
 
-def majority_vote(patch_proba):
-    """Class index chosen by most patches of each track, ties broken by mean probability.
-
-    Parameters
-    ----------
-    patch_proba : ndarray of shape (n_tracks, n_patches, n_classes)
-
-    Returns
-    -------
-    winners : ndarray of shape (n_tracks,) of int
-    """
-    n_classes = patch_proba.shape[2]
-    votes = np.eye(n_classes, dtype=np.int64)[patch_proba.argmax(axis=2)].sum(axis=1)
-    # Votes are integers and mean probabilities lie in [0, 1], so adding half the
-    # mean orders classes by votes first and by mean probability second.
-    return (votes + patch_proba.mean(axis=1) / 2).argmax(axis=1)
-
-
 def _tensors(obj):
     """Copy of nested dicts, lists and tuples with NumPy arrays as tensors."""
     if isinstance(obj, np.ndarray):
@@ -102,30 +93,6 @@ def _tensors(obj):
     return obj
 
 
-def _check_finite(patch_proba, module):
-    """Refuse NaN probabilities instead of returning them, naming their cause."""
-    bad = ~np.isfinite(patch_proba).all(axis=(1, 2))
-    if not bad.any():
-        return patch_proba
-    if not all(torch.isfinite(p).all() for p in module.parameters()):
-        raise ValueError("the network's weights are not finite (NaN or infinity): its training "
-                         "diverged; fit it again with a smaller learning rate")
-    raise ValueError(
-        f"the network's output is not finite for tracks {np.flatnonzero(bad)[:10].tolist()}: "
-        "their values are so far from the training data that float32 overflows. Pass "
-        "spectrograms computed like the training ones"
-    )
-
-
-#: Upper bounds of sizes, checked with the parameters (a loaded model's too): a patch of
-#: 65,536 frames is 25 minutes of the paper's features; no Ballroom-like task has more
-#: classes or bands.
-MAX_FRAMES = 2**16
-MAX_BATCH = 2**16
-#: Most parameters a network may have (256 MiB of float32; the Black-box baseline has 3.3M).
-MAX_PARAMS = 2**26
-_MAX_CLASSES = 10_000
-_MAX_BANDS = 4096
 
 #: numpydoc entries of the parameters and fitted attributes the CNN classifiers
 #: share, substituted into their docstrings (see :func:`skrhythm._docstring.fill_doc`).
@@ -209,13 +176,13 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
     """
 
     _parameter_constraints = {
-        "patch_frames": [Interval(Integral, 1, MAX_FRAMES, closed="both")],
+        **{name: [Interval(Integral, *bounds, closed="both")]
+           for name, bounds in CNN_BOUNDS.items()},
         "patch_hop": [Interval(Integral, 1, MAX_FRAMES, closed="both"), None],
         "aggregate": [StrOptions({"vote", "mean"})],
         "optimizer": [type, callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "optimizer_params": [dict, None],
-        "batch_size": [Interval(Integral, 1, MAX_BATCH, closed="both")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"paper"}), None],
         "train_split": [
@@ -326,19 +293,11 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         if not hasattr(self, "classes_"):
             return
         classes = np.asarray(self.classes_)
-        n_bands = getattr(self, "n_bands_in_", None)
-        problems = [
-            (classes.ndim != 1 or not 2 <= len(classes) <= _MAX_CLASSES,
-             f"classes_ must hold 2 to {_MAX_CLASSES} labels"),
-            (not isinstance(n_bands, Integral) or not 1 <= n_bands <= _MAX_BANDS,
-             f"n_bands_in_ must be an integer from 1 to {_MAX_BANDS}"),
-            (not all(isinstance(getattr(self, k, None), Real) and np.isfinite(getattr(self, k))
-                     for k in ("mean_", "std_")) or not self.std_ > 0,
-             "mean_ and std_ must be finite numbers, std_ positive"),
-        ]
-        for bad, what in problems:
-            if bad:
-                raise ValueError(f"this {type(self).__name__}'s state is invalid: {what}")
+        problem = fitted_problem(len(classes) if classes.ndim == 1 else 0,
+                                 getattr(self, "n_bands_in_", None), getattr(self, "mean_", None),
+                                 getattr(self, "std_", None))
+        if problem:
+            raise ValueError(f"this {type(self).__name__}'s state is invalid: {problem}")
 
     def _restore_net(self, net_state):
         missing = _cuda_missing(self.device_)
@@ -387,30 +346,14 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         self._check_magnitude(X, reset)
         return X, y
 
-    #: Largest input magnitude, in training standard deviations from the training
-    #: mean, that prediction accepts: standardised values near float32's limit
-    #: (3.4e38) overflow in the network. (Predictions are also checked to be finite.)
-    _MAX_STANDARDISED = 1e36
-
     def _check_magnitude(self, X, reset):
         """Refuse prediction input so far from the training data that the net would overflow."""
-        if reset or not hasattr(self, "std_") or X.size == 0:
-            return
-        peak = max(float(X.max()), -float(X.min()))  # no copy of X, unlike np.abs(X)
-        if (peak + abs(self.mean_)) / self.std_ > self._MAX_STANDARDISED:
-            raise ValueError(
-                f"input values reach {peak:.3g}, {peak / self.std_:.3g} training standard "
-                f"deviations (training mean {self.mean_:.3g}, std {self.std_:.3g}): the network "
-                "would overflow float32 and give NaN probabilities. Pass spectrograms computed "
-                "like the training ones"
-            )
+        if not reset and hasattr(self, "std_"):
+            check_magnitude(X, self.mean_, self.std_)
 
     def _prepare(self, X):
         """Pad tracks shorter than a patch with the training mean (0 once standardised)."""
-        if X.shape[2] < self.patch_frames:
-            pad = ((0, 0), (0, 0), (0, self.patch_frames - X.shape[2]))
-            X = np.pad(X, pad, constant_values=self.mean_)
-        return np.ascontiguousarray(X, dtype=np.float32)
+        return pad_to_patch(X, self.patch_frames, self.mean_)
 
     # -- fitting ---------------------------------------------------------------
 
@@ -569,33 +512,11 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         """
         check_is_fitted(self)
         X, _ = self._validate_X(X, reset=False)
-        logits = self._patch_logits(self._prepare(X)).astype(np.float64)
-        return softmax(logits, axis=2)
-
-    def _patch_logits(self, X):
-        """Logits ``(n_tracks, n_patches, n_classes)`` of every patch, a few tracks at a time.
-
-        Networks with a ``forward_windows`` method (the O-net / P-net) take
-        whole tracks, so each track is correlated once however much its
-        patches overlap; the others take the patches, gathered from the
-        tracks. Each batch is standardised as in training.
-        """
-        module = self.net_.module_.eval()
-        hop = self.patch_hop or self.patch_frames
-        starts = patch_starts(X.shape[2], self.patch_frames, hop)
-        tracks_per_batch = max(1, self.batch_size // len(starts))
-        logits = []
-        with torch.no_grad():
-            for first in range(0, len(X), tracks_per_batch):
-                tracks = torch.from_numpy(X[first : first + tracks_per_batch]).to(self.device_)
-                tracks = (tracks - self.mean_) / self.std_
-                if hasattr(module, "forward_windows"):
-                    batch = module.forward_windows(tracks, starts, self.patch_frames)
-                else:
-                    patches = tracks.unfold(2, self.patch_frames, hop).transpose(1, 2)
-                    batch = module(patches.reshape(-1, *patches.shape[2:]))
-                logits.append(batch.reshape(len(tracks), len(starts), -1).cpu().numpy())
-        return np.concatenate(logits)
+        logits = patch_logits(self.net_.module_, self._prepare(X), mean=self.mean_,
+                              std=self.std_, patch_frames=self.patch_frames,
+                              patch_hop=self.patch_hop or self.patch_frames,
+                              batch_size=self.batch_size, device=self.device_)
+        return softmax(logits.astype(np.float64), axis=2)
 
     def predict_proba(self, X):
         """Per-track class probabilities: the mean of the track's patch probabilities.
@@ -608,8 +529,7 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         -------
         proba : ndarray of shape (n_tracks, n_classes)
         """
-        proba = _check_finite(self.predict_patch_proba(X), self.net_.module_).mean(axis=1)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return track_proba(check_finite(self.predict_patch_proba(X), self.net_.module_))
 
     def predict(self, X):
         """Per-track class: majority vote of the patches or argmax of the mean probability.
@@ -627,7 +547,5 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         -------
         y : ndarray of shape (n_tracks,)
         """
-        patch_proba = _check_finite(self.predict_patch_proba(X), self.net_.module_)
-        if self.aggregate == "mean":
-            return self.classes_[patch_proba.mean(axis=1).argmax(axis=1)]
-        return self.classes_[majority_vote(patch_proba)]
+        patch_proba = check_finite(self.predict_patch_proba(X), self.net_.module_)
+        return self.classes_[track_classes(patch_proba, self.aggregate)]

@@ -170,8 +170,10 @@ def _decode(path, offset, duration):
             raise
         # av.FFmpegError is the base of every FFmpeg error (only some of them are also
         # ValueError or OSError: av.error.EOFError is neither); our own checks raise ValueError
-        except (av.FFmpegError, ValueError, OSError) as exc:
-            pyav_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except (ValueError, OSError) as exc:
+            pyav_error = str(exc) or type(exc).__name__
+        except av.FFmpegError as exc:  # one of FFmpeg's other classes: its name tells more
+            pyav_error = f"{type(exc).__name__}: {exc}"
     raise AudioDecodeError(
         f"cannot decode audio file {str(path)!r} (format {path.suffix or 'without extension'}, "
         f"{path.stat().st_size} bytes): no decoder reads it. "

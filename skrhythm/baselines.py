@@ -7,8 +7,9 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._cnn_base import MAX_FRAMES, SHARED_DOCS, BasePatchCNNClassifier
+from ._cnn_base import SHARED_DOCS, BasePatchCNNClassifier
 from ._docstring import fill_doc
+from ._limits import MAX_FRAMES
 from .nn.baselines import BlackBoxCNN, TimeCNN, TimeFreqCNN
 
 __all__ = ["BaselineCNNClassifier"]

@@ -9,22 +9,19 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._cnn_base import (
-    MAX_FRAMES,
     SHARED_DOCS,
     BasePatchCNNClassifier,
     majority_vote,
     resolve_device,
 )
 from ._docstring import fill_doc
+from ._limits import MUSICCNN_BOUNDS, lengths_problem
 from .nn import filterbank as nn_filterbank
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
 # The base and its helpers live in skrhythm._cnn_base; they stay importable from
 # here, where skrhythm 0.1 defined them (skrhythm.experiments imports resolve_device).
 __all__ = ["BasePatchCNNClassifier", "MusicCNNClassifier", "majority_vote", "resolve_device"]
-
-_MAX_COPIES = 64  # of the O-net and P-net filter sets (the paper goes to 8)
-_MAX_FILTERS = 4096  # filters per length, and filter lengths
 
 
 @fill_doc(SHARED_DOCS)
@@ -107,13 +104,10 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
 
     _parameter_constraints = {
         **BasePatchCNNClassifier._parameter_constraints,
-        "n_onet": [Interval(Integral, 0, _MAX_COPIES, closed="both")],
-        "n_pnet": [Interval(Integral, 0, _MAX_COPIES, closed="both")],
+        **{name: [Interval(Integral, *bounds, closed="both")]
+           for name, bounds in MUSICCNN_BOUNDS.items()},
         "onet_lengths": [tuple, list],
-        "onet_filters": [Interval(Integral, 1, _MAX_FILTERS, closed="both")],
         "pnet_lengths": [tuple, list],
-        "pnet_filters": [Interval(Integral, 1, _MAX_FILTERS, closed="both")],
-        "pool_bands": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "filterbank": [StrOptions(set(nn_filterbank.IMPLEMENTATIONS))],
     }
@@ -121,12 +115,9 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
     def _validate_params(self):
         super()._validate_params()
         for name in ("onet_lengths", "pnet_lengths"):
-            lengths = getattr(self, name)
-            if len(lengths) > _MAX_FILTERS or not all(
-                    isinstance(n, Integral) and not isinstance(n, bool) and 1 <= n <= MAX_FRAMES
-                    for n in lengths):
-                raise ValueError(f"{name} must be at most {_MAX_FILTERS} filter lengths, each an "
-                                 f"integer from 1 to {MAX_FRAMES}; got {lengths!r}")
+            problem = lengths_problem(name, getattr(self, name))
+            if problem:
+                raise ValueError(problem)
 
     def __init__(
         self,

@@ -412,6 +412,10 @@ def cmd_train(args):
     logmel.set_params(n_jobs=None)
     del inputs
     valid = _validation(y, args.valid)
+    if args.device == "cpu" and any(MODELS[name].kind == "musiccnn" for name in outputs):
+        from .nn._fast_filterbank import prepare_kernels
+
+        prepare_kernels(notify=lambda message: _say(f"  {message}..."))
     for name, path in outputs.items():
         model = experiments.make_model(name, args.hop, max_epochs=args.epochs,
                                        train_split=valid, random_state=args.seed,
@@ -448,27 +452,30 @@ def cmd_predict(args):
 
     from ._store import atomic_write
     from .audio import AudioDecodeError, find_audio_files
-    from .inference import RecordingWarning, predict_recordings
-    from .persistence import load_model
+    from .inference import RESERVED_NAMES, RecordingWarning, load_for_prediction, predict_tables
 
     if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as on disk
         sys.stdout.reconfigure(errors="surrogateescape")
     if args.windows:
         _check_output_file("--windows", args.windows, (".csv", ".json"))
     files = find_audio_files(args.files)  # names the argument that matches nothing
-    pipe = load_model(args.model, trusted=args.trusted)
+    model = load_for_prediction(args.model, trusted=args.trusted)
+    if _uses_cpu_kernels(model):
+        from .nn._fast_filterbank import prepare_kernels
+
+        prepare_kernels(training=False, notify=lambda message: _say(f"{message}..."))
     try:
         with warnings.catch_warnings():  # padded and skipped files are reported below
             warnings.simplefilter("ignore", RecordingWarning)
-            result = predict_recordings(pipe, files, duration=args.duration,
-                                        windows=bool(args.windows),
-                                        on_error="skip" if args.skip_bad else "raise",
-                                        progress=len(files) > 1 and sys.stderr.isatty())
+            predictions, windows, errors = predict_tables(
+                model, files, duration=args.duration, windows=bool(args.windows),
+                on_error="skip" if args.skip_bad else "raise",
+                progress=len(files) > 1 and sys.stderr.isatty())
     except (OSError, AudioDecodeError) as exc:
         hint = "; --skip-bad predicts the other files" if len(files) > 1 else ""
         raise CLIError(f"{exc}{hint}") from None
-    table = result.predictions.rename(columns={"prediction": "style"})
-    classes = [c for c in map(str, pipe.classes_) if c in table]
+    table = predictions.rename(columns={"prediction": "style"})
+    classes = [c for c in table if c not in RESERVED_NAMES]  # a column per class
     table[classes] = table[classes].round(4)
     table[["seconds", "seconds_used"]] = table[["seconds", "seconds_used"]].round(2)
     if args.format == "json":
@@ -484,15 +491,24 @@ def cmd_predict(args):
         # surrogateescape: names that are not UTF-8 are written as on disk
         with atomic_write(args.windows, "w", encoding="utf-8", errors="surrogateescape") as f:
             if args.windows.lower().endswith(".json"):
-                f.write(_json_records(result.windows) + "\n")
+                f.write(_json_records(windows) + "\n")
             else:
-                result.windows.to_csv(f, index=False)
-        _say(f"{len(result.windows)} windows of {len(table)} recordings written to "
-             f"{args.windows}")
-    if result.errors:
-        _say(f"skipped {len(result.errors)} of {len(files)} files that could not be read:\n"
-             + "\n".join(f"  {name}: {cause}" for name, cause in result.errors.items()))
+                windows.to_csv(f, index=False)
+        _say(f"{len(windows)} windows of {len(table)} recordings written to {args.windows}")
+    if errors:
+        _say(f"skipped {len(errors)} of {len(files)} files that could not be read:\n"
+             + "\n".join(f"  {name}: {cause}" for name, cause in errors.items()))
     return 0
+
+
+def _uses_cpu_kernels(model):
+    """Whether a model loaded for prediction runs the numba filter bank."""
+    cnn = getattr(model, "module", None)  # a SavedCNN
+    if cnn is None:
+        cnn = getattr(getattr(model[-1], "net_", None), "module_", None)
+    bank = getattr(cnn, "filterbank", None)
+    return bank is not None and bank.resolved_implementation(
+        next(bank.parameters()).device) == "fast"
 
 
 def _check_output_file(option, name, suffixes):

@@ -17,6 +17,8 @@ from sklearn.utils.validation import validate_data
 
 from . import __version__
 from ._formats import SavedStateMixin
+from ._limits import LOGMEL_BOUNDS, logmel_problem
+from ._logmel import log_mel, n_frames
 from ._store import DamagedFileError, load_array, save_array
 from .audio import load_audio
 
@@ -24,14 +26,6 @@ __all__ = ["LogMelTransformer"]
 
 _COMPRESSIONS = ("log10", "db", "none")
 
-#: Bounds of the settings, checked with the parameters (a loaded model's too), so that a
-#: file cannot make the transformer allocate gigabytes per track: the highest studio
-#: sample rate, FFTs of 1.5 s at 44.1 kHz, a frame every 0.5 ms, 100 minutes per track.
-MAX_SR = 384_000
-MAX_FFT = 2**16
-MAX_MELS = 2048
-MAX_FRAME_RATE = 2000
-MAX_SAMPLES = 2**28
 
 
 def _is_path(item):
@@ -117,7 +111,10 @@ class LogMelTransformer(SavedStateMixin, TransformerMixin, BaseEstimator):
     2048-sample frames with a hop of 1024, 40 mel bands over 0..sr/2 of the
     power spectrum, compressed with ``log10(1 + 10000 * S)``. The paper used a
     Blackman-Harris window; the default here is librosa's Hann window
-    (``window="blackmanharris"`` reproduces the paper's).
+    (``window="blackmanharris"`` reproduces the paper's). The spectrogram is
+    librosa's ``melspectrogram`` (centred frames padded with zeros, a Slaney
+    mel filter bank) computed by skrhythm in float64 (:mod:`skrhythm._logmel`),
+    within float32 rounding of librosa's.
 
     Every track is processed on its own: nothing is normalised across the
     batch, so a track's features never depend on the other tracks passed with
@@ -190,7 +187,8 @@ class LogMelTransformer(SavedStateMixin, TransformerMixin, BaseEstimator):
       resampled to ``sr`` by :func:`skrhythm.audio.load_audio`.
 
     It returns a float32 array of shape ``(n_tracks, n_mels, n_frames)`` with
-    ``n_frames = 1 + n_samples // hop_length`` (centred frames).
+    ``n_frames = 1 + n_samples // hop_length`` (centred frames; ``n_samples - 1`` in place
+    of ``n_samples`` for an odd ``n_fft``).
 
     Examples
     --------
@@ -202,10 +200,8 @@ class LogMelTransformer(SavedStateMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "sr": [Interval(Integral, 1, MAX_SR, closed="both")],
-        "n_fft": [Interval(Integral, 1, MAX_FFT, closed="both")],
-        "hop_length": [Interval(Integral, 1, MAX_FFT, closed="both")],
-        "n_mels": [Interval(Integral, 1, MAX_MELS, closed="both")],
+        **{name: [Interval(Integral, *bounds, closed="both")]
+           for name, bounds in LOGMEL_BOUNDS.items()},
         "fmin": [Interval(Real, 0, None, closed="left")],
         "fmax": [Interval(Real, 0, None, closed="neither"), None],
         "window": [str],
@@ -249,13 +245,9 @@ class LogMelTransformer(SavedStateMixin, TransformerMixin, BaseEstimator):
 
     def _validate_params(self):
         super()._validate_params()
-        if self.sr / self.hop_length > MAX_FRAME_RATE:
-            raise ValueError(f"sr / hop_length = {self.sr / self.hop_length:g} frames per second; "
-                             f"at most {MAX_FRAME_RATE} are supported")
-        if self.duration is not None and self.duration * self.sr > MAX_SAMPLES:
-            raise ValueError(f"duration={self.duration!r} s at sr={self.sr} is "
-                             f"{self.duration * self.sr:.3g} samples per track; at most "
-                             f"{MAX_SAMPLES:,} are supported")
+        problem = logmel_problem(self.sr, self.hop_length, self.duration)
+        if problem:
+            raise ValueError(problem)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -370,7 +362,7 @@ class LogMelTransformer(SavedStateMixin, TransformerMixin, BaseEstimator):
         """
         if self.duration is not None:
             n_samples = int(round(self.duration * self.sr))
-        return 1 + n_samples // self.hop_length
+        return n_frames(n_samples, self.n_fft, self.hop_length)
 
     def implausible(self, S, track=None):
         """Why ``S`` cannot be this transformer's spectrogram of ``track``, or None.
@@ -421,30 +413,12 @@ class LogMelTransformer(SavedStateMixin, TransformerMixin, BaseEstimator):
         -------
         S : ndarray of shape (n_mels, n_frames), dtype float32
         """
-        import librosa
-
         if self.duration is not None:
             n = int(round(self.duration * self.sr))
             wave = wave[:n] if wave.size >= n else np.pad(wave, (0, n - wave.size), self.pad_mode)
-        with warnings.catch_warnings():
-            # Inputs shorter than n_fft are zero-padded by the centred frames.
-            warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
-            S = librosa.feature.melspectrogram(
-                y=np.ascontiguousarray(wave, dtype=np.float32),
-                sr=self.sr,
-                n_fft=self.n_fft,
-                hop_length=self.hop_length,
-                window=self.window,
-                n_mels=self.n_mels,
-                fmin=self.fmin,
-                fmax=self.fmax,
-                power=2.0,
-            )
-        if self.compression == "log10":
-            S = np.log10(1.0 + 10000.0 * S)
-        elif self.compression == "db":
-            S = 10.0 * np.log10(np.maximum(S, 1e-10))
-        S = S.astype(np.float32, copy=False)
+        S = log_mel(wave, sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
+                    n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax, window_name=self.window,
+                    compression=self.compression)
         if not np.isfinite(S).all():
             raise ValueError(
                 f"the spectrogram overflows float32 (peak amplitude {np.abs(wave).max():.3g}); "

@@ -16,6 +16,13 @@ windows cover, and whether it was padded (shorter than one window) or cropped
 Pipelines that end in a non-deep model (the rhythm descriptor and tempo SVMs
 of :mod:`skrhythm.rhythm`) have no windows: they compute one set of features
 from the whole recording's spectrogram and predict from it.
+
+What the loop over recordings asks of a model (``sr``, ``hop_length``,
+``offset``, ``classes``, ``patch_frames``, ``patch_hop``, ``spectrogram``,
+``score``) is offered by :class:`_PipelineScorer` for a fitted pipeline and by
+:class:`skrhythm._saved_model.SavedCNN` for a model file ``skrhythm predict``
+reads without scikit-learn; the module imports scikit-learn only for the
+former.
 """
 
 from __future__ import annotations
@@ -25,17 +32,14 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.pipeline import Pipeline
-from sklearn.utils import Bunch
-from sklearn.utils.validation import check_is_fitted
 
+from ._prediction import check_finite, patch_starts, track_classes, track_proba
 from .audio import audio_duration, find_audio_files, load_audio
-from .classifier import BasePatchCNNClassifier
-from .features import LogMelTransformer
-from .training import patch_starts
 
-__all__ = ["RESERVED_NAMES", "RecordingWarning", "predict_recordings"]
+__all__ = [
+    "RESERVED_NAMES", "RecordingWarning", "load_for_prediction", "predict_recordings",
+    "predict_tables",
+]
 
 _COVERAGE = ("seconds", "seconds_used", "n_windows", "padded", "cropped")
 
@@ -64,28 +68,57 @@ def _named_inputs(recordings):
     return list(named.items())
 
 
-def _check_model(model, windows):
-    """The pipeline's log-mel step and the rest; refuse models this module cannot use."""
-    if not (isinstance(model, Pipeline) and isinstance(model.steps[0][1], LogMelTransformer)
-            and len(model.steps) > 1):
-        raise TypeError(
-            "model must be a fitted Pipeline whose first step is a LogMelTransformer, as "
-            f"'skrhythm train' writes; got {type(model).__name__}"
-        )
-    check_is_fitted(model)
-    rest = model[1:]
-    if windows and not isinstance(rest[-1], BasePatchCNNClassifier):
-        raise ValueError(
-            f"windows=True needs a patch CNN as the pipeline's last step; "
-            f"{type(rest[-1]).__name__} computes one set of features from each whole "
-            "recording and has no windows"
-        )
-    classes = [str(c) for c in model.classes_]
-    clash = sorted(set(classes) & set(RESERVED_NAMES))
-    if clash:
-        raise ValueError(f"class names {clash} clash with the names of the output's columns "
-                         f"({', '.join(RESERVED_NAMES)}); train the model with other labels")
-    return model.steps[0][1], rest, classes
+class _PipelineScorer:
+    """A fitted pipeline as the loop over recordings uses it.
+
+    Its log-mel step computes each recording's spectrogram whole (its
+    ``duration`` and ``pad_mode`` are not used); a patch CNN at the end scores
+    every window, with its own aggregation, from one pass of the network.
+    """
+
+    def __init__(self, model, windows):
+        from sklearn.base import clone
+        from sklearn.pipeline import Pipeline
+        from sklearn.utils.validation import check_is_fitted
+
+        from ._cnn_base import BasePatchCNNClassifier
+        from .features import LogMelTransformer
+
+        if not (isinstance(model, Pipeline) and isinstance(model.steps[0][1], LogMelTransformer)
+                and len(model.steps) > 1):
+            raise TypeError(
+                "model must be a fitted Pipeline whose first step is a LogMelTransformer, as "
+                f"'skrhythm train' writes; got {type(model).__name__}"
+            )
+        check_is_fitted(model)
+        self.rest, self.final = model[1:], model.steps[-1][1]
+        self.cnn = isinstance(self.final, BasePatchCNNClassifier)
+        if windows and not self.cnn:
+            raise ValueError(
+                f"windows=True needs a patch CNN as the pipeline's last step; "
+                f"{type(self.final).__name__} computes one set of features from each whole "
+                "recording and has no windows"
+            )
+        self.logmel = clone(model.steps[0][1]).set_params(duration=None, n_jobs=None)
+        self.sr, self.hop_length = self.logmel.sr, self.logmel.hop_length
+        self.offset = self.logmel.offset
+        self.classes = [str(c) for c in model.classes_]
+        self.patch_frames = self.final.patch_frames if self.cnn else None
+        self.patch_hop = (self.final.patch_hop or self.final.patch_frames) if self.cnn else None
+
+    def spectrogram(self, wave):
+        features = self.logmel.transform([wave])
+        return self.rest[:-1].transform(features) if len(self.rest) > 1 else features
+
+    def score(self, features):
+        """Class, class probabilities (or None) and patch probabilities (or None)."""
+        final = self.final
+        if self.cnn:
+            patch = check_finite(final.predict_patch_proba(features), final.net_.module_)
+            return (final.classes_[track_classes(patch, final.aggregate)[0]],
+                    track_proba(patch)[0], patch[0])
+        proba = final.predict_proba(features)[0] if hasattr(final, "predict_proba") else None
+        return final.predict(features)[0], proba, None
 
 
 def _decoded(item, sr, offset, duration):
@@ -107,27 +140,23 @@ def _decoded(item, sr, offset, duration):
     return wave, max(total - offset, wave.size / sr)
 
 
-def _predict_one(name, wave, seconds, logmel, rest, duration, windows):
+def _predict_one(name, wave, seconds, scorer, duration, windows):
     """Prediction, coverage and (optionally) window table of one decoded recording.
 
     ``seconds`` is the recording's whole length, of which ``wave`` may hold
     only the first ``duration`` seconds and more.
     """
-    sr, hop_length = logmel.sr, logmel.hop_length
+    sr, hop_length = scorer.sr, scorer.hop_length
     cropped = duration is not None and wave.size > round(duration * sr)
     if cropped:
         wave = wave[: round(duration * sr)]
-    features = logmel.transform([wave])
-    final = rest[-1]
-    if len(rest) > 1:
-        features = rest[:-1].transform(features)
-    row = {"file": name, "prediction": final.predict(features)[0]}
-    proba = final.predict_proba(features)[0] if hasattr(final, "predict_proba") else None
-    table = None
-    if isinstance(final, BasePatchCNNClassifier):
-        n_frames, size = features.shape[2], final.patch_frames
-        starts = patch_starts(n_frames, size, final.patch_hop or size) if n_frames >= size \
-            else np.zeros(1, dtype=int)
+    features = scorer.spectrogram(wave)
+    prediction, proba, patch = scorer.score(features)
+    row, table = {"file": name, "prediction": prediction}, None
+    if scorer.patch_frames is not None:
+        n_frames, size = features.shape[2], scorer.patch_frames
+        starts = (patch_starts(n_frames, size, scorer.patch_hop) if n_frames >= size
+                  else np.zeros(1, dtype=int))
         padded = n_frames < size
         if padded:
             warnings.warn(
@@ -135,21 +164,116 @@ def _predict_one(name, wave, seconds, logmel, rest, duration, windows):
                 f"({size * hop_length / sr:.2f} s), so it was padded with the training mean: "
                 f"the prediction rests on {wave.size / sr:.2f} s of audio",
                 RecordingWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         used = min(wave.size / sr, (starts[-1] + size) * hop_length / sr)
         if windows:
-            patch = final.predict_patch_proba(features)[0]
             table = {"file": [name] * len(starts), "start": starts * hop_length / sr,
                      "end": (starts + size) * hop_length / sr}
-            table.update({str(c): patch[:, k] for k, c in enumerate(final.classes_)})
+            table.update({c: patch[:, k] for k, c in enumerate(scorer.classes)})
         row.update(seconds=seconds, seconds_used=used, n_windows=len(starts), padded=padded)
     else:  # whole-recording features, no windows
         row.update(seconds=seconds, seconds_used=wave.size / sr, n_windows=0, padded=False)
     row["cropped"] = cropped
     if proba is not None:
-        row.update({str(c): p for c, p in zip(final.classes_, proba)})
+        row.update(zip(scorer.classes, proba))
     return row, table
+
+
+def load_for_prediction(path, *, trusted=None):
+    """A model file loaded for prediction only, as fast as it can be.
+
+    A ``.skops`` file of an O-net / P-net pipeline written by this
+    installation (as ``skrhythm train`` writes it) is read without
+    scikit-learn, skorch or skops (:func:`skrhythm._saved_model.read_saved_cnn`):
+    a new process predicts in about the time torch takes to import. Any other
+    file is loaded by :func:`skrhythm.persistence.load_model`, with its checks.
+
+    Parameters
+    ----------
+    path : str or path-like
+    trusted : bool, list of str or None
+        As for :func:`~skrhythm.persistence.load_model`.
+
+    Returns
+    -------
+    model : Pipeline or SavedCNN
+        For :func:`predict_recordings` or :func:`predict_tables`.
+    """
+    from ._saved_model import read_saved_cnn
+
+    model = read_saved_cnn(path)
+    if model is None:
+        from .persistence import load_model
+
+        model = load_model(path, trusted=trusted)
+    return model
+
+
+def predict_tables(model, recordings, *, duration=None, windows=False, on_error="raise",
+                   progress=False):
+    """:func:`predict_recordings`'s tables as a tuple, without importing scikit-learn.
+
+    ``model`` may also be what :func:`load_for_prediction` returns.
+
+    Returns
+    -------
+    predictions, windows, errors
+        The fields of :func:`predict_recordings`'s result.
+    """
+    return _predict(model, recordings, duration=duration, windows=windows, on_error=on_error,
+                    progress=progress)
+
+
+def _predict(model, recordings, *, duration, windows, on_error, progress):
+    """The tables of both public functions, which call it directly (warnings' stack level)."""
+    import pandas as pd
+
+    from ._saved_model import SavedCNN
+
+    scorer = model if isinstance(model, SavedCNN) else _PipelineScorer(model, windows)
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if duration is not None and (not isinstance(duration, Real) or duration <= 0):
+        raise ValueError(f"duration must be a positive number of seconds or None, got {duration}")
+    clash = sorted(set(scorer.classes) & set(RESERVED_NAMES))
+    if clash:
+        raise ValueError(f"class names {clash} clash with the names of the output's columns "
+                         f"({', '.join(RESERVED_NAMES)}); train the model with other labels")
+    named = _named_inputs(recordings)
+    if progress:
+        from tqdm.auto import tqdm
+
+        named = tqdm(named, desc="predicting", unit="recording")
+    rows, tables, errors = [], [], {}
+    for name, item in named:
+        try:
+            wave, seconds = _decoded(item, scorer.sr, scorer.offset, duration)
+            row, table = _predict_one(name, wave, seconds, scorer, duration, windows)
+        except (OSError, ValueError) as exc:
+            if on_error == "skip":
+                errors[name] = str(exc) or type(exc).__name__
+                continue
+            if name in str(exc):
+                raise
+            raise type(exc)(f"{name}: {exc}") from exc  # e.g. the network overflowed
+        rows.append(row)
+        if table is not None:
+            tables.append(pd.DataFrame(table))
+    if errors:
+        listing = "\n".join(f"  {name}: {cause}" for name, cause in errors.items())
+        if not rows:
+            raise ValueError(f"none of the {len(errors)} recordings could be predicted:\n"
+                             f"{listing}")
+        warnings.warn(
+            f"{len(errors)} of {len(rows) + len(errors)} recordings could not be read or "
+            f"predicted and were skipped:\n{listing}",
+            RecordingWarning,
+            stacklevel=3,
+        )
+    columns = ["file", "prediction", *[c for c in scorer.classes if c in rows[0]], *_COVERAGE]
+    return (pd.DataFrame(rows, columns=columns),
+            pd.concat(tables, ignore_index=True) if windows else None, errors)
 
 
 def predict_recordings(
@@ -159,9 +283,10 @@ def predict_recordings(
 
     Parameters
     ----------
-    model : Pipeline
-        Fitted; its first step a :class:`~skrhythm.LogMelTransformer` whose
-        settings (``sr``, ``hop_length``, ``n_mels``, ``offset``, ...) are used,
+    model : Pipeline or SavedCNN
+        Fitted (or read by :func:`load_for_prediction`); its first step a
+        :class:`~skrhythm.LogMelTransformer` whose settings (``sr``,
+        ``hop_length``, ``n_mels``, ``offset``, ...) are used,
         its ``duration`` and ``pad_mode`` excepted. The last step is a skrhythm
         CNN (every window scored) or any classifier of spectrograms (such as
         the pipelines of :mod:`skrhythm.rhythm`: features of the whole
@@ -230,44 +355,8 @@ def predict_recordings(
     >>> len(result.windows), float(result.windows["start"].iloc[1])
     (374, 0.16)
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
+    from sklearn.utils import Bunch
 
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    if duration is not None and (not isinstance(duration, Real) or duration <= 0):
-        raise ValueError(f"duration must be a positive number of seconds or None, got {duration}")
-    logmel, rest, classes = _check_model(model, windows)
-    named = _named_inputs(recordings)
-    whole = clone(logmel).set_params(duration=None, n_jobs=None)
-    rows, tables, errors = [], [], {}
-    for name, item in tqdm(named, desc="predicting", unit="recording", disable=not progress):
-        try:
-            wave, seconds = _decoded(item, whole.sr, whole.offset, duration)
-            row, table = _predict_one(name, wave, seconds, whole, rest, duration, windows)
-        except (OSError, ValueError) as exc:
-            if on_error == "skip":
-                errors[name] = str(exc) or type(exc).__name__
-                continue
-            if name in str(exc):
-                raise
-            raise type(exc)(f"{name}: {exc}") from exc  # e.g. the network overflowed
-        rows.append(row)
-        if table is not None:
-            tables.append(pd.DataFrame(table))
-    if errors:
-        listing = "\n".join(f"  {name}: {cause}" for name, cause in errors.items())
-        if not rows:
-            raise ValueError(f"none of the {len(named)} recordings could be predicted:\n{listing}")
-        warnings.warn(
-            f"{len(errors)} of {len(named)} recordings could not be read or predicted and "
-            f"were skipped:\n{listing}",
-            RecordingWarning,
-            stacklevel=2,
-        )
-    columns = ["file", "prediction", *[c for c in classes if c in rows[0]], *_COVERAGE]
-    return Bunch(
-        predictions=pd.DataFrame(rows, columns=columns),
-        windows=pd.concat(tables, ignore_index=True) if windows else None,
-        errors=errors,
-    )
+    predictions, table, errors = _predict(model, recordings, duration=duration, windows=windows,
+                                          on_error=on_error, progress=progress)
+    return Bunch(predictions=predictions, windows=table, errors=errors)

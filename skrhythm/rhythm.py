@@ -45,7 +45,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._formats import SavedStateMixin
-from .features import MAX_FFT, MAX_SR
+from ._limits import MAX_FFT, MAX_SR
 
 __all__ = [
     "RhythmDescriptor",

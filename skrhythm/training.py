@@ -13,6 +13,7 @@ from skorch.history import History
 from torch.utils.data import Dataset
 
 from . import _cuda_graph
+from ._prediction import patch_starts
 
 __all__ = [
     "EpochProgress",
@@ -21,31 +22,8 @@ __all__ = [
     "PatchDataset",
     "PatchLoader",
     "StopTraining",
-    "patch_starts",
     "show_epochs",
 ]
-
-
-def patch_starts(n_frames, patch_frames, patch_hop):
-    """First frames of every full patch of a track.
-
-    Patches start at ``0, hop, 2 * hop, ...`` as long as they fit, so a track
-    of ``n_frames >= patch_frames`` frames gives
-    ``1 + (n_frames - patch_frames) // patch_hop`` patches. The original code
-    stops one patch earlier (a 1292-frame track gives 4 patches at hop 250 and
-    13 at hop 80 there, 5 and 14 here).
-
-    Parameters
-    ----------
-    n_frames, patch_frames, patch_hop : int
-
-    Returns
-    -------
-    starts : ndarray of int
-    """
-    if n_frames < patch_frames:
-        raise ValueError(f"a track of {n_frames} frames holds no {patch_frames}-frame patch")
-    return np.arange(0, n_frames - patch_frames + 1, patch_hop)
 
 
 class PatchDataset(Dataset):

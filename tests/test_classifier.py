@@ -12,11 +12,12 @@ from sklearn.pipeline import Pipeline
 from skorch.callbacks import EarlyStopping
 
 from skrhythm import LogMelTransformer, MusicCNNClassifier
+from skrhythm._prediction import patch_starts
 from skrhythm.classifier import majority_vote
 from skrhythm.nn import MusicCNN
 from skrhythm.nn.filterbank import triton_available, triton_missing
 from skrhythm.nn.layers import BatchInvariantLinear
-from skrhythm.training import PaperLRSchedule, PatchDataset, patch_starts
+from skrhythm.training import PaperLRSchedule, PatchDataset
 
 # 4-s clips at 22050 Hz with hop 512: 173 frames; short filters keep fits fast.
 LOGMEL = dict(sr=22050, n_fft=1024, hop_length=512, duration=None)

@@ -13,8 +13,9 @@ from torch.utils.data import DataLoader
 
 import skrhythm.classifier as classifier_module
 from skrhythm import MusicCNNClassifier
+from skrhythm._prediction import patch_logits, patch_starts
 from skrhythm.nn.filterbank import triton_available, triton_missing
-from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, _PatchNet, patch_starts
+from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, _PatchNet
 
 
 def sliced_patch(spectrograms, item, patch_frames, patch_hop, mean, std):
@@ -207,7 +208,8 @@ def test_prediction_by_track_matches_prediction_by_patch(hop, filterbank):
     clf.fit(X[:, :, :400], y)
     dataset = clf._dataset(X)
     by_patch = clf.net_.forward(dataset).numpy().reshape(7, dataset.n_patches_per_track, 2)
-    by_track = clf._patch_logits(X)
+    by_track = patch_logits(clf.net_.module_, clf._prepare(X), mean=clf.mean_, std=clf.std_,
+                            patch_frames=250, patch_hop=hop, batch_size=clf.batch_size)
     assert by_track.shape == by_patch.shape == (7, len(patch_starts(1292, 250, hop)), 2)
     if filterbank == "fast":  # same sums in the same order, row-invariant dense layer
         np.testing.assert_array_equal(by_track, by_patch)
