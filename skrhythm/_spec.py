@@ -10,8 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DATA_HELP", "DATA_LOADERS", "MODELS", "PROTOCOLS", "ModelSpec", "Protocol",
-           "parse_data_spec", "run_label"]
+__all__ = ["DATA_HELP", "DATA_LOADERS", "MODELS", "PROTOCOLS", "ModelSpec", "OptionError",
+           "Protocol", "parse_data_spec", "run_label"]
+
+
+class OptionError(ValueError):
+    """An invalid option of a comparison: names the option, its value and what is wrong.
+
+    The library's message names the Python parameter (``n_folds=1: ...``);
+    the command line names its flag instead (``--folds 1: ...``).
+    """
+
+    def __init__(self, option, value, problem):
+        self.option, self.value, self.problem = option, value, problem
+        super().__init__(f"{option}={value!r}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -168,8 +180,8 @@ def parse_data_spec(spec):
     if kind == "embedded" and not path:
         return kind, None
     if kind not in DATA_LOADERS or not path:
-        raise ValueError(f"data {spec!r}: expected {DATA_HELP}")
+        raise OptionError("data", spec, f"expected {DATA_HELP}")
     path = Path(path).expanduser()
     if not path.exists():
-        raise ValueError(f"data {spec!r}: {path} does not exist")
+        raise OptionError("data", spec, f"{path} does not exist")
     return kind, path

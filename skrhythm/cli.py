@@ -15,13 +15,14 @@ import json
 import os
 import re
 import sys
-from contextlib import nullcontext
+import warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from ._spec import DATA_HELP, MODELS, PROTOCOLS, parse_data_spec
+from ._spec import DATA_HELP, MODELS, PROTOCOLS, OptionError, parse_data_spec
 
 
 class CLIError(Exception):
@@ -109,6 +110,8 @@ examples:
   skrhythm predict o+p.skops song1.mp3 song2.wav
 """
 
+DEVICE_HELP = "where the CNNs train: cpu, cuda, or auto (cuda when there is one; default cpu)"
+SEED_HELP = "seed of the generated data, the folds and the models (default 0)"
 THREADS_HELP = ("torch threads per fit (default: 1 when --n-jobs runs several fits at a time, "
                 "else torch's default, one per core); recorded in config.json")
 
@@ -138,20 +141,26 @@ def build_parser():
     cmp.add_argument("--protocol", choices=sorted(PROTOCOLS), default="quick",
                      help="quick: a few minutes on a laptop CPU (default); paper: 10 folds, "
                      "both hops, all models, up to 250 epochs")
-    cmp.add_argument("--models", type=_models, help="comma-separated model names (see below)")
-    cmp.add_argument("--folds", type=_positive, help="number of folds")
+    cmp.add_argument("--models", "--model", dest="models", type=_models,
+                     help="comma-separated model names (see below; default: the protocol's)")
+    cmp.add_argument("--folds", type=_positive,
+                     help="number of folds, at least 2 (default: the protocol's)")
     cmp.add_argument("--repeats", type=_positive, default=1,
                      help="repetitions of the cross-validation, fold seeds seed+r (default 1)")
     cmp.add_argument("--cv", choices=("stratified", "paper"),
                      help="fold scheme (default: the protocol's)")
-    cmp.add_argument("--epochs", type=_positive, help="maximum training epochs")
-    cmp.add_argument("--n-per-class", type=_positive, help="tracks per class (embedded data)")
-    cmp.add_argument("--n-jobs", type=_n_jobs, default=1, help="parallel (model, fold) fits")
+    cmp.add_argument("--epochs", type=_positive,
+                     help="maximum training epochs (default: the protocol's)")
+    cmp.add_argument("--n-per-class", type=_positive,
+                     help="tracks per class of the embedded data (default: the protocol's)")
+    cmp.add_argument("--n-jobs", type=_n_jobs, default=1,
+                     help="(model, fold) fits run in parallel; -1: one per core (default 1)")
     cmp.add_argument("--threads", type=_positive, help=THREADS_HELP)
     cmp.add_argument("--scheduler", help="address of a dask.distributed scheduler to run on")
-    cmp.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
-    cmp.add_argument("--seed", type=int, default=0)
-    cmp.add_argument("--out", default="skrhythm-results", help="output folder")
+    cmp.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help=DEVICE_HELP)
+    cmp.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    cmp.add_argument("--out", default="skrhythm-results",
+                     help="output folder (default skrhythm-results)")
     cmp.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     cmp.add_argument("--no-progress", action="store_true",
                      help="no progress display (bars in a terminal, one line per fit elsewhere)")
@@ -163,45 +172,53 @@ def build_parser():
         "tracks (the same folds for every model) and test on the whole test fold; write "
         "datasize.csv/json/md and datasize.png to --out.")
     dsz.add_argument("--data", default="embedded", help=DATA_HELP)
-    dsz.add_argument("--models", type=_models, default=("o+p", "timefreq", "blackbox", "rhythm"),
+    dsz.add_argument("--models", "--model", dest="models", type=_models,
+                     default=("o+p", "timefreq", "blackbox", "rhythm"),
                      help="comma-separated model names, o+p among them (default "
                      "o+p,timefreq,blackbox,rhythm)")
     dsz.add_argument("--sizes", type=_sizes,
                      help="training tracks per class, comma-separated (default 2,4,8,... up "
                      "to what every fold holds)")
     dsz.add_argument("--folds", type=_positive, default=3, help="number of folds (default 3)")
-    dsz.add_argument("--hop", type=_positive, default=250, help="O-net/P-net patch hop")
+    dsz.add_argument("--hop", type=_positive, default=250,
+                     help="O-net/P-net patch hop in frames (default 250)")
     dsz.add_argument("--epochs", type=_positive,
                      help="CNN epochs at the largest size; smaller sizes train proportionally "
                      "more, for the same number of gradient steps (default: the quick "
                      "protocol's)")
-    dsz.add_argument("--n-per-class", type=_positive, help="tracks per class (embedded data)")
-    dsz.add_argument("--n-jobs", type=_n_jobs, default=1, help="parallel fits")
+    dsz.add_argument("--n-per-class", type=_positive,
+                     help="tracks per class of the embedded data (default: the quick protocol's)")
+    dsz.add_argument("--n-jobs", type=_n_jobs, default=1,
+                     help="fits run in parallel; -1: one per core (default 1)")
     dsz.add_argument("--threads", type=_positive, help=THREADS_HELP)
-    dsz.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
-    dsz.add_argument("--seed", type=int, default=0)
-    dsz.add_argument("--out", default="skrhythm-datasize", help="output folder")
+    dsz.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help=DEVICE_HELP)
+    dsz.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    dsz.add_argument("--out", default="skrhythm-datasize",
+                     help="output folder (default skrhythm-datasize)")
     dsz.add_argument("--no-progress", action="store_true", help="no progress display")
 
     trn = sub.add_parser("train", help="fit models on a data set and save them",
                          parents=[debug], epilog=EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     trn.add_argument("--data", default="embedded", help=DATA_HELP)
-    trn.add_argument("--model", type=_models, default=("o+p",),
+    trn.add_argument("--models", "--model", dest="models", type=_models, default=("o+p",),
                      help="model name(s), comma-separated (default o+p); each is trained on "
                      "its own and saved to its own file")
-    trn.add_argument("--hop", type=_positive, default=80, help="patch hop (default 80)")
-    trn.add_argument("--epochs", type=_positive, default=20)
+    trn.add_argument("--hop", type=_positive, default=80,
+                     help="patch hop of the CNNs in frames (default 80)")
+    trn.add_argument("--epochs", type=_positive, default=20,
+                     help="training epochs of the CNNs (default 20)")
     trn.add_argument("--valid", type=_fraction, default=0.2,
                      help="fraction of the tracks held out to report validation accuracy per "
                      "epoch (default 0.2; 0: none). The model keeps the weights of its best "
                      "validation epoch")
-    trn.add_argument("--n-per-class", type=_positive, default=12)
+    trn.add_argument("--n-per-class", type=_positive, default=12,
+                     help="tracks per class of the embedded data (default 12)")
     trn.add_argument("--n-jobs", type=_n_jobs, default=1,
-                     help="tracks generated, decoded and transformed in parallel")
+                     help="tracks generated, decoded and transformed in parallel (default 1)")
     trn.add_argument("--threads", type=_positive, help="torch threads (default: torch's)")
-    trn.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
-    trn.add_argument("--seed", type=int, default=0)
+    trn.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help=DEVICE_HELP)
+    trn.add_argument("--seed", type=int, default=0, help=SEED_HELP)
     trn.add_argument("--out", required=True,
                      help="model file: .skops (safe to share), .joblib or .pkl; with several "
                      "models, a name holding {model}, replaced by each model's name "
@@ -217,7 +234,8 @@ def build_parser():
                      help="audio files, directories (searched recursively) or quoted glob "
                      "patterns such as 'dances/**/*.mp3'; WAV, FLAC, OGG, Opus, MP3, M4A/AAC, "
                      "AIFF and AU are read")
-    prd.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    prd.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                     help="output on stdout: a line per recording, CSV or JSON (default table)")
     prd.add_argument("--duration", type=_seconds, metavar="SECONDS",
                      help="use only the first SECONDS of each recording (default: all of it)")
     prd.add_argument("--windows", metavar="FILE",
@@ -247,11 +265,19 @@ def _check_device(device):
                            "--device cpu, or auto (CUDA when there is one)")
 
 
-def _check_data(spec):
-    try:
-        parse_data_spec(spec)
-    except ValueError as exc:
-        raise CLIError(f"--{exc}") from None
+#: The flag of each option the library names by its parameter (see OptionError).
+FLAGS = {"n_folds": "--folds", "max_epochs": "--epochs", "n_per_class": "--n-per-class",
+         "models": "--models", "cv": "--cv", "sizes": "--sizes", "device": "--device",
+         "n_jobs": "--n-jobs", "threads": "--threads", "repeats": "--repeats",
+         "protocol": "--protocol", "data": "--data", "hop": "--hop"}
+
+
+def _as_flag(error):
+    """An OptionError of the library in the words of the command line."""
+    flag = FLAGS.get(error.option, f"--{error.option.replace('_', '-')}")
+    value = ",".join(map(str, error.value)) if isinstance(error.value, (list, tuple)) \
+        else error.value
+    return f"{flag} {value}: {error.problem}"
 
 
 # -- compare -------------------------------------------------------------------------------
@@ -265,7 +291,7 @@ def cmd_compare(args):
         make_protocol,
     )
 
-    _check_data(args.data)
+    parse_data_spec(args.data)
     _check_device(args.device)
     options = dict(models=args.models, n_folds=args.folds, cv=args.cv, max_epochs=args.epochs,
                    n_per_class=args.n_per_class)
@@ -296,7 +322,7 @@ def cmd_datasize(args):
     from .datasize import datasize_experiment
     from .experiments import RunFolderLocked, check_run_options
 
-    _check_data(args.data)
+    parse_data_spec(args.data)
     _check_device(args.device)
     if "o+p" not in args.models:
         raise CLIError("--models must include o+p (the claim is about O-net + P-net)")
@@ -360,10 +386,11 @@ def _train_outputs(names, out):
         if path.suffix.lower() not in MODEL_SUFFIXES:
             raise CLIError(f"--out {out!r}: a model file ends in .skops (safe to share), "
                            f".joblib or .pkl, not {path.suffix or 'no suffix'!r}")
-        if not path.parent.is_dir():
-            raise CLIError(f"--out {out!r}: folder {path.parent} does not exist")
         if path.is_dir():
             raise CLIError(f"--out {out!r}: {path} is a folder")
+        existing = next(p for p in path.parents if p.exists())  # the rest is created
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise CLIError(f"--out {out!r}: {existing} is not a folder that can be written")
     return paths
 
 
@@ -380,8 +407,8 @@ def _validation(y, fraction):
 
 
 def cmd_train(args):
-    outputs = _train_outputs(args.model, args.out)
-    _check_data(args.data)
+    outputs = _train_outputs(args.models, args.out)
+    parse_data_spec(args.data)
     _check_device(args.device)
     from sklearn.pipeline import Pipeline
 
@@ -401,7 +428,7 @@ def cmd_train(args):
         raise CLIError(f"--data {args.data}: the labels {', '.join(clash)} are names of the "
                        f"columns 'skrhythm predict' writes ({', '.join(RESERVED_NAMES)}), so the "
                        "model's predictions could not be written; rename those folders")
-    _say(f"skrhythm train: {', '.join(args.model)} on {description}: {len(y)} tracks, "
+    _say(f"skrhythm train: {', '.join(args.models)} on {description}: {len(y)} tracks, "
          f"{len(classes)} classes")
     few = [f"{c} ({n})" for c, n in zip(classes, counts) if n < FEW_TRACKS]
     if few:
@@ -448,8 +475,6 @@ def _seconds(value):
 
 
 def cmd_predict(args):
-    import warnings
-
     from ._store import atomic_write
     from .audio import AudioDecodeError, find_audio_files
     from .inference import RESERVED_NAMES, RecordingWarning, load_for_prediction, predict_tables
@@ -561,6 +586,21 @@ def _coverage(row):
     return text + (", cropped to --duration" if row["cropped"] else "")
 
 
+@contextmanager
+def _warnings_as_lines(command):
+    """Show warnings as ``skrhythm COMMAND: warning: ...`` lines, without source paths."""
+    previous = warnings.formatwarning
+
+    def line(message, category, filename, lineno, line=None):
+        return f"skrhythm {command}: warning: {message}\n"
+
+    warnings.formatwarning = line  # (what Python shows; recorded warnings stay as they are)
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def main(argv=None):
     """Entry point of the ``skrhythm`` command; returns the exit code."""
     parser = build_parser()
@@ -571,7 +611,8 @@ def main(argv=None):
     from .parallel import workers_die_with_this_process
 
     try:
-        with workers_die_with_this_process():  # a killed command leaves no worker behind
+        # a killed command leaves no worker behind; warnings read as the command's own
+        with workers_die_with_this_process(), _warnings_as_lines(args.command):
             return command(args)
     except Interrupted as exc:
         print(f"skrhythm {args.command}: {exc}", file=sys.stderr)
@@ -579,6 +620,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"skrhythm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OptionError as exc:
+        print(f"skrhythm {args.command}: error: {_as_flag(exc)}", file=sys.stderr)
+        return 1
     except (CLIError, OSError, ValueError, ImportError) as exc:  # FileNotFoundError, ... too
         if debug:
             import traceback

@@ -18,12 +18,14 @@ the picture.
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
+from ._spec import OptionError
 from .experiments import MODELS, make_folds, make_model, make_protocol
 
 __all__ = [
@@ -364,14 +366,25 @@ def _claim_words(report, label):
     return "\n".join(lines)
 
 
-def _largest_sizes(y, folds):
-    """Powers of two from 2 up to the fewest training tracks of a class in any fold."""
+def _checked_sizes(sizes, y, folds):
+    """The training sizes (default: powers of two from 2 up to the fewest training tracks
+    of a class in a fold), refused with :class:`OptionError` when a fold cannot give them."""
     y = np.asarray(y)
-    fewest = min(np.unique(y[train], return_counts=True)[1].min() for train, _ in folds)
-    if fewest < 2:
-        raise ValueError(f"a fold has only {fewest} training track(s) of a class; the "
-                         "data-size experiment needs at least 2 (more data or fewer folds)")
-    return tuple(2 ** k for k in range(1, int(np.log2(fewest)) + 1))
+    counts = [dict(zip(*np.unique(y[train], return_counts=True))) for train, _ in folds]
+    fewest = min(min(c.values()) for c in counts)
+    label = next(str(k) for c in counts for k, v in c.items() if v == fewest)
+    if sizes is None:
+        if fewest < 2:
+            raise OptionError("n_folds", len(folds), f"a fold has only {fewest} training "
+                              f"track(s) of class {label!r}; the data-size experiment needs at "
+                              "least 2 (more data or fewer folds)")
+        return tuple(2 ** k for k in range(1, int(np.log2(fewest)) + 1))
+    if max(sizes) > fewest:
+        raise OptionError("sizes", ",".join(map(str, sizes)),
+                          f"{max(sizes)} tracks per class is more than the training tracks of "
+                          f"class {label!r} in a fold ({fewest}); use at most {fewest} (or "
+                          "more data, or fewer folds)")
+    return tuple(sizes)
 
 
 def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=DEFAULT_MODELS,
@@ -428,9 +441,11 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
         FEATURE_PARAMS,
         _frame,
         _say,
+        check_folds,
         check_run_options,
         comparison_features,
         default_threads,
+        list_data,
         run_folder_lock,
         run_info,
         write_json_atomic,
@@ -445,9 +460,10 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
     parse_data_spec(data)
     check_run_options(device=device, n_jobs=n_jobs, threads=threads)
     if sizes is not None and (not sizes or min(sizes) < 1):
-        raise ValueError(f"sizes={sizes!r}: expected positive numbers of tracks per class")
+        raise OptionError("sizes", sizes, "expected positive numbers of tracks per class")
     if "o+p" not in protocol.models:
-        raise ValueError("models must include 'o+p' (the claim is about O-net + P-net)")
+        raise OptionError("models", ",".join(protocol.models),
+                          "must include o+p (the claim is about O-net + P-net)")
     threads = default_threads(n_jobs, threads)
     say = _say if verbose else (lambda message: None)
     out_dir = Path(out_dir)
@@ -457,11 +473,14 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
                                   f"({out_dir / 'datasize.csv'}); choose another output folder")
         config = run_info(protocol, data=data, seed=seed, device=device, n_jobs=n_jobs,
                           feature_params=FEATURE_PARAMS, threads=threads)
+        listing = list_data(data, n_per_class=protocol.n_per_class, duration=protocol.duration,
+                            seed=seed, n_jobs=n_jobs)
+        check_folds(listing, n_folds=protocol.n_folds, cv=protocol.cv, seed=seed)
+        folds = make_folds(listing.y, listing.groups, protocol.n_folds, protocol.cv, seed)
+        sizes = _checked_sizes(sizes, listing.y, folds)  # before any audio is read
         X, y, groups, description = comparison_features(
             data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache", n_jobs=n_jobs,
-            progress=progress and verbose)
-        if sizes is None:
-            sizes = _largest_sizes(y, make_folds(y, groups, protocol.n_folds, protocol.cv, seed))
+            progress=progress and verbose, listing=listing)
         config.update(experiment="datasize", sizes=sorted(int(n) for n in sizes), hop=hop,
                       data_description=description, n_tracks=len(y))
         say(f"skrhythm datasize: {', '.join(protocol.models)} with "
@@ -472,7 +491,8 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
                                  n_folds=protocol.n_folds, cv=protocol.cv, hop=hop,
                                  max_epochs=protocol.max_epochs,
                                  optimizer_params=protocol.optimizer_params, seed=seed,
-                                 device=device, n_jobs=n_jobs, progress=progress and verbose,
+                                 device=device, n_jobs=n_jobs,
+                                 progress=progress and verbose and sys.stderr.isatty(),
                                  **FEATURE_PARAMS)
         summary = summarize_datasize(table)
         claim = datasize_claim(table)

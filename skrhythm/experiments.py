@@ -30,7 +30,7 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ from ._spec import (
     MODELS,
     PROTOCOLS,
     ModelSpec,
+    OptionError,
     Protocol,
     parse_data_spec,
     run_label,
@@ -58,7 +59,9 @@ from .parallel import limit_torch_threads, workers_die_with_this_process
 __all__ = [
     "MODELS",
     "PROTOCOLS",
+    "DataListing",
     "ModelSpec",
+    "OptionError",
     "Protocol",
     "RunFolderError",
     "RunFolderLocked",
@@ -66,8 +69,10 @@ __all__ = [
     "compare",
     "comparison_features",
     "comparison_statistics",
+    "check_folds",
     "default_threads",
     "git_commit",
+    "list_data",
     "load_data",
     "make_folds",
     "make_model",
@@ -804,25 +809,54 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
     """
     if isinstance(protocol, str):
         if protocol not in PROTOCOLS:
-            raise ValueError(f"protocol={protocol!r}: choose from {', '.join(PROTOCOLS)}")
+            raise OptionError("protocol", protocol, f"choose from {', '.join(PROTOCOLS)}")
         protocol = PROTOCOLS[protocol]
     unknown = [m for m in models or () if m not in MODELS]
     if unknown:
-        raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+        raise OptionError("models", ",".join(models),
+                          f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     if cv not in (None, "stratified", "paper"):
-        raise ValueError(f"cv={cv!r}: choose 'stratified' or 'paper'")
-    for name, value in (("n_folds", n_folds), ("max_epochs", max_epochs),
-                        ("n_per_class", n_per_class)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name}={value!r}: expected a positive integer")
+        raise OptionError("cv", cv, "choose 'stratified' or 'paper'")
+    for name, value, least in (("n_folds", n_folds, 2), ("max_epochs", max_epochs, 1),
+                               ("n_per_class", n_per_class, 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < least):
+            need = ("an integer of at least 2 (cross-validation needs two folds or more)"
+                    if least == 2 else "a positive integer")
+            raise OptionError(name, value, f"expected {need}")
     return replace(protocol, models=tuple(models or protocol.models),
                    n_folds=n_folds or protocol.n_folds, cv=cv or protocol.cv,
                    max_epochs=max_epochs or protocol.max_epochs,
                    n_per_class=n_per_class or protocol.n_per_class)
 
 
-def load_data(data, *, n_per_class, duration, seed, n_jobs=None, progress=False):
-    """Read (or generate) a data set named as ``skrhythm compare --data`` names it.
+@dataclass(frozen=True)
+class DataListing:
+    """A data set as the comparison knows it before reading any audio.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_tracks,)
+        Labels.
+    groups : ndarray or None
+        Tracks of one group (replicas) stay in one fold.
+    tempo : ndarray of shape (n_tracks,)
+        Annotated (or, for the embedded data, true) tempo in bpm; NaN where unknown.
+    description : str
+    audio : callable
+        ``audio(progress)`` gives the waveforms (embedded data, generated
+        then) or the file paths of the tracks.
+    """
+
+    y: np.ndarray
+    groups: np.ndarray | None
+    tempo: np.ndarray
+    description: str
+    audio: object
+
+
+def list_data(data, *, n_per_class, duration, seed, n_jobs=None, tempo_scale=1.0):
+    """List a data set named as ``skrhythm compare --data`` names it, reading no audio.
 
     Parameters
     ----------
@@ -833,6 +867,42 @@ def load_data(data, *, n_per_class, duration, seed, n_jobs=None, progress=False)
         Recipe of the embedded data.
     n_jobs : int or None, default=None
         Tracks of the embedded data rendered in parallel (same data whatever its value).
+    tempo_scale : float, default=1.0
+        The embedded data's tempos times this factor (see ``make_ballroom_like``).
+
+    Returns
+    -------
+    listing : DataListing
+    """
+    kind, path = parse_data_spec(data)
+    if kind == "embedded":
+        from .datasets import make_ballroom_like
+
+        recipe = dict(n_per_class=n_per_class, duration=duration, random_state=seed,
+                      tempo_scale=tempo_scale)
+        bunch = make_ballroom_like(**recipe, render=False)
+
+        def generate(progress):
+            return make_ballroom_like(**recipe, n_jobs=n_jobs, progress=progress).data
+
+        return DataListing(np.asarray(bunch.target), None, bunch.tempo,
+                           f"embedded ({n_per_class} per class)", generate)
+    from . import datasets
+
+    bunch = getattr(datasets, DATA_LOADERS[kind])(path)
+    y = np.asarray(bunch.target)
+    tempo = np.asarray(bunch.get("tempo", np.full(len(y), np.nan)), dtype=float)
+    return DataListing(y, bunch.get("groups"), tempo, f"{kind}:{path.resolve()}",
+                       lambda progress: list(bunch.filenames))
+
+
+def load_data(data, *, n_per_class, duration, seed, n_jobs=None, progress=False):
+    """Read (or generate) a data set named as ``skrhythm compare --data`` names it.
+
+    Parameters
+    ----------
+    data, n_per_class, duration, seed, n_jobs
+        As for :func:`list_data`.
     progress : bool, default=False
         A progress bar while the embedded data are generated.
 
@@ -843,25 +913,28 @@ def load_data(data, *, n_per_class, duration, seed, n_jobs=None, progress=False)
     groups : ndarray or None
     description : str
     """
-    kind, path = parse_data_spec(data)
-    if kind == "embedded":
-        from .datasets import make_ballroom_like
+    listing = list_data(data, n_per_class=n_per_class, duration=duration, seed=seed,
+                        n_jobs=n_jobs)
+    return listing.audio(progress), listing.y, listing.groups, listing.description
 
-        bunch = make_ballroom_like(n_per_class=n_per_class, duration=duration, random_state=seed,
-                                   n_jobs=n_jobs, progress=progress)
-        return bunch.data, np.asarray(bunch.target), None, f"embedded ({n_per_class} per class)"
-    from . import datasets
 
-    bunch = getattr(datasets, DATA_LOADERS[kind])(path)
-    return (list(bunch.filenames), np.asarray(bunch.target), bunch.get("groups"),
-            f"{kind}:{path.resolve()}")
+def check_folds(listing, *, n_folds, cv, seed, repeats=1):
+    """Make every repeat's folds of a listed data set, raising :class:`OptionError` naming
+    ``n_folds`` when the data cannot be split so (before any audio is read)."""
+    for repeat in range(repeats):
+        try:
+            make_folds(listing.y, listing.groups, n_folds, cv, seed, repeat)
+        except ValueError as exc:
+            raise OptionError("n_folds", n_folds,
+                              f"cannot split the {len(listing.y)} tracks so: {exc}") from None
 
 
 def _say(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progress=True):
+def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progress=True,
+                        listing=None):
     """Log-mel features of a comparison's data set, cached in ``cache_dir``.
 
     Files are cached track by track by :class:`skrhythm.LogMelTransformer`
@@ -869,6 +942,8 @@ def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progres
     recipe (tracks per class, duration, seed, skrhythm version and the
     feature settings), so a rerun reads it without generating the audio. A
     damaged entry is computed again, with a warning.
+
+    ``listing`` (:func:`list_data`) spares listing the data again.
 
     Returns
     -------
@@ -903,10 +978,11 @@ def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progres
         if progress:
             _say(f"  generating the embedded data: {8 * protocol.n_per_class} tracks of "
                  f"{protocol.duration:g} s...")
-    inputs, y, groups, description = load_data(data, n_per_class=protocol.n_per_class,
-                                                duration=protocol.duration, seed=seed,
-                                                n_jobs=n_jobs,
-                                                progress=progress and sys.stderr.isatty())
+    if listing is None:
+        listing = list_data(data, n_per_class=protocol.n_per_class, duration=protocol.duration,
+                            seed=seed, n_jobs=n_jobs)
+    inputs = listing.audio(progress and sys.stderr.isatty())
+    y, groups, description = listing.y, listing.groups, listing.description
     transformer = LogMelTransformer(**params, n_jobs=n_jobs,
                                     cache=None if recipe else Path(cache_dir))
     X = _transform_with_bar(transformer, inputs, progress)
@@ -918,9 +994,9 @@ def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progres
 
 def _embedded_problem(X, y, n_per_class, transformer):
     """What makes cached features of the embedded data set implausible, or None."""
-    from .datasets import ballroom_like_labels
+    from .datasets import make_ballroom_like
 
-    expected = ballroom_like_labels(n_per_class)
+    expected = make_ballroom_like(n_per_class, render=False).target
     if y.shape != expected.shape or not np.array_equal(y, expected):
         return f"holds other labels than the embedded data's ({n_per_class} per class)"
     if not isinstance(X, np.ndarray) or X.ndim != 3 or len(X) != len(y):
@@ -1070,6 +1146,10 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
         info = run_info(protocol, data=data, seed=seed, device=device, n_jobs=n_jobs,
                         feature_params=FEATURE_PARAMS, repeats=repeats, threads=threads)
         _check_run_folder(out_dir, info, resume)
+        listing = list_data(data, n_per_class=protocol.n_per_class, duration=protocol.duration,
+                            seed=seed, n_jobs=n_jobs)
+        check_folds(listing, n_folds=protocol.n_folds, cv=protocol.cv, seed=seed,
+                    repeats=repeats)
         say(f"skrhythm compare: protocol {protocol.name!r}: {len(protocol.models)} models, "
             f"{protocol.n_folds} folds ({protocol.cv}) x {repeats} repeat(s), up to "
             f"{protocol.max_epochs} epochs, hops {'/'.join(map(str, protocol.hops))}; "
@@ -1079,7 +1159,7 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
                 "--protocol paper runs the full comparison)")
         X, y, groups, description = comparison_features(
             data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache", n_jobs=n_jobs,
-            progress=progress and verbose)
+            progress=progress and verbose, listing=listing)
         info["data_description"] = description
         info["n_tracks"] = len(y)
         write_json_atomic(out_dir / "config.json", info)
@@ -1107,8 +1187,11 @@ def check_run_options(*, device="cpu", n_jobs=1, threads=None, repeats=1):
     ``device="cuda"`` (or ``"cuda:N"``) is refused when CUDA is not available.
     """
     if not (device in ("cpu", "auto") or str(device).startswith("cuda")):
-        raise ValueError(f"device={device!r}: choose 'cpu', 'cuda' or 'auto'")
-    resolve_device(device)
+        raise OptionError("device", device, "choose 'cpu', 'cuda' or 'auto'")
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise OptionError("device", device, str(exc).split(" requested but ")[-1]) from None
     for name, value, least in (("n_jobs", n_jobs, None), ("threads", threads, 1),
                                ("repeats", repeats, 1)):
         if value is None and name != "repeats":
@@ -1116,7 +1199,7 @@ def check_run_options(*, device="cpu", n_jobs=1, threads=None, repeats=1):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
                 value == 0 if least is None else value < least):
             need = "a non-zero integer" if least is None else "a positive integer"
-            raise ValueError(f"{name}={value!r}: expected {need}")
+            raise OptionError(name, value, f"expected {need}")
 
 
 def default_threads(n_jobs, threads):

@@ -60,7 +60,6 @@ def test_help_lists_every_model_with_examples(capsys):
     (["train", "--out", "m.h5"], "ends in .skops"),
     (["train", "--out", "model"], "not 'no suffix'"),
     (["train", "--model", "onet,pnet", "--out", "m.skops"], "must hold {model}"),
-    (["train", "--out", "no/such/folder/m.skops"], "does not exist"),
     (["train", "--data", "folder:/no/such/dir", "--out", "m.skops"], "does not exist"),
     (["compare", "--data", "folder:/no/such/dir"], "does not exist"),
     (["compare", "--data", "mp3s"], "expected embedded"),
@@ -237,3 +236,78 @@ def test_a_full_disk_when_saving_the_model_names_the_file(dances, tmp_path, caps
     err = capsys.readouterr().err
     assert f"No space left on device): '{out}'" in err and "unexpected" not in err
     assert not list(tmp_path.iterdir())  # no partial model, no temporary file
+
+
+def test_train_creates_the_folders_of_out_as_its_help_shows(dances, tmp_path, monkeypatch,
+                                                            capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--data", f"folder:{dances}", "--models", "tempo,rhythm",
+                     "--out", "models/{model}.skops"]) == 0
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["rhythm.skops",
+                                                                      "tempo.skops"]
+    (tmp_path / "notes.txt").write_text("x")
+    assert cli.main(["train", "--model", "tempo", "--out", "notes.txt/m.skops"]) == 1
+    assert "notes.txt is not a folder that can be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["compare", "datasize", "train"])
+def test_models_and_model_are_both_accepted(command):
+    parser = cli.build_parser()
+    extra = ["--out", "m.skops"] if command == "train" else []
+    for flag in ("--models", "--model"):
+        args = parser.parse_args([command, flag, "o+p,tempo", *extra])
+        assert args.models == ("o+p", "tempo")
+
+
+def test_every_option_says_what_it_does_and_its_default():
+    """``skrhythm train --help`` gave --epochs, --n-per-class and --seed no text."""
+    import argparse
+
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction) or action.dest == "debug":
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest}: no help"
+            if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+                assert "default" in action.help, f"{name} {action.option_strings}: no default"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["compare", "--folds", "1"], "--folds 1: expected an integer of at least 2"),
+    (["compare", "--folds", "50", "--cv", "paper", "--n-per-class", "2"],
+     "--folds 50: cannot split the 16 tracks so"),
+    (["datasize", "--sizes", "1000"],
+     "--sizes 1000: 1000 tracks per class is more than the training tracks of class"),
+    (["datasize", "--folds", "1"], "--folds 1: expected an integer of at least 2"),
+    (["compare", "--models", "onet", "--data", "folder:/no/such"],
+     "--data folder:/no/such: /no/such does not exist"),
+])
+def test_errors_the_data_listing_can_tell_come_before_any_audio_and_name_the_flag(
+        argv, message, tmp_path, monkeypatch, capsys):
+    from skrhythm import features
+    from skrhythm.datasets import _synthetic
+
+    def no_audio(*args, **kwargs):
+        raise AssertionError("audio was generated or decoded before the options were checked")
+
+    monkeypatch.setattr(_synthetic, "_render", no_audio)
+    monkeypatch.setattr(features, "load_audio", no_audio)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*argv, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {message}" in err, err
+    assert "n_folds" not in err and "n_per_class" not in err  # the flags, not parameters
+
+
+def test_warnings_read_as_the_commands_own_lines(dances, tmp_path):
+    """A class of 4 tracks and 5 folds: scikit-learn warns that it is the least populated."""
+    run = subprocess.run(
+        [sys.executable, "-m", "skrhythm.cli", "compare", "--data", f"folder:{dances}",
+         "--models", "tempo", "--folds", "5", "--no-progress", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    err = run.stderr
+    assert "skrhythm compare: warning: The least populated class in y has only 4 members" in err
+    assert "UserWarning" not in err and ".py:" not in err

@@ -260,3 +260,13 @@ def test_write_errors_name_the_file(tmp_path):
     with pytest.raises(OSError, match=rf"cannot write .*'{blocked / 'sub' / 'out.csv'}'"):
         with atomic_write(blocked / "sub" / "out.csv", "w") as f:  # its folder is a file
             f.write("a")
+
+
+def test_progress_bars_only_on_a_terminal(tmp_path, capsys):
+    """Run into a log file (stderr no terminal), datasize drew tqdm bars into it."""
+    from skrhythm import cli
+
+    assert cli.main(["datasize", "--models", "o+p,rhythm", "--sizes", "1,2", "--n-per-class",
+                     "4", "--folds", "2", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "%|" not in err and "\r" not in err and "skrhythm datasize:" in err

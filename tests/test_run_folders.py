@@ -177,12 +177,12 @@ def test_planted_embedded_feature_cache_is_recomputed(run, finished, planted):
 
 
 def test_resume_of_a_finished_run_reads_features_without_generating_data(run, monkeypatch):
-    import skrhythm.datasets
+    from skrhythm.datasets import _synthetic
 
     def fail(*args, **kwargs):
         raise AssertionError("the embedded data were generated again")
 
-    monkeypatch.setattr(skrhythm.datasets, "make_ballroom_like", fail)
+    monkeypatch.setattr(_synthetic, "_render", fail)
     assert resume(run) == 0
 
 

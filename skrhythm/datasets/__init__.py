@@ -12,11 +12,10 @@ GroupKFold: replicas and duplicates share a group) and ``DESCR``.
 from ._ballroom import load_ballroom, load_extended_ballroom
 from ._base import DatasetIntegrityError
 from ._folder import load_audio_folder, load_waveforms, write_audio_folder
-from ._synthetic import ballroom_like_labels, make_ballroom_like
+from ._synthetic import make_ballroom_like
 
 __all__ = [
     "DatasetIntegrityError",
-    "ballroom_like_labels",
     "load_audio_folder",
     "load_ballroom",
     "load_extended_ballroom",

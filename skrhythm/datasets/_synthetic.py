@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ._base import read_index
 
-__all__ = ["ballroom_like_labels", "make_ballroom_like"]
+__all__ = ["make_ballroom_like"]
 
 _STEPS_PER_BEAT = 4  # the pattern grid is in sixteenth notes
 
@@ -410,34 +410,14 @@ def _class_tempi():
     return kept
 
 
-def ballroom_like_labels(n_per_class=10):
-    """The labels :func:`make_ballroom_like` gives for ``n_per_class``, without rendering audio.
-
-    Parameters
-    ----------
-    n_per_class : int, default=10
-
-    Returns
-    -------
-    target : ndarray of str, shape (8 * n_per_class,)
-        Class names, grouped by class in alphabetical order.
-
-    Examples
-    --------
-    >>> ballroom_like_labels(1).tolist()[:3]
-    ['ChaChaCha', 'Jive', 'Quickstep']
-    """
-    if int(n_per_class) != n_per_class or n_per_class < 1:
-        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
-    return np.repeat(sorted(_STYLES), int(n_per_class))
-
-
 def make_ballroom_like(
     n_per_class=10,
     duration=30.0,
     sr=44100,
     random_state=None,
     *,
+    tempo_scale=1.0,
+    render=True,
     n_jobs=None,
     progress=False,
     return_X_y=False,
@@ -464,6 +444,14 @@ def make_ballroom_like(
         Sample rate in Hz (at least 16000, so that hi-hats fit below Nyquist).
     random_state : int, RandomState instance or None, default=None
         Seed; the same seed gives the same data whatever ``n_jobs``.
+    tempo_scale : float, default=1.0
+        Factor on every track's tempo: the same tracks (patterns, sounds,
+        humanisation) played that much faster, e.g. 1.08 for 8 % faster.
+        Only the tempo changes, so the set tests whether a model learned the
+        rhythms or their tempos.
+    render : bool, default=True
+        Render the audio; False gives the labels, tempi and groups alone
+        (``data`` is None), at no cost.
     n_jobs : int or None, default=None
         Tracks rendered in parallel by joblib.
     progress : bool, default=False
@@ -493,7 +481,10 @@ def make_ballroom_like(
     >>> data.data.shape, data.data.dtype, data.target[:3].tolist()
     ((16, 110250), dtype('float32'), ['ChaChaCha', 'ChaChaCha', 'Jive'])
     """
-    target = ballroom_like_labels(n_per_class)
+    if int(n_per_class) != n_per_class or n_per_class < 1:
+        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}")
+    if not tempo_scale > 0:
+        raise ValueError(f"tempo_scale must be > 0, got {tempo_scale!r}")
     if not duration > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
     if int(sr) != sr or sr < 16000:
@@ -502,10 +493,16 @@ def make_ballroom_like(
     names = sorted(_STYLES)
     tempi = _class_tempi()
     seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    target = np.repeat(names, n_per_class)
     tempo_rng = np.random.default_rng(np.random.SeedSequence(seed))
     tempo = np.array([tempo_rng.choice(tempi[name]) for name in target])
-    tempo *= tempo_rng.normal(1.0, 0.01, tempo.size)
+    tempo *= tempo_rng.normal(1.0, 0.01, tempo.size) * tempo_scale
     seeds = np.random.SeedSequence(seed).spawn(target.size)  # one stream per track
+    description = _DESCR.format(n_per_class=n_per_class, duration=duration, sr=sr,
+                                n_tracks=len(target))
+    if not render:
+        return Bunch(data=None, target=target, target_names=np.array(names), tempo=tempo,
+                     groups=np.arange(len(target)), sr=sr, DESCR=description)
     n_samples = int(round(duration * sr))
     # Tracks are copied into X as they come: memory peaks at X plus a few tracks.
     X = np.empty((target.size, n_samples), dtype=np.float32)
@@ -521,14 +518,5 @@ def make_ballroom_like(
             bar.update()
     if return_X_y:
         return X, target
-    return Bunch(
-        data=X,
-        target=target,
-        target_names=np.array(names),
-        tempo=tempo,
-        groups=np.arange(len(target)),
-        sr=sr,
-        DESCR=_DESCR.format(
-            n_per_class=n_per_class, duration=duration, sr=sr, n_tracks=len(target)
-        ),
-    )
+    return Bunch(data=X, target=target, target_names=np.array(names), tempo=tempo,
+                 groups=np.arange(len(target)), sr=sr, DESCR=description)
