@@ -70,6 +70,7 @@ __all__ = [
     "comparison_features",
     "comparison_statistics",
     "check_folds",
+    "class_tempo_ranges",
     "default_threads",
     "git_commit",
     "list_data",
@@ -1172,7 +1173,8 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
         table = summarize(records)
         statistics = comparison_statistics(records) if protocol.n_folds * repeats > 1 else None
         table = write_tables(table, out_dir, info, statistics)
-        write_plots(table, records, out_dir, statistics, data_name=description)
+        write_plots(table, records, out_dir, statistics, data_name=description,
+                    tempo_ranges=class_tempo_ranges(listing.y, listing.tempo))
     say("\n" + markdown_table(table))
     if statistics is not None:
         say("\n" + statistics["claims"]["summary"])
@@ -1346,16 +1348,38 @@ def write_tables(table, out_dir, config, statistics=None):
     return table
 
 
-def write_plots(table, records, out_dir, statistics=None, data_name=None):
+def class_tempo_ranges(y, tempo, low=5, high=95):
+    """``{class: (low, high)}``: percentiles of the known tempi (bpm) of each class's tracks.
+
+    Classes without a known tempo are left out.
+
+    Examples
+    --------
+    >>> class_tempo_ranges(["a", "a", "b"], [100.0, 110.0, float("nan")], 0, 100)
+    {'a': (100.0, 110.0)}
+    """
+    y, tempo = np.asarray(y), np.asarray(tempo, dtype=float)
+    ranges = {}
+    for label in np.unique(y):
+        known = tempo[(y == label) & np.isfinite(tempo)]
+        if known.size:
+            ranges[str(label)] = tuple(float(v) for v in np.percentile(known, [low, high]))
+    return ranges
+
+
+def write_plots(table, records, out_dir, statistics=None, data_name=None, tempo_ranges=None):
     """Write the comparison's plots (PNG and SVG) to ``out_dir``.
 
     ``accuracy_vs_params`` (interval bars from ``statistics`` when given; the
-    poster's published values when ``data_name`` names Ballroom);
-    ``pairwise`` (the paired differences, with ``statistics``);
-    ``confusion_matrix`` of the most accurate CNN (any model if the run has
-    none) over the test folds of the first repeat (each track once);
-    ``filters`` of the first O-net/P-net model the run saved (O-net + P-net
-    preferred), fold named.
+    poster's published values when ``data_name`` names Ballroom; bars of
+    accuracy when no model of the run has a parameter count);
+    ``pairwise`` (the paired differences, with ``statistics``; the colour
+    scale set by the CNNs' differences); ``confusion_matrix`` of the most
+    accurate CNN (any model if the run has none; a tie is named) over the
+    test folds of the first repeat (each track once); ``filters`` of the
+    first O-net/P-net model the run saved (O-net + P-net preferred), fold
+    named, with its pattern filters' periodicity against ``tempo_ranges``
+    (:func:`class_tempo_ranges`).
     """
     import joblib
     import matplotlib
@@ -1374,17 +1398,24 @@ def write_plots(table, records, out_dir, statistics=None, data_name=None):
     intervals = statistics["summary"] if statistics is not None else None
     save_figure(plot_accuracy_vs_params(table, intervals=intervals, reference=ballroom or None,
                                         data_name=data_name), out_dir / "accuracy_vs_params")
+    cnn_names = {m for m in MODELS if MODELS[m].kind != "descriptor"}
     if statistics is not None and len(statistics["pairwise"]):
         save_figure(plot_pairwise(statistics["pairwise"], data_name=data_name,
-                                  alpha=statistics["claims"]["alpha"]), out_dir / "pairwise")
-    cnns = table[table["model"].map(lambda m: MODELS[m].kind != "descriptor")]
+                                  alpha=statistics["claims"]["alpha"], scale_models=cnn_names),
+                    out_dir / "pairwise")
+    cnns = table[table["model"].isin(cnn_names)]
     ranked = cnns if len(cnns) else table
     best = ranked.loc[ranked["accuracy"].idxmax()]
+    tied = [run_label(r.label, r.hop) for r in ranked.itertuples()
+            if np.isclose(r.accuracy, best["accuracy"], rtol=0, atol=1e-12)
+            and (r.model, r.hop) != (best["model"], best["hop"])]
     folds = [r for r in records if r["model"] == best["model"] and (r["hop"] or 0) == best["hop"]
              and not r.get("repeat", 0)]
     y_true = np.concatenate([r["y_true"] for r in folds])
     y_pred = np.concatenate([r["y_pred"] for r in folds])
     what = "most accurate CNN" if len(cnns) else "most accurate model"
+    if tied:
+        what += f" (tied with {', '.join(tied)})"
     save_figure(plot_confusion_matrix(
         y_true, y_pred, title=f"{run_label(best['label'], best['hop'])}, {what}: all test "
         "folds"), out_dir / "confusion_matrix")
@@ -1395,4 +1426,5 @@ def write_plots(table, records, out_dir, statistics=None, data_name=None):
         record = preferred[0]
         save_figure(plot_filters(joblib.load(out_dir / record["model_file"]),
                                  model=run_label(record["label"], record["hop"]),
-                                 fold=record["fold"]), out_dir / "filters")
+                                 fold=record["fold"], tempo_ranges=tempo_ranges),
+                    out_dir / "filters")

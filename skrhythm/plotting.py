@@ -16,6 +16,7 @@ __all__ = [
     "plot_accuracy_vs_params",
     "plot_confusion_matrix",
     "plot_datasize",
+    "filter_periodicity",
     "plot_filters",
     "plot_pairwise",
     "save_figure",
@@ -88,6 +89,8 @@ def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, d
     """
     ax = _axes(ax, (8.5, 5))
     table = table.copy()
+    if all(_no_params(p) for p in table["params"]):
+        return _accuracy_bars(table, ax, intervals, data_name)
     if intervals is not None:
         columns = ["model", "hop", "ci_low", "ci_high"] + ["confidence"] * (
             "confidence" in intervals)
@@ -128,6 +131,34 @@ def plot_accuracy_vs_params(table, ax=None, *, intervals=None, reference=None, d
     return ax
 
 
+def _accuracy_bars(table, ax, intervals, data_name):
+    """Accuracy of models without a parameter count (no CNN in the run): one bar each."""
+    if intervals is not None:
+        table = table.merge(intervals[["model", "hop", "ci_low", "ci_high"]],
+                            on=["model", "hop"], how="left")
+    acc = 100 * table["accuracy"].to_numpy(float)
+    if {"ci_low", "ci_high"} <= set(table.columns):
+        low, high = 100 * table["ci_low"].to_numpy(float), 100 * table["ci_high"].to_numpy(float)
+        bars = "confidence interval (corrected resampled t, Nadeau & Bengio 2003)"
+    else:
+        std = 100 * table["accuracy_std"].to_numpy(float)
+        low, high, bars = acc - std, acc + std, "mean +- 1 standard deviation"
+    err = [acc - np.clip(low, 0, 100), np.clip(high, 0, 100) - acc]
+    labels = [run_label(r.label, r.hop) for r in table.itertuples()]
+    positions = np.arange(len(labels))
+    ax.barh(positions, acc, xerr=err, capsize=3, color=[f"C{i % 10}" for i in positions])
+    ax.set_yticks(positions, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("track accuracy (%)")
+    ax.set_title("Track accuracy (no model with a parameter count in this run)")
+    ax.grid(True, axis="x", alpha=0.3)
+    data = f"Data: {data_name}. " if data_name else ""
+    _caption(ax, f"{data}Bars: {bars}, clipped to 0-100 %. Accuracy against model size needs "
+                 "CNNs in the run.")
+    return ax
+
+
 def _draw_reference(ax, reference, colors):
     """Published values: hollow markers in the colour of the run of the same label and hop."""
     from matplotlib.lines import Line2D
@@ -146,7 +177,7 @@ def _draw_reference(ax, reference, colors):
 
 
 def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=None,
-                  order=None):
+                  order=None, scale_models=None):
     """Matrix of paired accuracy differences, row minus column, significant ones marked.
 
     Parameters
@@ -164,6 +195,11 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
         Model names in the order of the rows and columns (e.g.
         ``list(skrhythm.experiments.MODELS)``), hops of one model
         descending; models not listed follow. Default: order of appearance.
+    scale_models : collection of str or None
+        Models whose differences among themselves set the colour scale (the
+        CNNs, say, whose differences of a few points a baseline's tens would
+        otherwise wash out); larger differences are drawn at the scale's end
+        and bracketed. Default (or fewer than two of them): every pair.
 
     Returns
     -------
@@ -190,14 +226,19 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
         diff[i, j], diff[j, i] = d, -d
         marked[i, j] = marked[j, i] = bool(np.isfinite(p) and p < alpha)
     ax = _axes(ax, (1.1 * n + 3.5, 0.9 * n + 2.5))
-    limit = np.nanmax(np.abs(diff)) if np.isfinite(diff).any() else 1.0
-    image = ax.imshow(diff, cmap="RdBu_r", vmin=-(limit or 1.0), vmax=limit or 1.0)
+    scaled = np.array([k[0] in set(scale_models or ()) for k in keys])
+    block = diff[np.ix_(scaled, scaled)] if scaled.sum() >= 2 else diff
+    limit = (np.nanmax(np.abs(block)) if np.isfinite(block).any() else 0.0) or 1.0
+    image = ax.imshow(np.clip(diff, -limit, limit), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    clipped = False
     for i in range(n):
         for j in range(n):
             if i != j and np.isfinite(diff[i, j]):
                 value = round(diff[i, j], 1) + 0.0  # no "-0.0"
-                ax.text(j, i, f"{value:+.1f}" + ("*" if marked[i, j] else ""),
-                        ha="center", va="center", fontsize=8,
+                text = f"{value:+.1f}" + ("*" if marked[i, j] else "")
+                if abs(diff[i, j]) > limit + 1e-9:
+                    text, clipped = f"[{text}]", True
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
                         color="white" if abs(value) > 0.6 * limit else "black",
                         fontweight="bold" if marked[i, j] else "normal")
     labels = [names[k] for k in keys]
@@ -212,8 +253,11 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
             "p_mcnemar": "McNemar's test, unadjusted",
             "p_mcnemar_holm": "McNemar's test, Holm-adjusted"}.get(p_column, p_column)
     data = f"Data: {data_name}. " if data_name else ""
+    scale = (f" Colour scale: +-{limit:.1f} points, the largest difference among "
+             f"{'the CNNs' if scaled.sum() >= 2 else 'the models'}"
+             + ("; [bracketed] cells lie beyond it." if clipped else ".")) if scale_models else ""
     _caption(ax, f"{data}Mean over {int(table['folds'].max())} shared folds; "
-                 f"* and bold: {test} p < {alpha}.")
+                 f"* and bold: {test} p < {alpha}.{scale}")
     return ax
 
 
@@ -225,17 +269,83 @@ def _net_name(classifier, module):
     return type(module).__name__
 
 
+def _learned_filters(classifier, max_per_length=None):
+    """``[(length, weights)]`` of a fitted O-net/P-net's filters, sorted by length."""
+    module = getattr(getattr(classifier, "net_", None), "module_", classifier)
+    bank = getattr(module, "filterbank", None)
+    if bank is None:
+        raise TypeError(f"expected a fitted MusicCNNClassifier or MusicCNN, got {type(classifier)}")
+    filters = [(n, w) for n, weights in zip(bank.lengths, bank.weights)
+               for w in weights.detach().cpu().numpy()[:max_per_length]]
+    return module, sorted(filters, key=lambda item: item[0])
+
+
+def filter_periodicity(classifier, bpm=None, *, frame_rate=44100 / 1024, min_length=None):
+    """What tempo each long learned filter responds to: its magnitude spectrum in bpm.
+
+    A filter spanning several beats that has learned a tempo repeats every
+    beat: its spectrum peaks at that tempo. Each filter's taps, less their
+    mean, are transformed at the frequencies of ``bpm`` (a beat per
+    ``60 / bpm`` seconds at ``frame_rate`` frames per second) and scaled to
+    a maximum of 1.
+
+    Parameters
+    ----------
+    classifier : MusicCNNClassifier or skrhythm.nn.MusicCNN
+        Fitted classifier or its torch module.
+    bpm : array-like or None
+        Tempi at which to evaluate (default 40 to 300 bpm by 1).
+    frame_rate : float, default=44100/1024
+    min_length : int or None
+        Shortest filter included (default: a beat at 60 bpm, 43 frames of the
+        paper's features: shorter ones cannot tell such tempi apart).
+
+    Returns
+    -------
+    lengths : ndarray of int, shape (n_filters,)
+    bpm : ndarray of shape (n_bpm,)
+    magnitude : ndarray of shape (n_filters, n_bpm)
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skrhythm.nn import MusicCNN
+    >>> net = MusicCNN(8, 2, n_onet=0, pnet_lengths=(86,))
+    >>> taps = np.zeros(86); taps[::43] = 1.0  # a beat every second: 60 bpm at 43 fps
+    >>> with torch.no_grad():
+    ...     net.filterbank.weight[:] = torch.as_tensor(taps)
+    >>> lengths, bpm, magnitude = filter_periodicity(net, frame_rate=43.0)
+    >>> float(bpm[magnitude[0].argmax()])
+    60.0
+    """
+    _, filters = _learned_filters(classifier)
+    bpm = np.arange(40.0, 301.0) if bpm is None else np.asarray(bpm, dtype=float)
+    min_length = int(round(frame_rate)) if min_length is None else min_length
+    filters = [(n, w) for n, w in filters if n >= min_length]
+    magnitude = np.zeros((len(filters), bpm.size))
+    cycles_per_frame = bpm / 60.0 / frame_rate
+    for i, (n, w) in enumerate(filters):
+        basis = np.exp(-2j * np.pi * np.outer(np.arange(n), cycles_per_frame))
+        spectrum = np.abs((w - w.mean()) @ basis)
+        magnitude[i] = spectrum / (spectrum.max() or 1.0)
+    return np.array([n for n, _ in filters], dtype=int), bpm, magnitude
+
+
 def plot_filters(classifier, ax=None, max_per_length=None, *, frame_rate=44100 / 1024,
-                 tempo=120.0, model=None, fold=None):
-    """The learned 1-by-n filters of a fitted O-net/P-net as images over time.
+                 tempo=120.0, model=None, fold=None, tempo_ranges=None):
+    """The learned 1-by-n filters of a fitted O-net/P-net, and the tempi they respond to.
 
     Each filter is one image row (normalised to its largest magnitude; red
     positive, blue negative, blank past its length), sorted by length. A
     new figure gets one panel for the short filters (up to 43 frames, a
     beat at 60 bpm: the O-net's onset scale) and one for the longer ones
     (the P-net's pattern scale), each with the time axis in seconds (bottom)
-    and in beats at ``tempo`` (top). A given ``ax`` receives all filters in
-    one image.
+    and in beats at ``tempo`` (top), and a third panel with the long
+    filters' periodicity (:func:`filter_periodicity`) on a tempo axis, the
+    training classes' tempo ranges marked: a filter whose periodicity peaks
+    within one class's range has learned that class's tempo, one without a
+    peak there a pattern. A given ``ax`` receives all filters' weights in one
+    image.
 
     Parameters
     ----------
@@ -253,6 +363,10 @@ def plot_filters(classifier, ax=None, max_per_length=None, *, frame_rate=44100 /
         ``n_onet``/``n_pnet``).
     fold : int or None
         Cross-validation fold the model was fitted on, named in the title.
+    tempo_ranges : dict or None
+        ``{class: (low, high)}`` tempo ranges (bpm) of the training classes,
+        marked on the periodicity panel (e.g. the 5th to 95th percentile of
+        the annotated tempi; :func:`skrhythm.experiments.class_tempo_ranges`).
 
     Returns
     -------
@@ -261,37 +375,59 @@ def plot_filters(classifier, ax=None, max_per_length=None, *, frame_rate=44100 /
     """
     import matplotlib.pyplot as plt
 
-    module = getattr(getattr(classifier, "net_", None), "module_", classifier)
-    bank = getattr(module, "filterbank", None)
-    if bank is None:
-        raise TypeError(f"expected a fitted MusicCNNClassifier or MusicCNN, got {type(classifier)}")
-    filters = [(n, w) for n, weights in zip(bank.lengths, bank.weights)
-               for w in weights.detach().cpu().numpy()[:max_per_length]]
-    filters.sort(key=lambda item: item[0])
+    module, filters = _learned_filters(classifier, max_per_length)
     if ax is None:
         groups = [g for g in ([f for f in filters if f[0] <= 43], [f for f in filters if f[0] > 43])
                   if g]
-        ratios = [max(n for n, _ in g) for g in groups]
-        fig, axes = plt.subplots(1, len(groups), figsize=(5 + 0.03 * sum(ratios), 6),
+        ratios = [max(max(n for n, _ in g), 60) for g in groups]
+        periodic = filter_periodicity(module, frame_rate=frame_rate)
+        if len(periodic[0]):
+            ratios.append(150)
+        fig, axes = plt.subplots(1, len(ratios), figsize=(6 + 0.03 * sum(ratios), 6),
                                  layout="constrained", squeeze=False,
-                                 gridspec_kw={"width_ratios": [max(r, 60) for r in ratios]})
+                                 gridspec_kw={"width_ratios": ratios})
         axes = list(axes[0])
     else:
-        groups, axes, fig = [filters], [ax], ax.figure
+        groups, axes, fig, periodic = [filters], [ax], ax.figure, None
     image = None
     for panel, group in zip(axes, groups):
         image = _filter_image(panel, group, frame_rate, tempo)
-    fig.colorbar(image, ax=axes, label="weight (each filter scaled to its maximum)", shrink=0.6)
+    fig.colorbar(image, ax=axes[:len(groups)], label="weight (each filter scaled to its maximum)",
+                 shrink=0.6, location="left")
+    if periodic is not None and len(periodic[0]):
+        _periodicity_image(axes[-1], *periodic, tempo_ranges)
     name = model or _net_name(classifier, module)
     where = f", fold {fold}" if fold is not None else ""
     title = f"Learned 1-by-n filters: {name}{where}"
     if len(axes) > 1:
         fig.suptitle(title)
-        axes[0].set_title("onset scale (n <= 43 frames)", fontsize=9)
-        axes[1].set_title("pattern scale (n > 43 frames)", fontsize=9)
+        for panel, group in zip(axes, groups):
+            panel.set_title("onset scale (n <= 43 frames)" if group[-1][0] <= 43
+                            else "pattern scale (n > 43 frames)", fontsize=9)
     else:
         axes[0].set_title(title)
     return axes[0]
+
+
+def _periodicity_image(ax, lengths, bpm, magnitude, tempo_ranges):
+    ax.imshow(magnitude, aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest",
+              extent=(bpm[0], bpm[-1], len(lengths), 0))
+    ax.scatter(bpm[magnitude.argmax(axis=1)], np.arange(len(lengths)) + 0.5, s=8,
+               color="cyan", label="each filter's peak")
+    for i, (label, (low, high)) in enumerate(sorted((tempo_ranges or {}).items(),
+                                                    key=lambda item: item[1][0])):
+        ax.axvspan(low, high, color=f"C{i % 10}", alpha=0.25, lw=0)
+        ax.annotate(str(label), ((low + high) / 2, 0), xycoords=("data", "axes fraction"),
+                    xytext=(0, -3), textcoords="offset points", rotation=90, ha="center",
+                    va="top", fontsize=7, color="white")
+    starts = [i for i, n in enumerate(lengths) if i == 0 or n != lengths[i - 1]]
+    step = max(1, len(starts) // 12)
+    ax.set_yticks([s + 0.5 for s in starts[::step]],
+                  [f"n={lengths[s]}" for s in starts[::step]], fontsize=7)
+    ax.set_xlabel("tempo (bpm)")
+    ax.set_title("periodicity of the pattern-scale filters", fontsize=9)
+    ranges = ("; shaded: the training classes' tempo ranges" if tempo_ranges else "")
+    _caption(ax, f"Magnitude spectrum of each filter (mean removed, scaled to 1){ranges}.")
 
 
 def _filter_image(ax, filters, frame_rate, tempo):

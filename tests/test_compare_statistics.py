@@ -2,6 +2,7 @@
 
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,7 +73,28 @@ def test_claim_one_is_judged_on_the_cnns(tmp_path, monkeypatch):
     # The confusion matrix is the best CNN's, even where the descriptor is more accurate.
     cnns = result.table[result.table["model"] != "rhythm"]
     best = cnns.loc[cnns["accuracy"].idxmax()]
-    assert titles == [f"{best['label']} (hop 250), most accurate CNN: all test folds"]
+    tied = [f"{r.label} (hop 250)" for r in cnns.itertuples()
+            if r.accuracy == best["accuracy"] and r.model != best["model"]]
+    tie = f" (tied with {', '.join(tied)})" if tied else ""
+    assert titles == [f"{best['label']} (hop 250), most accurate CNN{tie}: all test folds"]
+
+
+def test_a_tie_for_the_most_accurate_cnn_is_named(tmp_path, monkeypatch):
+    """The quick start's P-net and O-net + P-net both reached 94.79 %: one was named best."""
+    from skrhythm import plotting
+
+    titles = []
+    monkeypatch.setattr(plotting, "plot_confusion_matrix",
+                        lambda *a, **k: titles.append(k["title"]) or plt.subplots()[1])
+    records = [{"model": m, "label": label, "hop": 250, "repeat": 0, "fold": f,
+                "y_true": ["a", "b"], "y_pred": ["a", "a"]}
+               for m, label in (("pnet", "P-net"), ("o+p", "O-net + P-net")) for f in (0, 1)]
+    table = pd.DataFrame([{"model": m, "label": label, "hop": 250, "params": 1.0,
+                           "accuracy": 0.5, "accuracy_std": 0.0, "folds": 2, "repeats": 1}
+                          for m, label in (("pnet", "P-net"), ("o+p", "O-net + P-net"))])
+    experiments.write_plots(table, records, tmp_path)
+    assert titles == ["P-net (hop 250), most accurate CNN (tied with O-net + P-net (hop 250)): "
+                      "all test folds"]
 
 
 def test_markdown_intervals_are_clipped_to_percentages():

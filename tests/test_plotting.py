@@ -143,12 +143,15 @@ def test_confusion_matrix_shows_counts_and_labels():
 def test_filters_one_image_per_scale(n_onet, n_pnet, panels):
     module = MusicCNN(40, 3, n_onet=n_onet, n_pnet=n_pnet)
     ax = plot_filters(module, model="my net", fold=2)
-    axes = [a for a in ax.figure.axes if any(isinstance(c, AxesImage) for c in a.get_children())]
+    images = [a for a in ax.figure.axes if any(isinstance(c, AxesImage) for c in a.get_children())]
+    axes = [a for a in images if a.get_xlabel() == "time (s)"]
     assert len(axes) == panels
+    periodicity = [a for a in images if a.get_xlabel() == "tempo (bpm)"]
+    assert len(periodicity) == (n_pnet > 0)  # the P-net's filters span beats
     rows = sum(next(c for c in a.get_children() if isinstance(c, AxesImage)).get_array().shape[0]
                for a in axes)
     assert rows == 40 * n_onet + 35 * n_pnet
-    title = ax.figure._suptitle.get_text() if panels > 1 else ax.get_title()
+    title = ax.figure._suptitle.get_text() if len(images) > 1 else ax.get_title()
     assert title == "Learned 1-by-n filters: my net, fold 2"
     assert all(a.get_xlabel() == "time (s)" for a in axes)
     top = [c for a in axes for c in a.child_axes]
@@ -182,3 +185,59 @@ def test_save_figure_writes_every_format(tmp_path):
     paths = save_figure(ax, tmp_path / "cm")
     assert [p.suffix for p in paths] == [".png", ".svg"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_periodicity_shows_which_tempo_each_filter_learned():
+    import torch
+
+    from skrhythm.plotting import filter_periodicity
+
+    module = MusicCNN(8, 2, n_onet=1, n_pnet=1, pnet_lengths=(100, 200))
+    with torch.no_grad():  # pattern filters: a tap every 20 frames (129 bpm), every 36 (72)
+        for w, period in zip(module.filterbank.weights[-2:], (20, 36)):
+            w.zero_()
+            w[0, ::period] = 1.0
+    lengths, bpm, magnitude = filter_periodicity(module)
+    assert lengths.tolist() == [100, 200]  # the O-net's are shorter than a beat at 60 bpm
+    peaks = bpm[magnitude.argmax(axis=1)]
+    frame_rate = 44100 / 1024
+    # (a 1-bpm grid; five taps make a broad peak)
+    np.testing.assert_allclose(peaks, [60 * frame_rate / 20, 60 * frame_rate / 36], atol=1.5)
+    assert magnitude.max(axis=1).tolist() == [1.0, 1.0]
+    ax = plot_filters(module, tempo_ranges={"Waltz": (82, 90), "Samba": (93, 104)})
+    panel = next(a for a in ax.figure.axes if a.get_xlabel() == "tempo (bpm)")
+    spans = [pt for pt in panel.patches]
+    assert len(spans) == 2
+    assert {t.get_text() for t in panel.texts} >= {"Waltz", "Samba"}
+    assert "training classes' tempo ranges" in " ".join(_texts(panel))
+    dots = panel.collections[0].get_offsets()[:, 0]
+    np.testing.assert_allclose(dots, peaks)
+
+
+def test_pairwise_colour_scale_follows_the_cnns():
+    """A tempo baseline 26 points behind washed out the CNNs' +-4 (every cell pale)."""
+    rows = []
+    for a, b, d in (("onet", "pnet", -0.04), ("onet", "tempo", 0.26), ("pnet", "tempo", 0.30)):
+        rows.append({"model_a": a, "hop_a": 250 if a != "tempo" else 0, "label_a": a,
+                     "model_b": b, "hop_b": 250 if b != "tempo" else 0, "label_b": b,
+                     "difference": d, "p_holm": 0.5, "folds": 3})
+    table = pd.DataFrame(rows)
+    ax = plot_pairwise(table, scale_models={"onet", "pnet"})
+    image = next(c for c in ax.get_children() if isinstance(c, AxesImage))
+    assert image.norm.vmax == pytest.approx(4.0) and image.norm.vmin == pytest.approx(-4.0)
+    texts = _texts(ax)
+    assert "[+26.0]" in texts and "-4.0" in texts  # beyond the scale: bracketed
+    assert "+-4.0 points, the largest difference among the CNNs" in " ".join(texts)
+    whole = plot_pairwise(table)
+    assert next(c for c in whole.get_children()
+                if isinstance(c, AxesImage)).norm.vmax == pytest.approx(30.0)
+
+
+def test_accuracy_without_any_parameter_count_is_drawn_as_bars():
+    records = [r for r in _records() if r["model"] == "rhythm"]
+    records += [{**r, "model": "tempo", "label": "Tempo only + SVM"} for r in records]
+    ax = plot_accuracy_vs_params(_summarize_like(records))
+    assert len(ax.patches) == 2 and ax.get_xlabel() == "track accuracy (%)"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Rhythm descriptor + SVM",
+                                                           "Tempo only + SVM"]
+    assert "no model with a parameter count" in ax.get_title()
