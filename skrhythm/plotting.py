@@ -416,16 +416,18 @@ def _periodicity_image(ax, lengths, bpm, magnitude, tempo_ranges):
                color="cyan", label="each filter's peak")
     for i, (label, (low, high)) in enumerate(sorted((tempo_ranges or {}).items(),
                                                     key=lambda item: item[1][0])):
-        ax.axvspan(low, high, color=f"C{i % 10}", alpha=0.25, lw=0)
-        ax.annotate(str(label), ((low + high) / 2, 0), xycoords=("data", "axes fraction"),
-                    xytext=(0, -3), textcoords="offset points", rotation=90, ha="center",
-                    va="top", fontsize=7, color="white")
+        color = f"C{i % 10}"
+        ax.axvspan(low, high, facecolor=color, alpha=0.35, edgecolor=color, lw=1.5)
+        ax.annotate(str(label), ((low + high) / 2, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(0, 3), textcoords="offset points", rotation=90, ha="center",
+                    va="bottom", fontsize=7, color=color)
     starts = [i for i, n in enumerate(lengths) if i == 0 or n != lengths[i - 1]]
     step = max(1, len(starts) // 12)
     ax.set_yticks([s + 0.5 for s in starts[::step]],
                   [f"n={lengths[s]}" for s in starts[::step]], fontsize=7)
     ax.set_xlabel("tempo (bpm)")
-    ax.set_title("periodicity of the pattern-scale filters", fontsize=9)
+    ax.set_title("periodicity of the pattern-scale filters", fontsize=9,
+                 pad=60 if tempo_ranges else 6)
     ranges = ("; shaded: the training classes' tempo ranges" if tempo_ranges else "")
     _caption(ax, f"Magnitude spectrum of each filter (mean removed, scaled to 1){ranges}.")
 

@@ -188,3 +188,20 @@ def test_progress_in_a_terminal_shows_fits_epochs_and_scores(monkeypatch, tmp_pa
     import joblib
 
     assert joblib.load(models[0]).callbacks is None
+
+
+def test_kernels_are_prepared_before_any_fit_is_timed(tmp_path, monkeypatch):
+    """The one-off numba compile made the first fit's time (and so the ETA) 30 s too long."""
+    from skrhythm.nn import _fast_filterbank
+
+    calls = []
+    prepare, run_fold = _fast_filterbank.prepare_kernels, experiments._run_fold
+    monkeypatch.setattr(_fast_filterbank, "prepare_kernels",
+                        lambda **kw: (calls.append("prepare"), prepare(**kw))[1])
+    monkeypatch.setattr(experiments, "_run_fold",
+                        lambda *a, **kw: (calls.append("fit"), run_fold(*a, **kw))[1])
+    X, y = np.zeros((8, 4, 300), np.float32), np.arange(8) % 2
+    protocol = experiments.make_protocol("quick", models=("onet", "tempo"), n_folds=2,
+                                         max_epochs=1)
+    experiments.run_comparison(X, y, protocol=protocol, out_dir=tmp_path, progress=False)
+    assert calls[0] == "prepare" and calls.count("prepare") == 1 and calls.count("fit") == 4
