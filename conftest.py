@@ -16,8 +16,9 @@ if not torch.cuda.is_available():
 
 # The Triton modules cannot be imported for their doctests without a Triton the kernels
 # can use (the gpu extra; an older one lacks triton.knobs).
-from skrhythm.nn.filterbank import triton_available  # noqa: E402
+from skrhythm.nn._kernels import triton_available  # noqa: E402
 
 collect_ignore = []
 if not triton_available():
-    collect_ignore += [str(p) for p in Path(__file__).parent.glob("skrhythm/nn/_triton_*.py")]
+    kernels = Path(__file__).parent / "skrhythm" / "nn" / "_kernels"
+    collect_ignore += [str(p) for p in kernels.glob("_triton*.py")]

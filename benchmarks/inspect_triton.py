@@ -43,7 +43,7 @@ if os.environ.pop("TRITON_INTERPRET", None):  # Triton compiles only without its
 
 import triton  # noqa: E402
 
-from skrhythm.nn._triton_filterbank import FORWARD_TILES, compile_forward  # noqa: E402
+from skrhythm.nn._kernels._triton import FORWARD_TILES, compile_forward  # noqa: E402
 from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS  # noqa: E402
 
 N_BANDS, PATCH = 40, 250

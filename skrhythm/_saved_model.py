@@ -51,6 +51,7 @@ from ._prediction import (
     track_proba,
 )
 from ._skops_schema import SchemaError, SkopsObject, read_schema
+from .nn._kernels import IMPLEMENTATIONS
 
 __all__ = ["SavedCNN", "read_saved_cnn"]
 
@@ -58,7 +59,6 @@ _PIPELINE = "sklearn.pipeline.Pipeline"
 _LOGMEL = "skrhythm.features.LogMelTransformer"
 _CNN = "skrhythm.classifier.MusicCNNClassifier"
 _COMPRESSIONS = ("log10", "db", "none")
-_IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
 
 
 class SavedCNN:
@@ -205,7 +205,7 @@ def _valid(logmel, cnn):
         isinstance(logmel.get("window"), str)
         and logmel.get("compression") in _COMPRESSIONS
         and cnn.get("aggregate") in ("vote", "mean")
-        and cnn.get("filterbank") in _IMPLEMENTATIONS
+        and cnn.get("filterbank") in IMPLEMENTATIONS
         and cnn.get("n_features_in_") == cnn["n_bands_in_"] == logmel["n_mels"]
         and cnn["n_onet"] + cnn["n_pnet"] > 0
     )

@@ -16,7 +16,7 @@ from ._cnn_base import (
 )
 from ._docstring import fill_doc
 from ._limits import MUSICCNN_BOUNDS, lengths_problem
-from .nn import filterbank as nn_filterbank
+from .nn import _kernels
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
 # The base and its helpers live in skrhythm._cnn_base; they stay importable from
@@ -109,7 +109,7 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
         "onet_lengths": [tuple, list],
         "pnet_lengths": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "filterbank": [StrOptions(set(nn_filterbank.IMPLEMENTATIONS))],
+        "filterbank": [StrOptions(set(_kernels.IMPLEMENTATIONS))],
     }
 
     def _validate_params(self):
@@ -193,11 +193,11 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
             implementation=self.filterbank,
         )
         on_cuda = torch.device(self.device_).type == "cuda"
-        if on_cuda and self.filterbank == "auto" and (
-            module.filterbank.resolved_implementation(self.device_) == "reference"
+        if on_cuda and self.filterbank == _kernels.AUTO and (
+            module.filterbank.resolved_implementation(self.device_) == _kernels.REFERENCE
         ):
             warnings.warn(
-                f"{nn_filterbank.triton_missing()}, so on {self.device_!r} the filter bank "
+                f"{_kernels.triton_missing()}, so on {self.device_!r} the filter bank "
                 "runs its conv2d reference, which trains 8 to 22 times slower than the Triton "
                 "kernels (README, 'On a GPU'); the results agree within float tolerance. "
                 "Install Triton 3.4 or later (pip install \"triton>=3.4\"; the Linux CUDA wheels "

@@ -440,7 +440,7 @@ def cmd_train(args):
     del inputs
     valid = _validation(y, args.valid)
     if args.device == "cpu" and any(MODELS[name].kind == "musiccnn" for name in outputs):
-        from .nn._fast_filterbank import prepare_kernels
+        from .nn._kernels._numba import prepare_kernels
 
         prepare_kernels(notify=lambda message: _say(f"  {message}..."))
     for name, path in outputs.items():
@@ -486,7 +486,7 @@ def cmd_predict(args):
     files = find_audio_files(args.files)  # names the argument that matches nothing
     model = load_for_prediction(args.model, trusted=args.trusted)
     if _uses_cpu_kernels(model):
-        from .nn._fast_filterbank import prepare_kernels
+        from .nn._kernels._numba import prepare_kernels
 
         prepare_kernels(training=False, notify=lambda message: _say(f"{message}..."))
     try:
@@ -532,8 +532,11 @@ def _uses_cpu_kernels(model):
     if cnn is None:
         cnn = getattr(getattr(model[-1], "net_", None), "module_", None)
     bank = getattr(cnn, "filterbank", None)
-    return bank is not None and bank.resolved_implementation(
-        next(bank.parameters()).device) == "fast"
+    if bank is None:
+        return False
+    from .nn._kernels import FAST
+
+    return bank.resolved_implementation(next(bank.parameters()).device) == FAST
 
 
 def _check_output_file(option, name, suffixes):

@@ -542,7 +542,7 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
     n_jobs = _jobs_for_device(n_jobs, device)
     if resolve_device(device) == "cpu" and any(MODELS[t[0]].kind == "musiccnn" for t in tasks):
         # compiled once here (and cached for the workers): no fit's time holds the compile
-        from .nn._fast_filterbank import prepare_kernels
+        from .nn._kernels._numba import prepare_kernels
 
         prepare_kernels(notify=_say if progress else None)
     display = _FitProgress(tasks, len(records), protocol, X.shape[2], n_jobs, progress)

@@ -15,7 +15,7 @@ from skrhythm import LogMelTransformer, MusicCNNClassifier
 from skrhythm._prediction import patch_starts
 from skrhythm.classifier import majority_vote
 from skrhythm.nn import MusicCNN
-from skrhythm.nn.filterbank import triton_available, triton_missing
+from skrhythm.nn._kernels import triton_available, triton_missing
 from skrhythm.nn.layers import BatchInvariantLinear
 from skrhythm.training import PaperLRSchedule, PatchDataset
 
@@ -279,7 +279,7 @@ def test_cuda_device_this_machine_lacks_is_clear(monkeypatch):
 
 def test_cuda_without_triton_warns_of_the_slow_reference(monkeypatch):
     # the module is built for a CUDA device that need not exist: no tensor goes there
-    import skrhythm.nn.filterbank as filterbank
+    import skrhythm.nn._kernels as filterbank
 
     def build(**params):
         clf = MusicCNNClassifier(**SMALL, **params)
@@ -353,7 +353,7 @@ def test_triton_dense_rows_do_not_depend_on_their_neighbours(n_in, n_out, dtype)
     """The CUDA path of the layer in evaluation mode (here in Triton's interpreter):
     the float64 product within the worst-case rounding of an n-term sum, and each row
     bitwise the same alone, in a batch, in another order."""
-    from skrhythm.nn._triton_dense import linear_rows
+    from skrhythm.nn._kernels._triton_dense import linear_rows
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     gen = torch.Generator().manual_seed(n_in)
@@ -375,7 +375,7 @@ def test_triton_dense_rows_do_not_depend_on_their_neighbours(n_in, n_out, dtype)
 def test_dense_layer_on_cuda_takes_the_rows_kernel(monkeypatch):
     """In evaluation mode without gradients, the layer on CUDA runs linear_rows (its
     output then equals that kernel's, rows independent); with gradients it does not."""
-    import skrhythm.nn._triton_dense as triton_dense
+    import skrhythm.nn._kernels._triton_dense as triton_dense
 
     calls, linear_rows = [], triton_dense.linear_rows
     monkeypatch.setattr(triton_dense, "linear_rows",
@@ -391,7 +391,7 @@ def test_dense_layer_on_cuda_takes_the_rows_kernel(monkeypatch):
 
 @pytest.mark.skipif(not triton_available(), reason=f"{triton_missing()} (the gpu extra)")
 def test_triton_dense_refuses_what_it_does_not_compute():
-    from skrhythm.nn._triton_dense import linear_rows
+    from skrhythm.nn._kernels._triton_dense import linear_rows
 
     w, b = torch.randn(3, 5), torch.randn(3)
     with pytest.raises(ValueError, match=r"shape \(batch, 5\)"):

@@ -192,7 +192,7 @@ def test_progress_in_a_terminal_shows_fits_epochs_and_scores(monkeypatch, tmp_pa
 
 def test_kernels_are_prepared_before_any_fit_is_timed(tmp_path, monkeypatch):
     """The one-off numba compile made the first fit's time (and so the ETA) 30 s too long."""
-    from skrhythm.nn import _fast_filterbank
+    from skrhythm.nn._kernels import _numba as _fast_filterbank
 
     calls = []
     prepare, run_fold = _fast_filterbank.prepare_kernels, experiments._run_fold

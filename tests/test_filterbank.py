@@ -18,19 +18,14 @@ import numpy as np
 import pytest
 import torch
 
-from skrhythm.nn._fast_filterbank import (
+from skrhythm.nn._kernels import IMPLEMENTATIONS, triton_available, triton_missing
+from skrhythm.nn._kernels._numba import (
     _TILE,
     _correlate_plain,
     _correlate_scan,
     pooled_correlation,
 )
-from skrhythm.nn.filterbank import (
-    IMPLEMENTATIONS,
-    FilterBank1xN,
-    n_subbands,
-    triton_available,
-    triton_missing,
-)
+from skrhythm.nn.filterbank import FilterBank1xN, n_subbands
 from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
 CUDA = torch.cuda.is_available()
@@ -282,7 +277,7 @@ def test_gradcheck_float64():
 
 @needs_triton
 def test_triton_gradcheck_float64():
-    from skrhythm.nn._triton_filterbank import pooled_correlation as triton_pooled
+    from skrhythm.nn._kernels._triton import pooled_correlation as triton_pooled
 
     device = "cuda" if CUDA else "cpu"
     gen = torch.Generator().manual_seed(5)
@@ -301,7 +296,7 @@ def test_triton_gradcheck_float64():
 @needs_triton
 def test_every_tuned_triton_tile_gives_the_same_maxima():
     """The autotuner may pick any tile shape on a GPU: each must give the numba result."""
-    from skrhythm.nn import _triton_filterbank as tfb
+    from skrhythm.nn._kernels import _triton as tfb
 
     device = "cuda" if CUDA else "cpu"
     lengths = np.repeat(np.array([3, 8, 20, 33], np.int64), [5, 3, 9, 1])
@@ -351,7 +346,7 @@ def test_auto_selects_by_device(monkeypatch):
 
 
 def test_auto_picks_triton_on_cuda(monkeypatch):
-    import skrhythm.nn.filterbank as filterbank
+    import skrhythm.nn._kernels as filterbank
 
     bank = FilterBank1xN((3,), (2,), 4)
     assert bank.resolved_implementation("cpu") == "fast"
@@ -365,7 +360,7 @@ def test_auto_picks_triton_on_cuda(monkeypatch):
 @pytest.fixture
 def fresh_triton_check():
     """``triton_missing`` looks Triton up again now, and again after the test."""
-    import skrhythm.nn.filterbank as filterbank
+    import skrhythm.nn._kernels as filterbank
 
     filterbank.triton_missing.cache_clear()
     yield filterbank
@@ -424,8 +419,8 @@ def test_every_triton_kernel_launches_on_the_device_of_its_input(monkeypatch):
     launch (forward, both gradients, the dense layer's) runs under ``launching_on`` its
     input, which on CUDA makes the input's device current (e.g. ``cuda:1``), and asks for
     fused multiply-adds (``OPTIONS``), which Triton 3.10 no longer makes by default."""
-    from skrhythm.nn import _triton_compile, _triton_dense
-    from skrhythm.nn import _triton_filterbank as tfb
+    from skrhythm.nn._kernels import _triton as tfb
+    from skrhythm.nn._kernels import _triton_compile, _triton_dense
 
     assert isinstance(_triton_compile.launching_on(torch.zeros(1)), contextlib.nullcontext)
     if CUDA:
@@ -466,7 +461,7 @@ def test_every_triton_kernel_launches_on_the_device_of_its_input(monkeypatch):
 
 @needs_triton
 def test_triton_needs_cuda_or_interpreter(monkeypatch):
-    import skrhythm.nn._triton_filterbank as triton_filterbank
+    import skrhythm.nn._kernels._triton as triton_filterbank
 
     monkeypatch.setattr(triton_filterbank, "interpreted", lambda: False)
     bank = FilterBank1xN((3,), (2,), 4, implementation="triton")
@@ -478,7 +473,7 @@ def test_triton_needs_cuda_or_interpreter(monkeypatch):
 def test_compile_forward_refuses_the_interpreter(monkeypatch):
     import triton
 
-    import skrhythm.nn._triton_filterbank as triton_filterbank
+    import skrhythm.nn._kernels._triton as triton_filterbank
 
     monkeypatch.setattr(triton.knobs.runtime, "interpret", True)
     with pytest.raises(RuntimeError, match="unset TRITON_INTERPRET"):
@@ -487,8 +482,8 @@ def test_compile_forward_refuses_the_interpreter(monkeypatch):
 
 COMPILE_EVERY_KERNEL = """
 import json, torch
-from skrhythm.nn import _triton_filterbank as tfb
-from skrhythm.nn._triton_dense import compile_linear_rows
+from skrhythm.nn._kernels import _triton as tfb
+from skrhythm.nn._kernels._triton_dense import compile_linear_rows
 result = {}
 for capability in CAPABILITIES:
     for dtype in (torch.float32, torch.float64) if capability == 90 else (torch.float32,):
@@ -527,7 +522,7 @@ def test_every_triton_kernel_compiles_for_volta_to_blackwell():
                          capture_output=True, timeout=900)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.splitlines()[-1])
-    from skrhythm.nn._triton_filterbank import FORWARD_TILES
+    from skrhythm.nn._kernels._triton import FORWARD_TILES
 
     per_dtype = len(FORWARD_TILES) + 2 + 2  # forward tiles, backward, dense
     assert len(result) == (len(CAPABILITIES) + 1) * per_dtype

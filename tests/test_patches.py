@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 import skrhythm.classifier as classifier_module
 from skrhythm import MusicCNNClassifier
 from skrhythm._prediction import patch_logits, patch_starts
-from skrhythm.nn.filterbank import triton_available, triton_missing
+from skrhythm.nn._kernels import triton_available, triton_missing
 from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, _PatchNet
 
 

@@ -170,7 +170,7 @@ def test_command_prints_the_same_whichever_reader(tmp_path, clips, training, cap
 
 def test_first_use_of_the_kernels_on_a_machine_is_announced(tmp_path, training, capsys,
                                                             monkeypatch):
-    from skrhythm.nn import _fast_filterbank
+    from skrhythm.nn._kernels import _numba as _fast_filterbank
 
     path = saved(pipeline(), tmp_path / "model.skops", training)
     audio = tmp_path / "a.wav"

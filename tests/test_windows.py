@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from skrhythm.nn._fast_filterbank import pooled_correlation, pooled_correlation_windows
-from skrhythm.nn.filterbank import FilterBank1xN, triton_available, triton_missing
+from skrhythm.nn._kernels import triton_available, triton_missing
+from skrhythm.nn._kernels._numba import pooled_correlation, pooled_correlation_windows
+from skrhythm.nn.filterbank import FilterBank1xN
 from skrhythm.nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
 OP_LENGTHS, OP_COUNTS = ONET_LENGTHS + PNET_LENGTHS, (5,) * 8 + (1,) * 35

@@ -9,45 +9,14 @@ filter yields one value per sub-band.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._kernels import FAST, IMPLEMENTATIONS, TRITON, resolve, triton_missing
+
 __all__ = ["FilterBank1xN", "n_subbands"]
-
-IMPLEMENTATIONS = ("auto", "fast", "triton", "reference")
-
-
-@functools.cache
-def triton_missing():
-    """Why the Triton kernels cannot run in this process; None when they can.
-
-    They need a Triton that imports and has ``triton.knobs`` (new in Triton
-    3.4; the Linux CUDA wheels of torch 2.8 and later ship such a Triton,
-    those of torch 2.2 to 2.7 older ones). The feature is checked, not the
-    version number, which nightly builds take from PyTorch's pin.
-
-    Returns
-    -------
-    reason : str or None
-    """
-    try:
-        import triton
-    except Exception as error:  # not installed, or broken
-        return f"Triton cannot be imported ({type(error).__name__}: {error})"
-    if not hasattr(triton, "knobs"):
-        return (f"Triton {getattr(triton, '__version__', '(no version)')} is installed, "
-                "without the triton.knobs of Triton 3.4 and later that the kernels use")
-    return None
-
-
-def triton_available():
-    """Whether the Triton kernels can run here (see :func:`triton_missing`)."""
-    return triton_missing() is None
-
 
 def n_subbands(n_bands, pool_bands):
     """Number of pooled sub-bands: ``n_bands // pool_bands``, at least one.
@@ -177,41 +146,34 @@ class FilterBank1xN(nn.Module):
                 f"input dtype {x.dtype} differs from the weights' dtype {self.weight.dtype}"
             )
         implementation = self.resolved_implementation(x.device)
-        if implementation == "fast":
+        if implementation == FAST:
             return self._forward_fast(x)
-        if implementation == "triton":
+        if implementation == TRITON:
             return self._forward_triton(x)
         return self._forward_reference(x)
 
     def resolved_implementation(self, device):
         """The implementation a forward pass on ``device`` uses (``"auto"`` resolved)."""
-        if self.implementation != "auto":
-            return self.implementation
-        device = torch.device(device)
-        if device.type == "cpu":
-            return "fast"
-        if device.type == "cuda" and triton_available():
-            return "triton"
-        return "reference"
+        return resolve(self.implementation, device)
 
     def _forward_fast(self, x):
         # Imported here so that numba is loaded only when the fast path is used.
-        from ._fast_filterbank import pooled_correlation
+        from ._kernels._numba import pooled_correlation
 
         return self._fused(pooled_correlation, x, self._fast_geometry(x))
 
     def _fast_geometry(self, x):
         """Filter lengths, offsets and pooling for the numba kernels, which need CPU tensors."""
         if x.device.type != "cpu":
-            raise ValueError(f'implementation="fast" needs a CPU tensor, got one on {x.device}')
+            raise ValueError(f'implementation="{FAST}" needs a CPU tensor, got one on {x.device}')
         return (self._filter_lengths, self._filter_offsets, self.pool_bands, self.n_subbands)
 
     def _forward_triton(self, x):
         reason = triton_missing()
         if reason is not None:
-            raise RuntimeError(f'implementation="triton" cannot run: {reason}')
+            raise RuntimeError(f'implementation="{TRITON}" cannot run: {reason}')
         # Imported here so that Triton is loaded only when this path is used.
-        from ._triton_filterbank import pooled_correlation
+        from ._kernels._triton import pooled_correlation
 
         lengths = self._filter_lengths_int32.to(x.device)
         offsets = self._filter_offsets_int32.to(x.device)
@@ -287,8 +249,8 @@ class FilterBank1xN(nn.Module):
                 f"every patch must lie in the {x.shape[2]} frames of the tracks: "
                 f"starts between 0 and {x.shape[2] - patch_frames}"
             )
-        if self.resolved_implementation(x.device) == "fast":
-            from ._fast_filterbank import pooled_correlation_windows
+        if self.resolved_implementation(x.device) == FAST:
+            from ._kernels._numba import pooled_correlation_windows
 
             geometry = self._fast_geometry(x) + (starts.numpy(), patch_frames)
             return self._fused(pooled_correlation_windows, x, geometry)

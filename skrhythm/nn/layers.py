@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .filterbank import triton_available
+from ._kernels import triton_available
 
 __all__ = ["BatchInvariantLinear"]
 
@@ -23,7 +23,7 @@ class BatchInvariantLinear(nn.Linear):
     order-invariance checks): on the CPU it applies the same single-row
     product to a freshly allocated (so aligned) copy of every row; on CUDA
     one Triton kernel computes all rows, each in the same fixed order
-    (:mod:`skrhythm.nn._triton_dense`), instead of two launches per row.
+    (:mod:`skrhythm.nn._kernels._triton_dense`), instead of two launches per row.
     The kernel serves 2-d float32 or float64 input without gradients (as in
     prediction and validation); other input takes the single-row products,
     whose last bits can differ from the kernel's. Training uses the
@@ -34,7 +34,7 @@ class BatchInvariantLinear(nn.Linear):
         if self.training:
             return F.linear(x, self.weight, self.bias)
         if self._rows_kernel_serves(x):
-            from ._triton_dense import linear_rows
+            from ._kernels._triton_dense import linear_rows
 
             return linear_rows(x, self.weight, self.bias)
         return torch.cat([F.linear(row[None].clone(), self.weight, self.bias) for row in x])

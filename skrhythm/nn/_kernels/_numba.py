@@ -49,7 +49,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._pooled_correlation import PooledCorrelation
+from ._autograd import PooledCorrelation
 
 __all__ = ["pooled_correlation", "pooled_correlation_windows", "prepare_kernels"]
 
@@ -385,7 +385,7 @@ def _launch(kernel, *args):
 
 
 class _NumbaKernels:
-    """The CPU backend of :class:`~skrhythm.nn._pooled_correlation.PooledCorrelation`.
+    """The CPU backend of :class:`~skrhythm.nn._kernels._autograd.PooledCorrelation`.
 
     ``geometry`` is ``(lengths, offsets, pool_bands, n_subbands)`` with int64
     numpy arrays.

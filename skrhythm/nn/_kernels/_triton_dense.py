@@ -91,7 +91,7 @@ def linear_rows(x, weight, bias):
 def compile_linear_rows(n_out, n_in, dtype=torch.float32, capability=90):
     """The kernel for an ``(n_out, n_in)`` layer, compiled for a GPU that need not be present.
 
-    See :func:`skrhythm.nn._triton_compile.compile_for_gpu`.
+    See :func:`skrhythm.nn._kernels._triton_compile.compile_for_gpu`.
     """
     pointer = POINTERS[dtype]
     signature = {"x_ptr": pointer, "w_ptr": pointer, "b_ptr": pointer, "out_ptr": pointer,

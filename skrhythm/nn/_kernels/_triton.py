@@ -1,6 +1,6 @@
 """Fused 1-by-n correlation and sub-band max-pooling on the GPU (Triton kernels).
 
-The GPU twin of :mod:`skrhythm.nn._fast_filterbank`. The forward kernel gives
+The GPU twin of :mod:`skrhythm.nn._kernels._numba`. The forward kernel gives
 each program one sample, one sub-band and a block of ``BLOCK_F`` filters (the
 tile shape is tuned per input shape on the GPU, see :func:`_forward_configs`); it
 walks the sub-band's bands in ``BLOCK_T``-frame tiles and keeps, per filter,
@@ -41,7 +41,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._pooled_correlation import PooledCorrelation
+from ._autograd import PooledCorrelation
 from ._triton_compile import DTYPES, POINTERS, compile_for_gpu, launch
 
 __all__ = ["pooled_correlation", "interpreted", "compile_forward", "compile_backward"]
@@ -133,7 +133,7 @@ def _forward_kernel(
 def compile_forward(tile, dtype=torch.float32, capability=90):
     """The forward kernel of one tuned tile, compiled for a GPU that need not be present.
 
-    See :func:`skrhythm.nn._triton_compile.compile_for_gpu`;
+    See :func:`skrhythm.nn._kernels._triton_compile.compile_for_gpu`;
     ``benchmarks/inspect_triton.py`` reads the machine code.
 
     Parameters
@@ -207,7 +207,7 @@ def _input_grad_kernel(
 def compile_backward(dtype=torch.float32, capability=90, block_k=256):
     """The backward kernels, compiled for a GPU that need not be present.
 
-    See :func:`skrhythm.nn._triton_compile.compile_for_gpu`.
+    See :func:`skrhythm.nn._kernels._triton_compile.compile_for_gpu`.
 
     Parameters
     ----------
@@ -245,7 +245,7 @@ def compile_backward(dtype=torch.float32, capability=90, block_k=256):
 
 
 class _TritonKernels:
-    """The GPU backend of :class:`~skrhythm.nn._pooled_correlation.PooledCorrelation`.
+    """The GPU backend of :class:`~skrhythm.nn._kernels._autograd.PooledCorrelation`.
 
     ``geometry`` is ``(lengths, offsets, pool_bands, n_subbands, max_length)``
     with the lengths and offsets as int32 tensors on the device of the input.
@@ -303,7 +303,7 @@ def pooled_correlation(x, w, lengths, offsets, pool_bands, n_subbands, max_lengt
     """Sub-band max of valid 1-by-n correlations on the GPU, differentiable through the argmax.
 
     The arguments and the result are those of
-    :func:`skrhythm.nn._fast_filterbank.pooled_correlation`, except that
+    :func:`skrhythm.nn._kernels._numba.pooled_correlation`, except that
     ``lengths`` and ``offsets`` are int32 tensors on the device of ``x`` (a
     CUDA device, or the CPU under Triton's interpreter), ``max_length`` is
     ``max(lengths)`` (known on the host, so no device sync is needed) and
