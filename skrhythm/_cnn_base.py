@@ -44,7 +44,7 @@ from .training import (
     PaperLRSchedule,
     PatchDataset,
     PatchLoader,
-    _PatchNet,
+    PatchNet,
 )
 
 __all__ = ["BasePatchCNNClassifier", "majority_vote", "resolve_device"]
@@ -478,7 +478,7 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         if self.verbose and self.verbose > 1:
             callbacks.append(ProgressBar())
         optimizer_params = {f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()}
-        return _PatchNet(
+        return PatchNet(
             module,
             criterion=torch.nn.CrossEntropyLoss,
             optimizer=self.optimizer,

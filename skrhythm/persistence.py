@@ -48,6 +48,7 @@ networks are rebuilt on the CPU and the classifiers' ``device_`` then reads
 
 from __future__ import annotations
 
+import inspect
 import os
 import pickle
 import warnings
@@ -59,13 +60,11 @@ import sklearn
 import torch
 from sklearn.base import BaseEstimator
 
-from . import __version__
-from ._formats import STATE_FORMAT, ModelVersionError, check_format
+# the estimators' modules, so that TRUSTED_TYPES finds their classes
+from . import __version__, baselines, classifier, rhythm  # noqa: F401
+from ._formats import STATE_FORMAT, ModelVersionError, SavedStateMixin, check_format
 from ._store import atomic_write
-from .baselines import BaselineCNNClassifier
-from .classifier import MusicCNNClassifier
 from .features import LogMelTransformer
-from .rhythm import RhythmDescriptor, TempoFeatures
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -79,20 +78,25 @@ __all__ = [
 _FORMATS = {".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle"}
 _FILE_KIND = "skrhythm-model"
 
+def _saved_state_types(base=SavedStateMixin):
+    """The public, concrete estimator classes whose state is plain data checked on loading."""
+    found = []
+    for cls in base.__subclasses__():
+        found += _saved_state_types(cls)
+        if not cls.__name__.startswith("_") and not inspect.isabstract(cls):
+            found.append(cls)
+    return found
+
+
 #: Names (``"module.Class"``) of the types a skops file of skrhythm models holds
-#: beyond those skops trusts by default: skrhythm's estimators and the torch
-#: optimizer classes (the classifiers' ``optimizer`` parameter).
+#: beyond those skops trusts by default: skrhythm's estimators (every public class
+#: whose pickled state is plain data, checked before anything is built:
+#: :class:`skrhythm._formats.SavedStateMixin`) and the torch optimizer classes (the
+#: classifiers' ``optimizer`` parameter).
 TRUSTED_TYPES = sorted(
-    f"{cls.__module__}.{cls.__qualname__}"
-    for cls in (
-        BaselineCNNClassifier,
-        LogMelTransformer,
-        MusicCNNClassifier,
-        RhythmDescriptor,
-        TempoFeatures,
-        *(c for c in vars(torch.optim).values()
-          if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)),
-    )
+    {f"{cls.__module__}.{cls.__qualname__}" for cls in _saved_state_types()}
+    | {f"{c.__module__}.{c.__qualname__}" for c in vars(torch.optim).values()
+       if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)}
 )
 
 

@@ -19,9 +19,9 @@ import pytest
 import torch
 from skorch.callbacks import Callback, GradientNormClipping
 
-from skrhythm import MusicCNNClassifier, _cuda_graph
+from skrhythm import MusicCNNClassifier
 from skrhythm.baselines import BaselineCNNClassifier
-from skrhythm.training import EpochProgress, _PatchNet
+from skrhythm.training import EpochProgress, PatchNet, _cuda_graph
 
 SMALL = dict(n_onet=1, n_pnet=1, onet_lengths=(3, 5), pnet_lengths=(9, 14), patch_frames=20,
              patch_hop=4, batch_size=8, max_epochs=3, lr=0.05, random_state=0)  # fmt: skip
@@ -53,7 +53,7 @@ def baked(net):
 
 
 class CpuGraphs:
-    """Stands in for :class:`skrhythm._cuda_graph.CudaGraphs` on the CPU, and counts."""
+    """Stands in for :class:`skrhythm.training._cuda_graph.CudaGraphs` on the CPU, and counts."""
 
     log = []
 
@@ -106,7 +106,7 @@ def cpu_graphs(monkeypatch):
     """Graphs on the CPU for nets with ``cuda_graphs=True``; losses kept until epoch end."""
     CpuGraphs.log = []
     monkeypatch.setattr(_cuda_graph, "graphs_for", CpuGraphs)
-    monkeypatch.setattr(_PatchNet, "_defer_losses", lambda self: True)
+    monkeypatch.setattr(PatchNet, "_defer_losses", lambda self: True)
     return CpuGraphs.log
 
 

@@ -15,7 +15,7 @@ import skrhythm.classifier as classifier_module
 from skrhythm import MusicCNNClassifier
 from skrhythm._prediction import patch_logits, patch_starts
 from skrhythm.nn._kernels import triton_available, triton_missing
-from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, _PatchNet
+from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, PatchNet
 
 
 def sliced_patch(spectrograms, item, patch_frames, patch_hop, mean, std):
@@ -113,7 +113,7 @@ def test_epochs_read_losses_off_the_device_once(monkeypatch, stop_at):
     progress display, and records the same history as skorch's own epoch loop; an
     epoch interrupted after ``stop_at`` batches keeps their losses. The CPU here stands
     in for the GPU (``_defer_losses``)."""
-    monkeypatch.setattr(_PatchNet, "_defer_losses", lambda self: True)
+    monkeypatch.setattr(PatchNet, "_defer_losses", lambda self: True)
     rng = np.random.default_rng(1)
     X = rng.standard_normal((16, 8, 60)).astype(np.float32)
     y = np.repeat(["a", "b"], 8)
@@ -135,13 +135,13 @@ def test_epochs_read_losses_off_the_device_once(monkeypatch, stop_at):
 
     lines, skorch_lines = [], []
     ours, reads = fit(lines)
-    monkeypatch.setattr(_PatchNet, "run_single_epoch", NeuralNetClassifier.run_single_epoch)
+    monkeypatch.setattr(PatchNet, "run_single_epoch", NeuralNetClassifier.run_single_epoch)
     reference, skorch_reads = fit(skorch_lines)
 
     def timeless(history):
         return [{key: value for key, value in epoch.items() if key != "dur"} for epoch in history]
 
-    assert isinstance(ours, _PatchNet) and timeless(ours.history) == timeless(reference.history)
+    assert isinstance(ours, PatchNet) and timeless(ours.history) == timeless(reference.history)
     rows = [row for epoch in ours.history for row in epoch["batches"]]
     assert all(row.get("train_loss", row.get("valid_loss", -1)) > 0 for row in rows)
     if stop_at:
