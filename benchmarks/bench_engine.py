@@ -266,7 +266,7 @@ def projection(args, device):
     print(f"{'model':>22} {'hop':>4} " + " ".join(f"{label:>21}" for label in labels))
     totals, multiply_adds, floor, rates = dict.fromkeys(modes, 0.0), 0.0, 0.0, []
     for spec in MODELS.values():
-        if spec.kind != "musiccnn":
+        if not spec.filterbank:  # the O-net / P-net models
             continue
         for hop in (250, 80):
             cells = []

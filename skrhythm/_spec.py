@@ -28,30 +28,98 @@ class OptionError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model of the comparison.
+    """A model of the comparison, and all its consumers need to know of it.
+
+    Adding a model to ``skrhythm compare`` is one entry of :data:`MODELS`
+    (and its estimator): the comparison, the data-size experiment, the
+    progress display, the plots and the command line ask the entry.
 
     Attributes
     ----------
     label : str
         Name in the results table (the poster's wording).
-    kind : {"musiccnn", "baseline", "descriptor"}
+    factory : str
+        ``"module:name"`` of the estimator class or pipeline factory
+        (imported by :meth:`build`, so that this module stays light).
     params : dict
-        Architecture parameters: ``n_onet``/``n_pnet``, ``architecture``, or
-        the pipeline factory's name.
-    hops : tuple of int or None
-        Patch hops the model runs at under the paper protocol (``(None,)``
-        for models without patches).
+        Arguments of the factory: the architecture.
+    network : bool, default=True
+        A network trained for epochs: the factory takes the training
+        settings (``max_epochs``, ``optimizer_params``, ``train_split``,
+        ``random_state``, ``device``, ``tempo_augment``) and the patch hop.
+        Otherwise it takes the feature settings (``sr``, ``hop_length``).
+    hops : tuple or None, default=None
+        Patch hops the model runs at; None: the protocol's (``(None,)`` for
+        a model without patches).
+    cost : float, default=1.0
+        Relative cost of one patch-epoch (networks), for the time estimate
+        before the model's first fit is timed.
+    saves_model : bool, default=False
+        The run keeps the fitted model of fold 0 of the first repeat (for the
+        filters plot).
+    filterbank : bool, default=False
+        Uses the 1-by-n filter bank, whose CPU kernels are prepared before
+        the fits.
     """
 
     label: str
-    kind: str
+    factory: str
     params: dict = field(default_factory=dict)
-    hops: tuple = (250, 80)
+    network: bool = True
+    hops: tuple | None = None
+    cost: float = 1.0
+    saves_model: bool = False
+    filterbank: bool = False
+
+    def build(self, hop, *, training, features):
+        """The unfitted estimator at patch hop ``hop``.
+
+        Parameters
+        ----------
+        hop : int or None
+        training : dict
+            Training settings, for networks.
+        features : dict
+            ``sr`` and ``hop_length`` of the spectrograms, for the others.
+        """
+        from importlib import import_module
+
+        module, _, name = self.factory.partition(":")
+        factory = getattr(import_module(module), name)
+        if self.network:
+            return factory(**self.params, patch_hop=hop, **training)
+        return factory(**self.params, **features)
+
+    def runs_at(self, protocol_hops):
+        """The patch hops this model runs at under a protocol of ``protocol_hops``."""
+        return protocol_hops if self.hops is None else self.hops
+
+    def prior_cost(self, hop, max_epochs, n_frames, patch_frames=250):
+        """Rough cost of a fit, used until the model's own fits are timed.
+
+        Networks: cost x patches per track x epochs; other models: as much as
+        one small network's epoch.
+        """
+        if not self.network:
+            return 1.0
+        return self.cost * (1 + max(n_frames - patch_frames, 0) // (hop or patch_frames)) \
+            * max_epochs
 
 
 def _onp(n_onet, n_pnet):
     parts = [f"{k}x " * (k > 1) + name for k, name in ((n_onet, "O-net"), (n_pnet, "P-net")) if k]
-    return ModelSpec(" + ".join(parts), "musiccnn", {"n_onet": n_onet, "n_pnet": n_pnet})
+    return ModelSpec(" + ".join(parts), "skrhythm.classifier:MusicCNNClassifier",
+                     {"n_onet": n_onet, "n_pnet": n_pnet}, cost=n_onet + n_pnet,
+                     saves_model=True, filterbank=True)
+
+
+def _baseline(label, architecture):
+    return ModelSpec(label, "skrhythm.baselines:BaselineCNNClassifier",
+                     {"architecture": architecture}, hops=(80,), cost=4.0)
+
+
+def _descriptor(label, factory):
+    return ModelSpec(label, f"skrhythm.rhythm:{factory}", network=False, hops=(None,))
 
 
 #: Models by command-line name, in the poster's order.
@@ -64,11 +132,11 @@ MODELS = {
     "2o+2p": _onp(2, 2),
     "4o+4p": _onp(4, 4),
     "8o+8p": _onp(8, 8),
-    "timefreq": ModelSpec("Time-freq [CBMI 2016]", "baseline", {"architecture": "timefreq"}, (80,)),
-    "time": ModelSpec("Time [CBMI 2016]", "baseline", {"architecture": "time"}, (80,)),
-    "blackbox": ModelSpec("Black-box [CBMI 2016]", "baseline", {"architecture": "blackbox"}, (80,)),
-    "rhythm": ModelSpec("Rhythm descriptor + SVM", "descriptor", {"factory": "rhythm"}, (None,)),
-    "tempo": ModelSpec("Tempo only + SVM", "descriptor", {"factory": "tempo"}, (None,)),
+    "timefreq": _baseline("Time-freq [CBMI 2016]", "timefreq"),
+    "time": _baseline("Time [CBMI 2016]", "time"),
+    "blackbox": _baseline("Black-box [CBMI 2016]", "blackbox"),
+    "rhythm": _descriptor("Rhythm descriptor + SVM", "make_rhythm_descriptor_pipeline"),
+    "tempo": _descriptor("Tempo only + SVM", "make_tempo_pipeline"),
 }
 
 

@@ -319,8 +319,8 @@ def cmd_compare(args):
 
 
 def cmd_datasize(args):
-    from .datasize import datasize_experiment
     from .experiments import RunFolderLocked, check_run_options
+    from .experiments.datasize import datasize_experiment
 
     parse_data_spec(args.data)
     _check_device(args.device)
@@ -413,6 +413,7 @@ def cmd_train(args):
     from sklearn.pipeline import Pipeline
 
     from . import experiments
+    from .experiments._data import transform_with_bar
     from .features import LogMelTransformer
     from .inference import RESERVED_NAMES
     from .parallel import limit_torch_threads
@@ -435,11 +436,11 @@ def cmd_train(args):
         _say(f"  warning: classes with fewer than {FEW_TRACKS} tracks: {', '.join(few)}; the "
              "model will hardly learn them")
     logmel = LogMelTransformer(duration=30.0)
-    X = experiments._transform_with_bar(logmel.set_params(n_jobs=args.n_jobs), inputs, True)
+    X = transform_with_bar(logmel.set_params(n_jobs=args.n_jobs), inputs, True)
     logmel.set_params(n_jobs=None)
     del inputs
     valid = _validation(y, args.valid)
-    if args.device == "cpu" and any(MODELS[name].kind == "musiccnn" for name in outputs):
+    if args.device == "cpu" and any(MODELS[name].filterbank for name in outputs):
         from .nn._kernels._numba import prepare_kernels
 
         prepare_kernels(notify=lambda message: _say(f"  {message}..."))

@@ -310,8 +310,8 @@ def filter_periodicity(classifier, bpm=None, *, frame_rate=44100 / 1024, min_len
     --------
     >>> import numpy as np, torch
     >>> from skrhythm.nn import MusicCNN
-    >>> net = MusicCNN(8, 2, n_onet=0, pnet_lengths=(86,))
-    >>> taps = np.zeros(86); taps[::43] = 1.0  # a beat every second: 60 bpm at 43 fps
+    >>> net = MusicCNN(8, 2, n_onet=0, pnet_lengths=(216,))
+    >>> taps = np.cos(2 * np.pi * np.arange(216) / 43)  # a cycle a second: 60 bpm at 43 fps
     >>> with torch.no_grad():
     ...     net.filterbank.weight[:] = torch.as_tensor(taps)
     >>> lengths, bpm, magnitude = filter_periodicity(net, frame_rate=43.0)
@@ -492,18 +492,17 @@ def plot_confusion_matrix(y_true, y_pred, labels=None, ax=None, title=None):
     return ax
 
 
-def plot_datasize(table, ax=None, *, confidence=0.95, data_name=None):
+def plot_datasize(summary, ax=None, *, data_name=None):
     """Accuracy against training tracks per class: mean line and interval band per model.
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        :func:`skrhythm.datasize.run_datasize` output.
+    summary : pandas.DataFrame
+        :func:`skrhythm.experiments.datasize.summarize_datasize` output: one
+        row per model and size, with ``accuracy``, ``ci_low``, ``ci_high``
+        (the corrected resampled t interval over the folds, drawn clipped to
+        0-100 %) and ``folds``.
     ax : matplotlib Axes or None
-    confidence : float, default=0.95
-        Of the bands: corrected resampled t intervals over the folds
-        (:func:`skrhythm.datasize.summarize_datasize`), drawn clipped to
-        0-100 %.
     data_name : str or None
         The data set, named in the title.
 
@@ -511,9 +510,6 @@ def plot_datasize(table, ax=None, *, confidence=0.95, data_name=None):
     -------
     ax : matplotlib Axes
     """
-    from .datasize import summarize_datasize
-
-    summary = summarize_datasize(table, confidence)
     ax = _axes(ax, (7.5, 4.8))
     for i, model in enumerate(summary["model"].unique()):
         s = summary[summary["model"] == model]
@@ -531,8 +527,10 @@ def plot_datasize(table, ax=None, *, confidence=0.95, data_name=None):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, title="model (patch hop)", title_fontsize=8)
     folds = int(summary["folds"].max())
+    level = (f"{100 * summary['confidence'].iloc[0]:g} %" if "confidence" in summary
+             else "confidence")
     _caption(ax, f"Lines: mean over {folds} folds (same folds and nested training subsets "
-                 f"for every model; test folds unchanged). Bands: {100 * confidence:g} % "
+                 f"for every model; test folds unchanged). Bands: {level} "
                  "corrected resampled t intervals (Nadeau & Bengio 2003), clipped to 0-100 %.")
     return ax
 

@@ -57,6 +57,7 @@ __all__ = [
     "corrected_ttest",
     "fold_scores",
     "holm",
+    "json_value",
     "mcnemar",
     "model_summary",
     "pairwise",
@@ -497,7 +498,7 @@ CLAIM1_RIVALS = ("onet", "pnet", "2onet", "2pnet")
 CLAIM1_MODEL = "o+p"
 
 
-def _json(x):
+def json_value(x):
     """Plain Python value, NaN and infinities as None (strict JSON has neither)."""
     if isinstance(x, (np.integer,)):
         return int(x)
@@ -566,14 +567,14 @@ def claims(records, alpha=0.05, confidence=0.95):
         rows = table[table["hop_a"] == hop] if table is not None else []
         comparisons = []
         for row in (rows.itertuples() if len(rows) else ()):
-            p_holm = _json(row.p_holm)
+            p_holm = json_value(row.p_holm)
             comparisons.append({
                 "rival": row.model_b, "label": row.label_b,
-                "params": _json(params[(CLAIM1_MODEL, hop)]),
-                "rival_params": _json(params[(row.model_b, hop)]),
-                "diff": _json(row.difference), "diff_low": _json(row.diff_low),
-                "diff_high": _json(row.diff_high), "p": _json(row.p), "p_holm": p_holm,
-                "p_mcnemar": _json(row.p_mcnemar),
+                "params": json_value(params[(CLAIM1_MODEL, hop)]),
+                "rival_params": json_value(params[(row.model_b, hop)]),
+                "diff": json_value(row.difference), "diff_low": json_value(row.diff_low),
+                "diff_high": json_value(row.diff_high), "p": json_value(row.p), "p_holm": p_holm,
+                "p_mcnemar": json_value(row.p_mcnemar),
                 "verdict": _verdict(row.difference, p_holm, alpha),
             })
         missing = [r for r in CLAIM1_RIVALS if (r, hop) not in runs]

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from skrhythm import cli, experiments
+from skrhythm.experiments import _compare
 
 TINY = ["--models", "onet,tempo", "--folds", "2", "--epochs", "1", "--n-per-class", "2",
         "--no-progress"]
@@ -40,7 +41,7 @@ def test_compare_writes_tables_config_and_plots(finished_run):
 
 def test_interrupted_run_keeps_results_and_resumes(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
-    real_run_fold = experiments._run_fold
+    real_run_fold = _compare._run_fold
     calls = []
 
     def interrupt_after_two(*args):
@@ -49,7 +50,7 @@ def test_interrupted_run_keeps_results_and_resumes(tmp_path, monkeypatch, capsys
         calls.append(args[:3])
         return real_run_fold(*args)
 
-    monkeypatch.setattr(experiments, "_run_fold", interrupt_after_two)
+    monkeypatch.setattr(_compare, "_run_fold", interrupt_after_two)
     assert cli.main(["compare", *TINY, "--out", str(out)]) == 130
     assert "interrupted: 2 finished fold results are kept" in capsys.readouterr().err
     kept = {p: p.stat().st_mtime_ns for p in (out / "folds").glob("*.json")}
@@ -58,7 +59,7 @@ def test_interrupted_run_keeps_results_and_resumes(tmp_path, monkeypatch, capsys
     assert cli.main(["compare", *TINY, "--out", str(out)]) == 1  # no silent overwrite
     assert "--resume" in capsys.readouterr().err
 
-    monkeypatch.setattr(experiments, "_run_fold", real_run_fold)
+    monkeypatch.setattr(_compare, "_run_fold", real_run_fold)
     assert cli.main(["compare", *TINY, "--out", str(out), "--resume"]) == 0
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # not recomputed
     assert len(list((out / "folds").glob("*.json"))) == 4

@@ -25,8 +25,11 @@ def no_data(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("data were read before the options were checked")
 
-    monkeypatch.setattr(experiments, "load_data", fail)
-    monkeypatch.setattr(experiments, "comparison_features", fail)
+    from skrhythm.experiments import _compare
+
+    monkeypatch.setattr(experiments, "load_data", fail)  # train
+    monkeypatch.setattr(_compare, "list_data", fail)
+    monkeypatch.setattr(_compare, "comparison_features", fail)
     monkeypatch.setattr(skrhythm.datasets, "make_ballroom_like", fail)
 
 

@@ -9,6 +9,8 @@ import torch
 from sklearn.dummy import DummyClassifier
 
 from skrhythm import MusicCNNClassifier, cli, experiments
+from skrhythm.experiments import _compare
+from skrhythm.experiments._progress import FitProgress
 from skrhythm.training import EpochProgress
 
 TEMPO = dict(models=("tempo",), n_folds=2, n_per_class=2, max_epochs=1)
@@ -83,7 +85,7 @@ def test_resume_covers_the_repeats(repeated, tmp_path):
 
 
 def test_compare_refuses_to_overwrite_and_checks_options_first(repeated, monkeypatch):
-    monkeypatch.setattr(experiments, "load_data", lambda *a, **k: pytest.fail("data read"))
+    monkeypatch.setattr(_compare, "list_data", lambda *a, **k: pytest.fail("data read"))
     with pytest.raises(FileExistsError, match="resume=True"):
         experiments.compare(out_dir=repeated[0], **TEMPO, repeats=2, verbose=False)
     for bad, match in [(dict(n_jobs=0), "n_jobs=0"), (dict(threads=0), "threads=0"),
@@ -110,15 +112,15 @@ def test_threads_limit_torch_in_every_fit(monkeypatch, tmp_path):
     def spy(*args, **kwargs):
         return ThreadSpy(strategy="most_frequent")
 
-    real_run_fold = experiments._run_fold
+    real_run_fold = _compare._run_fold
 
     def run_fold(*args):
         record = real_run_fold(*args)
         fitted.append(record)
         return record
 
-    monkeypatch.setattr(experiments, "make_model", spy)
-    monkeypatch.setattr(experiments, "_run_fold", run_fold)
+    monkeypatch.setattr(_compare, "make_model", spy)
+    monkeypatch.setattr(_compare, "_run_fold", run_fold)
     seen = []
     monkeypatch.setattr(ThreadSpy, "predict", lambda self, X: (seen.append(self.threads_),
                                                                DummyClassifier.predict(self, X))[1])
@@ -134,12 +136,12 @@ def test_threads_limit_torch_in_every_fit(monkeypatch, tmp_path):
 def test_time_left_is_weighted_by_each_models_cost():
     protocol = experiments.make_protocol("quick", max_epochs=10)
     tasks = [("onet", 250, 0, f) for f in range(3)] + [("time", 80, 0, f) for f in range(3)]
-    progress = experiments._FitProgress(tasks, 0, protocol, 1292, 1, enabled=False)
+    progress = FitProgress(tasks, 0, protocol, 1292, 1, enabled=False)
     assert progress.seconds_left() is None
     progress.finished({"model": "onet", "hop": 250, "repeat": 0, "fold": 0, "fit_time": 10.0,
                        "accuracy": 0.5})
-    onet, time = (experiments._prior_cost(m, h, 10, 1292) for m, h in (("onet", 250),
-                                                                         ("time", 80)))
+    onet, time = (experiments.MODELS[m].prior_cost(h, 10, 1292) for m, h in (("onet", 250),
+                                                                                ("time", 80)))
     assert time > onet  # the Time baseline is the costlier fit
     assert progress.seconds_left() == pytest.approx(2 * 10.0 + 3 * 10.0 * time / onet)
     progress.finished({"model": "time", "hop": 80, "repeat": 0, "fold": 0, "fit_time": 100.0,
@@ -195,10 +197,10 @@ def test_kernels_are_prepared_before_any_fit_is_timed(tmp_path, monkeypatch):
     from skrhythm.nn._kernels import _numba as _fast_filterbank
 
     calls = []
-    prepare, run_fold = _fast_filterbank.prepare_kernels, experiments._run_fold
+    prepare, run_fold = _fast_filterbank.prepare_kernels, _compare._run_fold
     monkeypatch.setattr(_fast_filterbank, "prepare_kernels",
                         lambda **kw: (calls.append("prepare"), prepare(**kw))[1])
-    monkeypatch.setattr(experiments, "_run_fold",
+    monkeypatch.setattr(_compare, "_run_fold",
                         lambda *a, **kw: (calls.append("fit"), run_fold(*a, **kw))[1])
     X, y = np.zeros((8, 4, 300), np.float32), np.arange(8) % 2
     protocol = experiments.make_protocol("quick", models=("onet", "tempo"), n_folds=2,

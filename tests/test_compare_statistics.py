@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from skrhythm import experiments, stats
+from skrhythm.experiments._reports import in_model_order
 
 FAST = dict(n_folds=2, n_per_class=3, max_epochs=1, progress=False, verbose=False)
 
@@ -32,7 +33,7 @@ def test_tables_carry_the_intervals_of_the_records(descriptors):
 
 def test_pairwise_differences_are_written_as_computed(descriptors):
     out, result = descriptors
-    expected = stats.pairwise(experiments._in_model_order(result.records))
+    expected = stats.pairwise(in_model_order(result.records))
     written = pd.read_csv(out / "pairwise.csv")
     assert len(written) == 1
     assert (written.loc[0, "model_a"], written.loc[0, "model_b"]) == ("rhythm", "tempo")
@@ -48,7 +49,7 @@ def test_results_md_states_the_tests_and_the_claim(descriptors):
     text = (out / "results.md").read_text()
     assert "2 folds x 2 repeat(s)" in text
     assert "## Paired differences" in text and "Nadeau & Bengio" in text
-    diff = 100 * stats.pairwise(experiments._in_model_order(result.records))["difference"][0]
+    diff = 100 * stats.pairwise(in_model_order(result.records))["difference"][0]
     assert f"| Rhythm descriptor + SVM | Tempo only + SVM | {diff:+.1f}" in text
     assert "## Poster claim 1" in text and "cannot be tested" in text
     claims = json.loads((out / "results.json").read_text())["statistics"]["claims"]

@@ -11,14 +11,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from skrhythm.datasize import (  # noqa: E402
+from skrhythm.experiments import make_folds, make_model  # noqa: E402
+from skrhythm.experiments.datasize import (  # noqa: E402
     datasize_claim,
     datasize_differences,
     nested_subsets,
     run_datasize,
     summarize_datasize,
 )
-from skrhythm.experiments import make_folds, make_model  # noqa: E402
 from skrhythm.plotting import plot_datasize, save_figure  # noqa: E402
 from skrhythm.stats import corrected_interval, corrected_ttest  # noqa: E402
 
@@ -112,8 +112,8 @@ def test_summary_and_differences(table):
 
 
 def test_plot_has_a_line_per_model(table, tmp_path):
-    ax = plot_datasize(table, data_name="generated spectrograms")
     summary = summarize_datasize(table)
+    ax = plot_datasize(summary, data_name="generated spectrograms")
     lines = [line for line in ax.get_lines() if line.get_label()[0] != "_"]
     assert [line.get_label() for line in lines] == [
         "O-net + P-net (hop 250)", "Time [CBMI 2016] (hop 80)", "Rhythm descriptor + SVM"]
@@ -191,7 +191,7 @@ def test_smaller_subsets_train_for_as_many_steps(table):
 
 
 def test_the_command_runs_the_experiment_on_generated_data(tmp_path, capsys, monkeypatch):
-    from skrhythm import cli, experiments
+    from skrhythm import cli
 
     out = tmp_path / "run"
     argv = ["datasize", "--models", "o+p,rhythm", "--sizes", "1,2", "--n-per-class", "4",
@@ -216,7 +216,9 @@ def test_the_command_runs_the_experiment_on_generated_data(tmp_path, capsys, mon
     # A second run never overwrites the results; bad options are refused before any data.
     assert cli.main(argv) == 1
     assert "already holds data-size results" in capsys.readouterr().err
-    monkeypatch.setattr(experiments, "load_data", lambda *a, **k: pytest.fail("data read"))
+    from skrhythm.experiments import _data
+
+    monkeypatch.setattr(_data, "list_data", lambda *a, **k: pytest.fail("data read"))
     assert cli.main(["datasize", "--models", "onet,rhythm", "--out", str(tmp_path / "x")]) == 1
     assert "--models must include o+p" in capsys.readouterr().err
 

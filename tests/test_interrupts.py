@@ -106,7 +106,7 @@ def test_interrupted_train_command_saves_no_model(tmp_path, monkeypatch, capsys)
     def with_sigint(*args, **kwargs):
         return real(*args, **kwargs).set_params(callbacks=[SigintAt(1)])
 
-    monkeypatch.setattr(experiments, "make_model", with_sigint)
+    monkeypatch.setattr(experiments, "make_model", with_sigint)  # (train uses it)
     model = tmp_path / "model.skops"
     argv = ["train", "--n-per-class", "1", "--epochs", "3", "--hop", "250", "--out", str(model)]
     assert cli.main(argv) == 130
@@ -124,7 +124,8 @@ WRAPPER = textwrap.dedent("""
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also in a background job
     from skorch.callbacks import Callback
-    from skrhythm import cli, experiments
+    from skrhythm import cli
+    from skrhythm.experiments import _compare
 
     MARK = Path(sys.argv[1])
 
@@ -135,13 +136,13 @@ WRAPPER = textwrap.dedent("""
                 for _ in range(600):
                     time.sleep(0.1)
 
-    real = experiments.make_model
+    real = _compare.make_model
     def make_model(*args, **kwargs):
         model = real(*args, **kwargs)
         if "callbacks" in model.get_params():
             model.set_params(callbacks=[MarkAndWait()])
         return model
-    experiments.make_model = make_model
+    _compare.make_model = make_model
     sys.exit(cli.main(sys.argv[2:]))
 """)
 ARGS = ["compare", "--models", "tempo,onet", "--folds", "2", "--epochs", "2",

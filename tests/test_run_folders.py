@@ -262,14 +262,14 @@ class _Payload:
 
 
 def test_fits_on_one_gpu_run_one_at_a_time(monkeypatch):
-    import skrhythm.experiments as experiments
+    from skrhythm.experiments import _compare
 
-    assert experiments._jobs_for_device(4, "cpu") == 4
-    monkeypatch.setattr(experiments, "resolve_device", lambda device: "cuda")
-    assert experiments._jobs_for_device(None, "auto") is None
-    assert experiments._jobs_for_device(1, "cuda") == 1
+    assert _compare.jobs_for_device(4, "cpu") == 4
+    monkeypatch.setattr(_compare, "resolve_device", lambda device: "cuda")
+    assert _compare.jobs_for_device(None, "auto") is None
+    assert _compare.jobs_for_device(1, "cuda") == 1
     with pytest.warns(UserWarning, match="n_jobs=4 ignored on device 'auto'"):
-        assert experiments._jobs_for_device(4, "auto") == 1
+        assert _compare.jobs_for_device(4, "auto") == 1
 
 
 # -- a run killed with its workers busy ------------------------------------------------

@@ -13,7 +13,7 @@ subset's size as ``n_train``), :func:`datasize_differences` the paired
 difference of a reference model against the others at each size
 (:func:`skrhythm.stats.pairwise`), :func:`datasize_claim` what the run
 says of the claim in plain words, and :func:`skrhythm.plotting.plot_datasize`
-the picture.
+the picture of the summary.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._spec import OptionError
-from .experiments import MODELS, make_folds, make_model, make_protocol
+from .._spec import MODELS, OptionError
+from ._compare import make_model, make_protocol
+from ._data import make_folds
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -104,7 +105,7 @@ def _fit_one(name, hop, n, fold, subset, test, X, y, settings):
     return {
         "model": name, "label": MODELS[name].label, "hop": hop or 0, "n_per_class": n,
         "fold": fold,
-        "epochs": settings["max_epochs"] if MODELS[name].kind != "descriptor" else None,
+        "epochs": settings["max_epochs"] if MODELS[name].network else None,
         "accuracy": float(np.mean(y_pred == y[test])),
         "n_train": len(subset), "n_test": len(test), "fit_time": fit_time,
         "params": getattr(estimator, "n_params_", None),
@@ -179,7 +180,7 @@ def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4,
                for fold, (train, _) in enumerate(folds)]
     tasks = []
     for name in models:
-        model_hop = hop if MODELS[name].kind == "musiccnn" else MODELS[name].hops[0]
+        model_hop = MODELS[name].runs_at((hop,))[0]
         for n in sizes:
             epochs = -(-max_epochs * sizes[-1] // n) if equal_steps else max_epochs
             settings = dict(max_epochs=epochs, optimizer_params=optimizer_params,
@@ -210,11 +211,12 @@ def summarize_datasize(table, confidence=0.95):
     -------
     summary : pandas.DataFrame
         ``model, label, hop, n_per_class, folds, accuracy, accuracy_std,
-        ci_low, ci_high``, in the table's model order, sizes ascending.
+        ci_low, ci_high, confidence``, in the table's model order, sizes
+        ascending.
     """
     import pandas as pd
 
-    from .stats import corrected_interval
+    from ..stats import corrected_interval
 
     rows = []
     for model in table["model"].unique():
@@ -225,7 +227,7 @@ def summarize_datasize(table, confidence=0.95):
             rows.append({"model": model, "label": g["label"].iloc[0], "hop": g["hop"].iloc[0],
                          "n_per_class": n, "folds": len(g), "accuracy": mean,
                          "accuracy_std": float(g["accuracy"].std(ddof=1)),
-                         "ci_low": low, "ci_high": high})
+                         "ci_low": low, "ci_high": high, "confidence": confidence})
     return pd.DataFrame(rows)
 
 
@@ -248,7 +250,7 @@ def datasize_differences(table, reference="o+p", confidence=0.95):
     """
     import pandas as pd
 
-    from .stats import holm, pairwise
+    from ..stats import holm, pairwise
 
     if reference not in set(table["model"]):
         raise ValueError(f"reference model {reference!r} is not in the table "
@@ -299,7 +301,7 @@ def datasize_claim(table, reference="o+p", alpha=0.05, confidence=0.95):
         ``verdict``) and ``summary`` (plain words). Leads are fractions of
         tracks; None where undefined.
     """
-    from .stats import _json, corrected_ttest, holm
+    from ..stats import corrected_ttest, holm, json_value
 
     diffs = datasize_differences(table, reference, confidence)
     sizes = sorted(table["n_per_class"].unique())
@@ -325,15 +327,15 @@ def datasize_claim(table, reference="o+p", alpha=0.05, confidence=0.95):
     for (model, test), p_holm in zip(tests, adjusted):
         rows = diffs[diffs["model_b"] == model].set_index("n_per_class")
         small, large = rows.loc[sizes[0]], rows.loc[sizes[-1]]
-        p_holm = _json(p_holm)
+        p_holm = json_value(p_holm)
         significant = p_holm is not None and p_holm < alpha
         report["rivals"].append({
             "model": model, "label": small["label_b"],
-            "lead_small": _json(small["difference"]), "lead_small_low": _json(small["diff_low"]),
-            "lead_small_high": _json(small["diff_high"]),
-            "lead_large": _json(large["difference"]), "lead_large_low": _json(large["diff_low"]),
-            "lead_large_high": _json(large["diff_high"]),
-            "change": _json(test.mean), "p": _json(test.p), "p_holm": p_holm,
+            **{f"lead_{size}{end}": json_value(row[column])
+               for size, row in (("small", small), ("large", large))
+               for end, column in (("", "difference"), ("_low", "diff_low"),
+                                   ("_high", "diff_high"))},
+            "change": json_value(test.mean), "p": json_value(test.p), "p_holm": p_holm,
             "verdict": ("not shown" if not significant else
                         "supported" if test.mean > 0 else "contradicted"),
         })
@@ -435,25 +437,18 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
     import matplotlib
     from sklearn.utils import Bunch
 
-    from ._spec import parse_data_spec
-    from ._store import all_or_none, atomic_write
-    from .experiments import (
-        FEATURE_PARAMS,
-        _frame,
-        _say,
-        check_folds,
-        check_run_options,
-        comparison_features,
-        default_threads,
-        list_data,
-        run_folder_lock,
-        run_info,
-        write_json_atomic,
-    )
-    from .parallel import limit_torch_threads, workers_die_with_this_process
+    from .._spec import parse_data_spec
+    from .._store import all_or_none, atomic_write
+    from ..parallel import limit_torch_threads, workers_die_with_this_process
+    from ._compare import check_run_options, default_threads
+    from ._data import FEATURE_PARAMS, check_folds, comparison_features, list_data
+    from ._progress import say
+    from ._provenance import run_info
+    from ._reports import records_of
+    from ._run_folder import run_folder_lock, write_json_atomic
 
     matplotlib.use("Agg")
-    from .plotting import plot_datasize, save_figure
+    from ..plotting import plot_datasize, save_figure
 
     protocol = make_protocol("quick", models=tuple(models), n_folds=n_folds,
                              max_epochs=max_epochs, n_per_class=n_per_class)
@@ -465,7 +460,7 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
         raise OptionError("models", ",".join(protocol.models),
                           "must include o+p (the claim is about O-net + P-net)")
     threads = default_threads(n_jobs, threads)
-    say = _say if verbose else (lambda message: None)
+    report = say if verbose else (lambda message: None)
     out_dir = Path(out_dir)
     with run_folder_lock(out_dir), workers_die_with_this_process():
         if (out_dir / "datasize.csv").exists():
@@ -483,7 +478,7 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
             progress=progress and verbose, listing=listing)
         config.update(experiment="datasize", sizes=sorted(int(n) for n in sizes), hop=hop,
                       data_description=description, n_tracks=len(y))
-        say(f"skrhythm datasize: {', '.join(protocol.models)} with "
+        report(f"skrhythm datasize: {', '.join(protocol.models)} with "
             f"{', '.join(map(str, config['sizes']))} training tracks per class, "
             f"{protocol.n_folds} folds; data {description} ({len(y)} tracks)")
         with limit_torch_threads(threads) if threads else nullcontext():
@@ -500,12 +495,12 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
             with atomic_write(out_dir / "datasize.csv", "w") as f:
                 table.drop(columns=["y_true", "y_pred"]).to_csv(f, index=False)
             write_json_atomic(out_dir / "datasize.json", {
-                "config": config, "results": _frame(table), "summary": _frame(summary),
-                "differences": _frame(datasize_differences(table)), "claim": claim})
+                "config": config, "results": records_of(table), "summary": records_of(summary),
+                "differences": records_of(datasize_differences(table)), "claim": claim})
             with atomic_write(out_dir / "datasize.md", "w") as f:
                 f.write(_datasize_markdown(summary, claim, description))
-            save_figure(plot_datasize(table, data_name=description), out_dir / "datasize")
-    say("\n" + _datasize_markdown(summary, claim, description))
+            save_figure(plot_datasize(summary, data_name=description), out_dir / "datasize")
+    report("\n" + _datasize_markdown(summary, claim, description))
     return Bunch(table=table, summary=summary, claim=claim, config=config)
 
 

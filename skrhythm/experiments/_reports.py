@@ -1,0 +1,260 @@
+"""A comparison's tables, statistics and plots, written to its run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .._spec import MODELS, run_label
+from .._store import atomic_write
+from ._run_folder import write_json_atomic
+
+__all__ = [
+    "comparison_statistics", "in_model_order", "markdown_table", "pairwise_markdown",
+    "records_of", "summarize", "write_plots", "write_tables",
+]
+
+
+def summarize(records):
+    """Table of mean and standard deviation over folds (and repeats) per (model, hop).
+
+    Parameters
+    ----------
+    records : list of dict
+        Per-fold records from :func:`run_comparison`.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per (model, hop) in :data:`MODELS` order: ``folds`` and
+        ``repeats`` count the cross-validation folds and its repetitions, and
+        ``accuracy_std`` is the standard deviation over their
+        ``folds x repeats`` fold accuracies.
+    """
+    import pandas as pd
+
+    df = pd.DataFrame([{**{k: r[k] for k in ("model", "label", "hop", "fold", "params",
+                                             "accuracy", "patch_accuracy", "fit_time")},
+                        "repeat": r.get("repeat", 0)} for r in records])
+    order = {name: i for i, name in enumerate(MODELS)}
+    df["hop"] = df["hop"].fillna(0).astype(int)
+    table = (
+        df.groupby(["model", "hop"], sort=False)
+        .agg(
+            label=("label", "first"),
+            params=("params", "first"),
+            folds=("fold", "nunique"),
+            repeats=("repeat", "nunique"),
+            accuracy=("accuracy", "mean"),
+            accuracy_std=("accuracy", "std"),
+            patch_accuracy=("patch_accuracy", "mean"),
+            fit_time=("fit_time", "mean"),
+        )
+        .reset_index()
+    )
+    table["accuracy_std"] = table["accuracy_std"].fillna(0.0)
+    table = table.sort_values(["model", "hop"], key=lambda s: s.map(order) if s.name == "model"
+                              else -s).reset_index(drop=True)
+    return table
+
+
+def markdown_table(table):
+    """The results table (:func:`summarize`) as Markdown.
+
+    With ``ci_low``/``ci_high`` columns (:func:`write_tables` adds them from
+    :func:`comparison_statistics`) the interval of each mean is shown too,
+    clipped to 0-100 % (``results.csv`` keeps the unclipped bounds).
+    """
+    with_ci = "ci_low" in table
+    ci_head, ci_rule = (" 95% interval (%) |", " --- |") if with_ci else ("", "")
+    lines = [f"| model | hop | params | track accuracy (%) |{ci_head} patch accuracy (%) | "
+             "fit time (s) |",
+             f"| --- | --- | ---: | --- |{ci_rule} ---: | ---: |"]
+    for r in table.itertuples():
+        params = "-" if r.params is None or np.isnan(float(r.params)) else f"{int(r.params):,}"
+        patch = "-" if np.isnan(r.patch_accuracy) else f"{100 * r.patch_accuracy:.2f}"
+        ci = (f" {max(0.0, 100 * r.ci_low):.1f} to {min(100.0, 100 * r.ci_high):.1f} |"
+              if with_ci else "")
+        lines.append(f"| {r.label} | {r.hop or '-'} | {params} | "
+                     f"{100 * r.accuracy:.2f} +- {100 * r.accuracy_std:.2f} |{ci} {patch} | "
+                     f"{r.fit_time:.1f} |")
+    return "\n".join(lines)
+
+
+def in_model_order(records):
+    """Fold records sorted by model (:data:`MODELS` order), hop (largest first), repeat, fold."""
+    order = {name: i for i, name in enumerate(MODELS)}
+    return sorted(records, key=lambda r: (order.get(r["model"], len(order)), -(r["hop"] or 0),
+                                          r.get("repeat", 0), r["fold"]))
+
+
+def comparison_statistics(records, *, confidence=0.95, alpha=0.05):
+    """Intervals, paired differences and the poster's claim 1 for a comparison's fold records.
+
+    Parameters
+    ----------
+    records : list of dict
+        Per-fold records from :func:`run_comparison` (at least two folds).
+    confidence : float, default=0.95
+    alpha : float, default=0.05
+        Level at which a Holm-adjusted p-value counts as a finding.
+
+    Returns
+    -------
+    statistics : dict
+        ``summary`` (:func:`skrhythm.stats.model_summary`), ``pairwise``
+        (:func:`skrhythm.stats.pairwise`, every pair of (model, hop), Holm over
+        all of them) and ``claims`` (:func:`skrhythm.stats.claims`), models in
+        :data:`MODELS` order.
+    """
+    from .. import stats
+
+    records = in_model_order(records)
+    return {"summary": stats.model_summary(records, confidence),
+            "pairwise": stats.pairwise(records, confidence=confidence),
+            "claims": stats.claims(records, alpha=alpha, confidence=confidence)}
+
+
+def _p_value(p):
+    if p is None or not np.isfinite(p):
+        return "undefined"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def pairwise_markdown(pairwise, alpha=0.05):
+    """The paired differences (:func:`skrhythm.stats.pairwise`) as a Markdown section."""
+    lines = [
+        "## Paired differences", "",
+        "Row model minus column model, on the same folds. p: corrected resampled t-test "
+        "(Nadeau & Bengio 2003; Bouckaert & Frank 2004 for repeated CV), Holm-adjusted over "
+        f"the {len(pairwise)} pairs; McNemar's test on the pooled track predictions of the "
+        f"first repeat, also Holm-adjusted. A difference counts as shown at alpha = {alpha} "
+        "(marked *); an undefined p means the difference was the same on every fold.", "",
+        "| model A | model B | A - B (points) | 95% interval | p (t, Holm) | "
+        "p (McNemar, Holm) |",
+        "| --- | --- | ---: | --- | ---: | ---: |",
+    ]
+    for r in pairwise.itertuples():
+        mark = " *" if np.isfinite(r.p_holm) and r.p_holm < alpha else ""
+        interval = ("undefined" if not np.isfinite(r.diff_low) else
+                    f"{100 * r.diff_low:+.1f} to {100 * r.diff_high:+.1f}")
+        lines.append(f"| {run_label(r.label_a, r.hop_a)} | {run_label(r.label_b, r.hop_b)} | "
+                     f"{100 * r.difference:+.1f}{mark} | {interval} | {_p_value(r.p_holm)} | "
+                     f"{_p_value(r.p_mcnemar_holm)} |")
+    return "\n".join(lines) + "\n"
+
+
+def records_of(table):
+    """A DataFrame as JSON-able records (NaN as None, no NumPy scalars)."""
+    return json.loads(table.to_json(orient="records"))
+
+
+def write_tables(table, out_dir, config, statistics=None):
+    """Write ``results.csv``, ``results.json`` and ``results.md`` atomically.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`summarize` output.
+    out_dir : path
+    config : dict
+        What ``config.json`` holds; stored in ``results.json`` too.
+    statistics : dict or None
+        :func:`comparison_statistics` output: adds the intervals to the
+        tables, writes ``pairwise.csv``, and puts the paired differences and
+        the poster's claim 1 in ``results.md`` and ``results.json``.
+    """
+    from ..stats import claims_markdown
+
+    out_dir = Path(out_dir)
+    sections = []
+    if statistics is not None:
+        intervals = statistics["summary"][["model", "hop", "ci_low", "ci_high"]]
+        table = table.merge(intervals, on=["model", "hop"], how="left")
+        with atomic_write(out_dir / "pairwise.csv", "w") as f:
+            statistics["pairwise"].to_csv(f, index=False)
+        alpha = statistics["claims"]["alpha"]
+        sections = [pairwise_markdown(statistics["pairwise"], alpha),
+                    claims_markdown(statistics["claims"])]
+    with atomic_write(out_dir / "results.csv", "w") as f:
+        table.to_csv(f, index=False)
+    results = {"config": config, "results": records_of(table)}
+    if statistics is not None:
+        results["statistics"] = {"pairwise": records_of(statistics["pairwise"]),
+                                 "claims": statistics["claims"]}
+    write_json_atomic(out_dir / "results.json", results)
+    data = config.get("data_description", config.get("data"))
+    intro = (f"Data: {data}; {int(table['folds'].max())} folds x "
+             f"{int(table['repeats'].max())} repeat(s). Track accuracy: mean +- standard "
+             "deviation over the folds")
+    intro += (", and the 95% interval of the mean (t interval with the Nadeau-Bengio "
+              "corrected variance, clipped to 0-100)." if statistics is not None else ".")
+    with atomic_write(out_dir / "results.md", "w") as f:
+        f.write(f"# skrhythm compare ({config['protocol']['name']} protocol)\n\n{intro}\n\n"
+                f"{markdown_table(table)}\n" + "".join(f"\n{s}" for s in sections))
+    return table
+
+
+def write_plots(table, records, out_dir, statistics=None, data_name=None, tempo_ranges=None):
+    """Write the comparison's plots (PNG and SVG) to ``out_dir``.
+
+    ``accuracy_vs_params`` (interval bars from ``statistics`` when given; the
+    poster's published values when ``data_name`` names Ballroom; bars of
+    accuracy when no model of the run has a parameter count);
+    ``pairwise`` (the paired differences, with ``statistics``; the colour
+    scale set by the CNNs' differences); ``confusion_matrix`` of the most
+    accurate CNN (any model if the run has none; a tie is named) over the
+    test folds of the first repeat (each track once); ``filters`` of the
+    first O-net/P-net model the run saved (O-net + P-net preferred), fold
+    named, with its pattern filters' periodicity against ``tempo_ranges``
+    (:func:`class_tempo_ranges`).
+    """
+    import joblib
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ..plotting import (
+        plot_accuracy_vs_params,
+        plot_confusion_matrix,
+        plot_filters,
+        plot_pairwise,
+        save_figure,
+    )
+
+    out_dir = Path(out_dir)
+    ballroom = data_name is not None and "ballroom" in str(data_name).lower()
+    intervals = statistics["summary"] if statistics is not None else None
+    save_figure(plot_accuracy_vs_params(table, intervals=intervals, reference=ballroom or None,
+                                        data_name=data_name), out_dir / "accuracy_vs_params")
+    cnn_names = {m for m in MODELS if MODELS[m].network}
+    if statistics is not None and len(statistics["pairwise"]):
+        save_figure(plot_pairwise(statistics["pairwise"], data_name=data_name,
+                                  alpha=statistics["claims"]["alpha"], scale_models=cnn_names),
+                    out_dir / "pairwise")
+    cnns = table[table["model"].isin(cnn_names)]
+    ranked = cnns if len(cnns) else table
+    best = ranked.loc[ranked["accuracy"].idxmax()]
+    tied = [run_label(r.label, r.hop) for r in ranked.itertuples()
+            if np.isclose(r.accuracy, best["accuracy"], rtol=0, atol=1e-12)
+            and (r.model, r.hop) != (best["model"], best["hop"])]
+    folds = [r for r in records if r["model"] == best["model"] and (r["hop"] or 0) == best["hop"]
+             and not r.get("repeat", 0)]
+    y_true = np.concatenate([r["y_true"] for r in folds])
+    y_pred = np.concatenate([r["y_pred"] for r in folds])
+    what = "most accurate CNN" if len(cnns) else "most accurate model"
+    if tied:
+        what += f" (tied with {', '.join(tied)})"
+    save_figure(plot_confusion_matrix(
+        y_true, y_pred, title=f"{run_label(best['label'], best['hop'])}, {what}: all test "
+        "folds"), out_dir / "confusion_matrix")
+    # The models this run wrote, or whose checksum read_fold_record verified.
+    fitted = sorted((r for r in records if r.get("model_file")), key=lambda r: r["model_file"])
+    preferred = [r for r in fitted if r["model_file"].startswith("models/o+p_")] or fitted
+    if preferred:
+        record = preferred[0]
+        save_figure(plot_filters(joblib.load(out_dir / record["model_file"]),
+                                 model=run_label(record["label"], record["hop"]),
+                                 fold=record["fold"], tempo_ranges=tempo_ranges),
+                    out_dir / "filters")
