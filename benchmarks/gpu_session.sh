@@ -16,7 +16,6 @@ set -o pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$1" = wheels ]; then
-    grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >>.git/info/exclude
     # the versions CI installs here; Python 3.12 on the GPU machine
     exec python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \

@@ -32,7 +32,6 @@ from ._limits import CNN_BOUNDS, MAX_FRAMES, MAX_PARAMS, fitted_problem
 from ._prediction import (
     check_finite,
     check_magnitude,
-    majority_vote,
     pad_to_patch,
     patch_logits,
     softmax,
@@ -47,7 +46,7 @@ from .training import (
     PatchNet,
 )
 
-__all__ = ["BasePatchCNNClassifier", "majority_vote", "resolve_device"]
+__all__ = ["SHARED_DOCS", "BasePatchCNNClassifier", "resolve_device"]
 
 
 def resolve_device(device):
@@ -132,7 +131,7 @@ SHARED_DOCS = {
     same model. It needs ``torch.optim.SGD`` and no callback acting on the
     gradients (otherwise a warning says so and the fit runs without);
     ignored on the CPU. Off by default until it has been checked on a GPU
-    (see README, "Performance").""",
+    (documentation: "Performance and GPUs").""",
     "random_state": """random_state : int, RandomState instance or None, default=None
     Seeds weight initialisation, shuffling, dropout and the validation
     split; fits with the same seed and data give the same model.""",

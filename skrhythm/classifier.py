@@ -8,20 +8,13 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._cnn_base import (
-    SHARED_DOCS,
-    BasePatchCNNClassifier,
-    majority_vote,
-    resolve_device,
-)
+from ._cnn_base import SHARED_DOCS, BasePatchCNNClassifier
 from ._docstring import fill_doc
 from ._limits import MUSICCNN_BOUNDS, lengths_problem
 from .nn import _kernels
 from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
 
-# The base and its helpers live in skrhythm._cnn_base; they stay importable from
-# here, where skrhythm 0.1 defined them (skrhythm.experiments imports resolve_device).
-__all__ = ["BasePatchCNNClassifier", "MusicCNNClassifier", "majority_vote", "resolve_device"]
+__all__ = ["MusicCNNClassifier"]
 
 
 @fill_doc(SHARED_DOCS)
@@ -199,7 +192,8 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
             warnings.warn(
                 f"{_kernels.triton_missing()}, so on {self.device_!r} the filter bank "
                 "runs its conv2d reference, which trains 8 to 22 times slower than the Triton "
-                "kernels (README, 'On a GPU'); the results agree within float tolerance. "
+                "kernels (documentation: 'Performance and GPUs'); the results agree within float "
+                "tolerance. "
                 "Install Triton 3.4 or later (pip install \"triton>=3.4\"; the Linux CUDA wheels "
                 "of torch 2.8 and later include it), or pass filterbank='reference' to choose "
                 "the reference",

@@ -1,3 +1,5 @@
+"""MusicCNNClassifier and the patch-CNN base: architecture, training, prediction, errors."""
+
 import json
 import pickle
 import warnings
@@ -6,14 +8,15 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from skorch.callbacks import EarlyStopping
 
 from skrhythm import LogMelTransformer, MusicCNNClassifier
-from skrhythm._prediction import patch_starts
-from skrhythm.classifier import majority_vote
+from skrhythm._prediction import majority_vote, patch_starts
 from skrhythm.nn import MusicCNN
 from skrhythm.nn._kernels import triton_available, triton_missing
 from skrhythm.nn.layers import BatchInvariantLinear
@@ -432,3 +435,127 @@ def test_a_diverged_network_is_named_as_the_cause_of_nan_probabilities():
         clf.net_.module_.dense.bias[0] = float("nan")
     with pytest.raises(ValueError, match="weights are not finite .* training diverged"):
         clf.predict(X)
+
+
+# -- input the network cannot take ---------------------------------------------------------
+
+
+TINY_REFERENCE = dict(onet_lengths=(2,), pnet_lengths=(3,), patch_frames=16, filterbank="reference",
+            max_epochs=1, random_state=0)
+
+
+
+def noise_spectrograms(n_bands=4, n_tracks=8):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((n_tracks, n_bands, 40)).astype(np.float32), np.arange(n_tracks) % 2
+
+
+
+def test_prediction_input_that_would_overflow_is_refused():
+    X, y = noise_spectrograms()
+    clf = MusicCNNClassifier(**TINY_REFERENCE).fit(X, y)
+    huge = np.full_like(X, 3e38)
+    for method in (clf.predict, clf.predict_proba, clf.predict_patch_proba):
+        with pytest.raises(ValueError, match="reach 3e\\+38.*overflow float32"):
+            method(huge)
+    assert np.isfinite(clf.predict_proba(1e6 * X)).all()  # large but harmless: accepted
+
+
+
+def test_non_finite_network_output_is_an_error_not_nan_probabilities(monkeypatch):
+    X, y = noise_spectrograms()
+    clf = MusicCNNClassifier(**TINY_REFERENCE).fit(X, y)
+    real = clf.predict_patch_proba
+
+    def overflowing(X):  # what a net overflowing float32 returns for track 1
+        proba = real(X)
+        proba[1] = np.nan
+        return proba
+
+    monkeypatch.setattr(clf, "predict_patch_proba", overflowing)
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError, match=r"not finite for tracks \[1\]"):
+            method(X)
+
+
+
+def test_zero_mel_bands_are_refused():
+    X, y = noise_spectrograms(n_bands=0)
+    with pytest.raises(ValueError, match="0 bands"):
+        MusicCNNClassifier(**TINY_REFERENCE).fit(X, y)
+
+
+
+def test_failed_warm_start_with_other_band_count_changes_nothing():
+    X, y = noise_spectrograms(n_bands=4)
+    clf = MusicCNNClassifier(**TINY_REFERENCE, warm_start=True).fit(X, y)
+    proba = clf.predict_proba(X)
+    state = (clf.n_features_in_, clf.n_bands_in_, clf.n_frames_in_, clf.mean_, clf.std_,
+             len(clf.history_))
+    X3, _ = noise_spectrograms(n_bands=3)
+    with pytest.raises(ValueError, match="3 features.*expecting 4|3 bands"):
+        clf.fit(X3 + 5, y)
+    assert (clf.n_features_in_, clf.n_bands_in_, clf.n_frames_in_, clf.mean_, clf.std_,
+            len(clf.history_)) == state
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    clf.fit(X, y)  # a warm start with the right bands still continues
+    assert len(clf.history_) == 2
+
+
+# -- odd labels and any spectrogram shape --------------------------------------------------
+
+
+TINY_REFERENCE_8 = dict(onet_lengths=(2,), pnet_lengths=(3,), patch_frames=8, max_epochs=1,
+            filterbank="reference", random_state=0)
+
+
+
+@pytest.fixture(scope="module")
+def noise():
+    return np.random.default_rng(0).standard_normal((6, 4, 12)).astype(np.float32)
+
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [[3, 7, 3, 7, 3, 7], ["samba", "tango"] * 3, [True, False] * 3, ["a", "b", "c"] * 2],
+)
+def test_label_types(noise, labels):
+    clf = MusicCNNClassifier(**TINY_REFERENCE_8).fit(noise, labels)
+    np.testing.assert_array_equal(clf.classes_, np.unique(labels))
+    assert set(clf.predict(noise)) <= set(labels)
+
+
+
+@pytest.mark.parametrize(
+    ("labels", "error", "match"),
+    [
+        (["rumba"] * 6, ValueError, "1 class.*at least 2"),
+        ([0.5, 1.5, 2.25, 0.5, 1.5, 2.25], ValueError, "continuous"),
+        (np.array(["a", 1] * 3, dtype=object), TypeError, "not supported between"),
+        ([0, 1, 0], ValueError, "inconsistent numbers of samples"),
+    ],
+)
+def test_bad_labels(noise, labels, error, match):
+    with pytest.raises(error, match=match):
+        MusicCNNClassifier(**TINY_REFERENCE_8).fit(noise, labels)
+
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_bands=st.integers(1, 5),
+    n_frames=st.integers(1, 20),
+    predict_frames=st.integers(1, 30),
+    scale=st.sampled_from([0.0, 1e-30, 1.0, 1e30]),
+    data=st.data(),
+)
+def test_classifier_any_spectrogram_shape(n_bands, n_frames, predict_frames, scale, data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    X = (scale * rng.standard_normal((4, n_bands, n_frames))).astype(np.float32)
+    clf = MusicCNNClassifier(**TINY_REFERENCE_8).fit(X, [0, 1, 0, 1])
+    X_new = rng.standard_normal((3, n_bands, predict_frames)).astype(np.float32)
+    proba = clf.predict_proba(X_new)
+    assert proba.shape == (3, 2) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+

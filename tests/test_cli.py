@@ -1,11 +1,19 @@
+"""The ``skrhythm`` command: its subcommands end to end, and the checks before any work."""
+
 import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from skrhythm import cli, experiments
-from skrhythm.experiments import _compare
+from skrhythm.datasets import write_audio_folder
+from skrhythm.experiments import _compare, make_protocol, run_info
 
 TINY = ["--models", "onet,tempo", "--folds", "2", "--epochs", "1", "--n-per-class", "2",
         "--no-progress"]
@@ -134,3 +142,308 @@ def test_train_then_predict_on_files(tmp_path, capsys):
         assert sum(row[c] for c in clips.target_names) == pytest.approx(1, abs=1e-3)
     assert cli.main(["predict", str(model), str(files[0]), "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("file,style,")
+
+
+# -- options checked before the work -------------------------------------------------------
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Fail the test if any data are read or generated."""
+    import skrhythm.datasets
+
+    def fail(*args, **kwargs):
+        raise AssertionError("data were read before the options were checked")
+
+    from skrhythm.experiments import _compare
+
+    monkeypatch.setattr(experiments, "load_data", fail)  # train
+    monkeypatch.setattr(_compare, "list_data", fail)
+    monkeypatch.setattr(_compare, "comparison_features", fail)
+    monkeypatch.setattr(skrhythm.datasets, "make_ballroom_like", fail)
+
+
+def test_version_and_help_import_neither_torch_nor_sklearn():
+    code = textwrap.dedent("""
+        import sys
+        from skrhythm import cli
+        for argv in (["--version"], ["--help"], ["compare", "--help"], ["train", "--help"]):
+            try:
+                cli.main(argv)
+            except SystemExit as exc:
+                assert exc.code == 0, argv
+        print(sorted(m for m in ("torch", "sklearn", "skorch", "librosa") if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    assert "skrhythm 0.1.0" in out
+
+
+def test_help_lists_every_model_with_examples(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    for name, spec in experiments.MODELS.items():
+        assert f"  {name} " in out and spec.label in out
+    assert "examples:" in out and "--out 'models/{model}.skops'" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--out", "m.h5"], "ends in .skops"),
+    (["train", "--out", "model"], "not 'no suffix'"),
+    (["train", "--model", "onet,pnet", "--out", "m.skops"], "must hold {model}"),
+    (["train", "--data", "folder:/no/such/dir", "--out", "m.skops"], "does not exist"),
+    (["compare", "--data", "folder:/no/such/dir"], "does not exist"),
+    (["compare", "--data", "mp3s"], "expected embedded"),
+])
+def test_bad_options_are_refused_before_data_are_read(argv, message, no_data, capsys, tmp_path,
+                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [
+    ["compare", "--n-jobs", "0"], ["train", "--n-jobs", "0", "--out", "m.skops"],
+    ["compare", "--n-jobs", "two"], ["compare", "--threads", "0"], ["compare", "--repeats", "0"],
+    ["compare", "--device", "gpu"], ["train", "--valid", "1.5", "--out", "m.skops"],
+])
+def test_invalid_values_are_usage_errors(argv, no_data, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert f"error: argument {argv[1]}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["compare"], ["train", "--out", "m.skops"]])
+def test_cuda_without_cuda_is_refused_first(command, no_data, monkeypatch, capsys, tmp_path):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli.main([*command, "--device", "cuda"]) == 1
+    assert "--device cuda: CUDA is not available" in capsys.readouterr().err
+
+
+def test_resume_with_other_options_names_the_option(no_data, tmp_path, capsys):
+    protocol = make_protocol("quick", models=("onet", "tempo"), n_folds=3)
+    info = run_info(protocol, data="embedded", seed=0, device="cpu", n_jobs=1,
+                    feature_params=experiments.FEATURE_PARAMS)
+    (tmp_path / "config.json").write_text(json.dumps(info))
+    base = ["compare", "--models", "onet,tempo", "--out", str(tmp_path), "--resume"]
+    for extra, message in [(["--folds", "5"], "used n_folds=3, not 5"),
+                           (["--folds", "3", "--epochs", "2"],
+                            f"used max_epochs={protocol.max_epochs}, not 2"),
+                           (["--folds", "3", "--repeats", "2"], "used repeats=1, not 2"),
+                           (["--folds", "3", "--models", "onet"], "used models=onet,tempo, "
+                                                                  "not onet")]:
+        assert cli.main([*base, *extra]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "{" not in err
+
+
+def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(experiments, "compare", boom)
+    assert cli.main(["compare", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == ("skrhythm compare: error: RuntimeError: boom (an unexpected error; "
+                           "run again with --debug to see where it happened)")
+    for argv in (["compare", "--debug"], ["--debug", "compare"]):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" in err and "RuntimeError: boom" in err
+
+
+@pytest.fixture(scope="module")
+def dances(tmp_path_factory):
+    """Short clips of two styles, one of them with fewer than a handful of tracks."""
+    rng = np.random.default_rng(0)
+    t = np.arange(22050) / 22050
+    waves, labels = [], []
+    for label, n, rate in (("fast", 5, 4.0), ("slow", 4, 1.5)):
+        for _ in range(n):
+            clicks = (np.sin(2 * np.pi * rate * t) > 0.95).astype(np.float32)
+            waves.append(0.5 * clicks + 0.01 * rng.standard_normal(t.size).astype(np.float32))
+            labels.append(label)
+    root = tmp_path_factory.mktemp("dances")
+    write_audio_folder((waves, labels), root, sr=22050)
+    return root
+
+
+def test_train_every_kind_of_model_each_to_its_own_file(dances, tmp_path, capsys):
+    from skrhythm.persistence import load_model
+
+    out = tmp_path / "{model}.skops"
+    argv = ["train", "--data", f"folder:{dances}", "--model", "onet,tempo,rhythm", "--hop",
+            "250", "--epochs", "2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning: classes with fewer than 5 tracks: slow (4)" in err
+    for epoch in (1, 2):
+        line = next(x for x in err.splitlines() if f"onet: epoch {epoch}/2" in x)
+        assert "train acc" in line and "valid acc" in line
+    assert "tempo: training accuracy" in err and "rhythm: training accuracy" in err
+    assert "\x1b[" not in err
+    clip = sorted(dances.rglob("*.wav"))[:1]
+    for name in ("onet", "tempo", "rhythm"):
+        model = load_model(tmp_path / f"{name}.skops")  # no untrusted callback saved with it
+        assert model.predict([str(p) for p in clip])[0] in ("fast", "slow")
+
+
+def test_threads_and_git_commit_are_recorded(monkeypatch):
+    assert experiments.default_threads(1, None) is None
+    assert experiments.default_threads(2, None) == 1
+    assert experiments.default_threads(-1, None) == (1 if (os.cpu_count() or 1) > 1 else None)
+    assert experiments.default_threads(4, 3) == 3
+    info = run_info(make_protocol("quick"), data="embedded", seed=0, device="cpu", n_jobs=2,
+                    feature_params={}, threads=1)
+    assert info["threads"] == 1
+    if (ROOT / ".git").exists():
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        assert info["git_commit"] == head
+    monkeypatch.setenv("PATH", "")  # no git program: no commit, no error
+    assert experiments.git_commit() is None
+
+
+def test_compare_on_files_caches_features_track_by_track(dances, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    argv = ["compare", "--data", f"folder:{dances}", "--models", "tempo", "--folds", "2",
+            "--no-progress", "--out", str(out)]
+    assert cli.main(argv) == 0
+    entries = sorted((out / "cache").rglob("*.npz"))
+    assert len(entries) == 9 and all(p.parent.parent.name == "logmel" for p in entries)
+    first = (out / "results.csv").read_text()
+
+    from skrhythm import features
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a cached track was decoded again")
+
+    monkeypatch.setattr(features, "load_audio", no_decoding)
+    (out / "results.csv").unlink()
+    assert cli.main([*argv, "--resume"]) == 0
+    assert (out / "results.csv").read_text() == first
+
+
+@pytest.mark.parametrize("label", ["start", "file", "style", "n_windows"])
+def test_train_refuses_labels_that_predict_could_not_write(tmp_path, capsys, monkeypatch, label):
+    """Every class gets a column of the predictions: a label named like another column
+    would make every later 'skrhythm predict' of the model fail."""
+    from skrhythm import features
+
+    t = np.arange(8000) / 8000
+    write_audio_folder(([np.sin(2 * np.pi * 440 * t)] * 4, ["Samba", "Samba", label, label]),
+                       tmp_path / "data", sr=8000)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("audio was decoded before the labels were checked")
+
+    monkeypatch.setattr(features, "load_audio", no_decoding)
+    out = tmp_path / "model.skops"
+    assert cli.main(["train", "--data", f"folder:{tmp_path / 'data'}", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"the labels {label} are names of the columns" in err and "rename" in err
+    assert not out.exists()
+
+
+def test_a_full_disk_when_saving_the_model_names_the_file(dances, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import skops.io
+
+    def disk_full(obj, file):
+        file.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(skops.io, "dump", disk_full)
+    out = tmp_path / "tempo.skops"
+    assert cli.main(["train", "--data", f"folder:{dances}", "--model", "tempo",
+                     "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"No space left on device): '{out}'" in err and "unexpected" not in err
+    assert not list(tmp_path.iterdir())  # no partial model, no temporary file
+
+
+def test_train_creates_the_folders_of_out_as_its_help_shows(dances, tmp_path, monkeypatch,
+                                                            capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--data", f"folder:{dances}", "--models", "tempo,rhythm",
+                     "--out", "models/{model}.skops"]) == 0
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["rhythm.skops",
+                                                                      "tempo.skops"]
+    (tmp_path / "notes.txt").write_text("x")
+    assert cli.main(["train", "--model", "tempo", "--out", "notes.txt/m.skops"]) == 1
+    assert "notes.txt is not a folder that can be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["compare", "datasize", "train"])
+def test_models_and_model_are_both_accepted(command):
+    parser = cli.build_parser()
+    extra = ["--out", "m.skops"] if command == "train" else []
+    for flag in ("--models", "--model"):
+        args = parser.parse_args([command, flag, "o+p,tempo", *extra])
+        assert args.models == ("o+p", "tempo")
+
+
+def test_every_option_says_what_it_does_and_its_default():
+    """``skrhythm train --help`` gave --epochs, --n-per-class and --seed no text."""
+    import argparse
+
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction) or action.dest == "debug":
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest}: no help"
+            if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+                assert "default" in action.help, f"{name} {action.option_strings}: no default"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["compare", "--folds", "1"], "--folds 1: expected an integer of at least 2"),
+    (["compare", "--folds", "50", "--cv", "paper", "--n-per-class", "2"],
+     "--folds 50: cannot split the 16 tracks so"),
+    (["datasize", "--sizes", "1000"],
+     "--sizes 1000: 1000 tracks per class is more than the training tracks of class"),
+    (["datasize", "--folds", "1"], "--folds 1: expected an integer of at least 2"),
+    (["compare", "--models", "onet", "--data", "folder:/no/such"],
+     "--data folder:/no/such: /no/such does not exist"),
+])
+def test_errors_the_data_listing_can_tell_come_before_any_audio_and_name_the_flag(
+        argv, message, tmp_path, monkeypatch, capsys):
+    from skrhythm import features
+    from skrhythm.datasets import _synthetic
+
+    def no_audio(*args, **kwargs):
+        raise AssertionError("audio was generated or decoded before the options were checked")
+
+    monkeypatch.setattr(_synthetic, "_render", no_audio)
+    monkeypatch.setattr(features, "load_audio", no_audio)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*argv, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {message}" in err, err
+    assert "n_folds" not in err and "n_per_class" not in err  # the flags, not parameters
+
+
+def test_warnings_read_as_the_commands_own_lines(dances, tmp_path):
+    """A class of 4 tracks and 5 folds: scikit-learn warns that it is the least populated."""
+    run = subprocess.run(
+        [sys.executable, "-m", "skrhythm.cli", "compare", "--data", f"folder:{dances}",
+         "--models", "tempo", "--folds", "5", "--no-progress", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    err = run.stderr
+    assert "skrhythm compare: warning: The least populated class in y has only 4 members" in err
+    assert "UserWarning" not in err and ".py:" not in err

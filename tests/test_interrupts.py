@@ -1,4 +1,4 @@
-"""A user's Ctrl-C is an interrupt, never the end of training (issue 12)."""
+"""skrhythm._interrupts: a user's Ctrl-C is an interrupt, never the end of training."""
 
 import os
 import signal

@@ -249,7 +249,7 @@ def test_cuda_trained_model_loads_on_cpu(fitted, tmp_path, fmt):
     np.testing.assert_array_equal(loaded.predict_proba(audio), pipe.predict_proba(audio))
 
 
-# -- the estimators' own pickling (issue 10) -----------------------------------------
+# -- the estimators' own pickling --------------------------------------------------------
 
 
 def round_trip(model, how, path):
@@ -455,7 +455,7 @@ def test_pickle_with_one_filter_bank_parameter_per_length_loads(name):
                                expected["proba_after_warm_epoch"], rtol=1e-5)  # fmt: skip
 
 
-# -- trust (issue 12) ----------------------------------------------------------------
+# -- trust ---------------------------------------------------------------------------------
 
 
 class Payload:

@@ -1,3 +1,5 @@
+"""skrhythm.stats: corrected intervals and t-tests, McNemar, Holm, the poster's claim 1."""
+
 import json
 import math
 

@@ -1,4 +1,4 @@
-"""The batch data path: patches gathered by index against per-patch slicing and DataLoader."""
+"""skrhythm.training: patches gathered by index, the skorch net, callbacks."""
 
 from collections import Counter
 from contextlib import nullcontext

@@ -1,4 +1,4 @@
-"""The data-size experiment end to end on tiny settings."""
+"""skrhythm.experiments.datasize: the data-size experiment, from Python and the command line."""
 
 import matplotlib
 

@@ -1,4 +1,5 @@
-"""Run folders of `skrhythm compare`: locked, written atomically, checked on resume (issue 12)."""
+"""Run folders of ``skrhythm compare``: locked, written atomically, only by their run, checked
+on resume; the feature caches a run keeps in them."""
 
 import json
 import os
@@ -22,7 +23,7 @@ from skrhythm._store import file_mode
 
 TINY = ["compare", "--models", "onet,tempo", "--folds", "2", "--epochs", "1",
         "--n-per-class", "2", "--no-progress"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
