@@ -108,6 +108,7 @@ def test_pipeline_cross_validation_learns_the_rhythms(clicks):
     assert scores.mean() >= 0.8, scores
 
 
+@pytest.mark.slow
 def test_grid_search_over_filter_counts_in_parallel(spectrograms):
     X, y = spectrograms
     search = GridSearchCV(

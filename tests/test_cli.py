@@ -26,6 +26,7 @@ def finished_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_compare_writes_tables_config_and_plots(finished_run):
     out = finished_run
     table = pd.read_csv(out / "results.csv")
@@ -47,6 +48,7 @@ def test_compare_writes_tables_config_and_plots(finished_run):
     assert len(record["y_true"]) == len(record["y_pred"]) == len(record["test_index"])
 
 
+@pytest.mark.slow
 def test_interrupted_run_keeps_results_and_resumes(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     real_run_fold = _compare._run_fold
@@ -437,6 +439,7 @@ def test_errors_the_data_listing_can_tell_come_before_any_audio_and_name_the_fla
     assert "n_folds" not in err and "n_per_class" not in err  # the flags, not parameters
 
 
+@pytest.mark.slow
 def test_warnings_read_as_the_commands_own_lines(dances, tmp_path):
     """A class of 4 tracks and 5 folds: scikit-learn warns that it is the least populated."""
     run = subprocess.run(

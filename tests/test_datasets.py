@@ -367,6 +367,7 @@ def test_no_warnings_on_clean_tree(fake_ballroom):
         load_ballroom(fake_ballroom[0], verify_md5=True)
 
 
+@pytest.mark.slow
 def test_synthetic_set_is_learnable():
     """A small O+P pipeline clearly beats chance (12.5 %) on held-out tracks."""
     from sklearn.model_selection import train_test_split

@@ -21,6 +21,7 @@ def test_every_example_is_listed():
     assert sorted(p.name for p in EXAMPLES.glob("[!_]*.py")) == sorted(EXPECTED)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(EXPECTED))
 def test_example_runs(script, tmp_path):
     env = {**os.environ, "SKRHYTHM_EXAMPLES_FAST": "1", "MPLBACKEND": "Agg"}

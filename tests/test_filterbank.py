@@ -36,7 +36,9 @@ needs_triton = pytest.mark.skipif(
 #: The fused implementations and the device each runs on here.
 FUSED = [
     pytest.param(("fast", "cpu"), id="fast"),
-    pytest.param(("triton", "cuda" if CUDA else "cpu"), id="triton", marks=needs_triton),
+    # in the interpreter (no CUDA) the Triton cases take seconds each: slow
+    pytest.param(("triton", "cuda" if CUDA else "cpu"), id="triton",
+                 marks=[needs_triton] + ([] if CUDA else [pytest.mark.slow])),
 ]
 
 
@@ -294,6 +296,7 @@ def test_triton_gradcheck_float64():
     assert torch.autograd.gradcheck(pooled, (x, w), fast_mode=True)
 
 
+@pytest.mark.slow
 @needs_triton
 def test_every_tuned_triton_tile_gives_the_same_maxima():
     """The autotuner may pick any tile shape on a GPU: each must give the numba result."""
@@ -505,6 +508,7 @@ print(json.dumps(result))
 CAPABILITIES = (70, 75, 80, 86, 89, 90, 100, 120)
 
 
+@pytest.mark.slow
 @needs_triton
 def test_every_triton_kernel_compiles_for_volta_to_blackwell():
     """The interpreter runs the kernels' semantics, not their compilation: compile every

@@ -149,6 +149,7 @@ ARGS = ["compare", "--models", "tempo,onet", "--folds", "2", "--epochs", "2",
         "--n-per-class", "2", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_sigint_stops_compare_without_writing_the_interrupted_fold(tmp_path):
     out, mark = tmp_path / "run", tmp_path / "training"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -183,6 +184,7 @@ def test_sigint_stops_compare_without_writing_the_interrupted_fold(tmp_path):
                                   uninterrupted.drop(columns="fit_time"))
 
 
+@pytest.mark.slow
 def test_interrupt_tests_pass_in_a_process_started_with_sigint_ignored(tmp_path):
     """As in `(python3 -m pytest -q) > log 2>&1 &` run by a script."""
     tests = [f"{__file__}::{name}" for name in (
@@ -197,6 +199,7 @@ def test_interrupt_tests_pass_in_a_process_started_with_sigint_ignored(tmp_path)
     assert "5 passed" in run.stdout
 
 
+@pytest.mark.slow
 def test_compare_with_sigint_ignored_runs_and_says_nothing_of_it(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "skrhythm.cli", "compare", "--models", "tempo,onet", "--folds",

@@ -27,6 +27,7 @@ def _death_signal():
     return value.value, os.getppid()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
 def test_loky_workers_get_a_death_signal_nested_or_not():
     with workers_die_with_this_process():
@@ -97,6 +98,7 @@ def test_torch_threads_on_workers(client):
 
 
 
+@pytest.mark.slow
 def test_grid_search_and_cross_validation_on_dask(client, pipeline, clicks):
     audio, labels = clicks
     grid = {"cnn__n_pnet": [1, 2]}

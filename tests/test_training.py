@@ -238,6 +238,7 @@ def test_cpu_epochs_record_each_loss_at_its_batch():
     assert seen == clf.history_[0, "batches", :, "train_loss"] and len(seen) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not triton_available(), reason=f"{triton_missing()} (the gpu extra)")
 def test_fit_with_the_triton_filter_bank_gives_the_numba_model():
     """End to end, training included: the Triton filter bank (on CUDA, else in Triton's

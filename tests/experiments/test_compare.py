@@ -26,6 +26,7 @@ def repeated(tmp_path_factory):
     return out, result
 
 
+@pytest.mark.slow
 def test_python_and_the_command_write_the_same_files(repeated, tmp_path, capsys):
     out, result = repeated
     argv = ["compare", "--models", "tempo", "--folds", "2", "--n-per-class", "2", "--epochs",
@@ -260,6 +261,7 @@ def test_results_md_states_the_tests_and_the_claim(descriptors):
     assert claims["hops"] == [] and "cannot be tested" in claims["summary"]
 
 
+@pytest.mark.slow
 def test_claim_one_is_judged_on_the_cnns(tmp_path, monkeypatch):
     from skrhythm import plotting
 

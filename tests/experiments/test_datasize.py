@@ -190,6 +190,7 @@ def test_smaller_subsets_train_for_as_many_steps(table):
     assert table[table["model"] == "rhythm"]["epochs"].isna().all()
 
 
+@pytest.mark.slow
 def test_the_command_runs_the_experiment_on_generated_data(tmp_path, capsys, monkeypatch):
     from skrhythm import cli
 
@@ -223,6 +224,7 @@ def test_the_command_runs_the_experiment_on_generated_data(tmp_path, capsys, mon
     assert "--models must include o+p" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_full_disk_at_the_plot_leaves_no_results_and_the_run_can_be_repeated(
         tmp_path, capsys, monkeypatch):
     import errno
@@ -264,6 +266,7 @@ def test_write_errors_name_the_file(tmp_path):
             f.write("a")
 
 
+@pytest.mark.slow
 def test_progress_bars_only_on_a_terminal(tmp_path, capsys):
     """Run into a log file (stderr no terminal), datasize drew tqdm bars into it."""
     from skrhythm import cli

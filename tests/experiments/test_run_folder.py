@@ -60,6 +60,7 @@ def test_every_file_written_gets_the_same_mode(finished):
     assert set(modes.values()) == {oct(file_mode())}, modes
 
 
+@pytest.mark.slow
 def test_second_run_on_the_same_folder_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     holder = subprocess.Popen(
@@ -122,6 +123,7 @@ def test_damaged_config_names_the_file(run, capsys):
     assert str(run / "config.json") in err and "damaged" in err
 
 
+@pytest.mark.slow
 def test_truncated_model_file_is_an_error_naming_it(run, capsys):
     model = run / "models" / "onet_hop250_fold0.joblib"
     model.write_bytes(model.read_bytes()[:100])
@@ -133,6 +135,7 @@ def test_truncated_model_file_is_an_error_naming_it(run, capsys):
     joblib.load(model)
 
 
+@pytest.mark.slow
 def test_crash_between_model_and_record_is_resumed(run, finished):
     """The model is written first: a crash before the record leaves a fold to recompute."""
     (run / "folds" / "onet_hop250_fold0.json").unlink()
@@ -141,6 +144,7 @@ def test_crash_between_model_and_record_is_resumed(run, finished):
                                   pd.read_csv(finished / "results.csv").drop(columns="fit_time"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["zeros"])
 def test_damaged_cli_feature_cache_is_recomputed(run, finished, capsys, damage):
     (entry,) = (run / "cache").glob("embedded-*-X.npz")
@@ -158,6 +162,7 @@ def test_damaged_cli_feature_cache_is_recomputed(run, finished, capsys, damage):
                                   pd.read_csv(finished / "results.csv").drop(columns="fit_time"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("planted", ["X-shape", "X-nan", "y-labels"])
 def test_planted_embedded_feature_cache_is_recomputed(run, finished, planted):
     from skrhythm._store import load_array, save_array
@@ -177,6 +182,7 @@ def test_planted_embedded_feature_cache_is_recomputed(run, finished, planted):
                                   pd.read_csv(finished / "results.csv").drop(columns="fit_time"))
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_reads_features_without_generating_data(run, monkeypatch):
     from skrhythm.datasets import _synthetic
 
@@ -302,6 +308,7 @@ def _alive(pid):
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_workers_of_a_killed_run_die_and_write_nothing(tmp_path, sig):
