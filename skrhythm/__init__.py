@@ -1,6 +1,6 @@
 """skrhythm: musically motivated CNNs for rhythm classification, scikit-learn style."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The names of the package's top level, each found in the module whose ``__all__``
 #: lists it.

@@ -28,7 +28,7 @@ from ._formats import (
     upgrade_cnn_state,
 )
 from ._interrupts import propagate_sigint
-from ._limits import CNN_BOUNDS, MAX_FRAMES, MAX_PARAMS, fitted_problem
+from ._limits import CNN_BOUNDS, MAX_FRAMES, MAX_PARAMS, fitted_problem, tempo_range_problem
 from ._prediction import (
     check_finite,
     check_magnitude,
@@ -103,14 +103,22 @@ SHARED_DOCS = {
     Track prediction from its patches: majority vote of the patches' argmax
     (ties broken by mean probability), as in the paper, or argmax of the
     mean probability. :meth:`predict_proba` is always the mean.""",
+    "tempo_augment": """tempo_augment : (float, float) or None, default=None
+    Tempo augmentation: each training patch is cut at a tempo factor drawn
+    log-uniformly from ``(low, high)`` (e.g. ``(0.85, 1.18)``), a window
+    of ``patch_frames * factor`` frames resampled to ``patch_frames``
+    (:func:`skrhythm.training.tempo_patches`), anew in every epoch and
+    seeded by ``random_state``, so the network cannot learn the classes'
+    tempos alone. Validation and prediction patches are not augmented.
+    ``None`` trains on the patches as they are (the paper); ``(1, 1)``
+    gives the same model, bitwise.""",
     "optimizer": """optimizer : torch optimizer class, default=torch.optim.SGD
     Optimizer of the network's weights.""",
     "lr": """lr : float, default=0.01
     Learning rate.""",
     "optimizer_params": """optimizer_params : dict or None, default=None
-    Extra optimizer arguments, e.g. ``{"momentum": 0.9}``.""",
-    "max_epochs": """max_epochs : int, default=20
-    Training epochs (passes over the training patches) of a fit.""",
+    Extra optimizer arguments, e.g. ``{"weight_decay": 1e-4}``; they
+    override ``momentum`` and ``nesterov``.""",
     "lr_schedule": """lr_schedule : {"paper"} or None, default="paper"
     :class:`skrhythm.training.PaperLRSchedule`: halve the learning rate
     after 20 epochs without a new best training loss, stop after 40.
@@ -179,8 +187,11 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
            for name, bounds in CNN_BOUNDS.items()},
         "patch_hop": [Interval(Integral, 1, MAX_FRAMES, closed="both"), None],
         "aggregate": [StrOptions({"vote", "mean"})],
+        "tempo_augment": [tuple, list, None],
         "optimizer": [type, callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterov": ["boolean"],
         "optimizer_params": [dict, None],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"paper"}), None],
@@ -203,8 +214,11 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         patch_frames,
         patch_hop,
         aggregate,
+        tempo_augment,
         optimizer,
         lr,
+        momentum,
+        nesterov,
         optimizer_params,
         batch_size,
         max_epochs,
@@ -220,8 +234,11 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         self.patch_frames = patch_frames
         self.patch_hop = patch_hop
         self.aggregate = aggregate
+        self.tempo_augment = tempo_augment
         self.optimizer = optimizer
         self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
         self.optimizer_params = optimizer_params
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -233,6 +250,12 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+
+    def _validate_params(self):
+        super()._validate_params()
+        problem = tempo_range_problem("tempo_augment", self.tempo_augment)
+        if problem:
+            raise ValueError(problem)
 
     @abstractmethod
     def _build_module(self, n_bands, n_frames, n_classes):
@@ -427,8 +450,9 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
 
     def _split(self, X, y_idx, seed):
         """Track-level train/validation split (patches of a track never straddle it)."""
+        augment = {"tempo_range": self.tempo_augment, "seed": seed}
         if self.train_split is None:
-            return self._dataset(X, y_idx), None
+            return self._dataset(X, y_idx, **augment), None
         try:
             idx_train, idx_valid = train_test_split(
                 np.arange(len(X)), test_size=self.train_split, random_state=seed, stratify=y_idx
@@ -438,14 +462,15 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
                 f"cannot hold out train_split={self.train_split!r} tracks: {exc}"
             ) from exc
         return (
-            self._dataset(X[idx_train], y_idx[idx_train]),
+            self._dataset(X[idx_train], y_idx[idx_train], **augment),
             self._dataset(X[idx_valid], y_idx[idx_valid]),
         )
 
-    def _dataset(self, X, y_idx=None):
-        """Patches of ``X`` on the net's device (copied there once)."""
+    def _dataset(self, X, y_idx=None, tempo_range=None, seed=0):
+        """Patches of ``X`` on the net's device (copied there once), tempo-augmented or not."""
         return PatchDataset(X, y_idx, self.patch_frames, self.patch_hop or self.patch_frames,
-                            mean=self.mean_, std=self.std_, device=self.device_)
+                            mean=self.mean_, std=self.std_, device=self.device_,
+                            tempo_range=tempo_range, seed=seed)
 
     def _build_net(self, n_bands):
         """The skorch net, without validation data (:meth:`fit` sets its ``train_split``).
@@ -476,7 +501,12 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
             callbacks.append(KeepBestModel("valid_acc_best"))
         if self.verbose and self.verbose > 1:
             callbacks.append(ProgressBar())
-        optimizer_params = {f"optimizer__{k}": v for k, v in (self.optimizer_params or {}).items()}
+        optimizer_params = {}
+        if isinstance(self.optimizer, type) and issubclass(self.optimizer, torch.optim.SGD):
+            optimizer_params = {"momentum": self.momentum,
+                                "nesterov": bool(self.nesterov and self.momentum > 0)}
+        optimizer_params.update(self.optimizer_params or {})
+        optimizer_params = {f"optimizer__{k}": v for k, v in optimizer_params.items()}
         return PatchNet(
             module,
             criterion=torch.nn.CrossEntropyLoss,

@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 __all__ = [
+    "ADDED_PARAMS",
     "STATE_FORMAT",
     "ModelVersionError",
     "SavedStateMixin",
@@ -40,6 +41,10 @@ __all__ = [
 
 #: Format of the states skrhythm writes (see the module docstring).
 STATE_FORMAT = 2
+
+#: Parameters added since 0.1 whose default is not what a model saved before
+#: them was trained with: a state lacking them takes these values.
+ADDED_PARAMS = {"momentum": 0.0, "nesterov": False}
 
 
 class ModelVersionError(ValueError):
@@ -140,7 +145,8 @@ def upgrade_cnn_state(state, param_names, defaults):
         The estimator's state, without the format stamp.
     param_names : list of str
         The estimator's parameters: those the state lacks (added since it was
-        saved) take their ``defaults``.
+        saved) take their ``defaults``, or the value in :data:`ADDED_PARAMS`
+        that keeps what the saved model was.
     defaults : dict
         Default of each parameter.
 
@@ -166,7 +172,8 @@ def upgrade_cnn_state(state, param_names, defaults):
         net_state = {"module": plain(net.module_.state_dict()),
                      "optimizer": plain(net.optimizer_.state_dict()),
                      "history": plain(list(net.history))}
-    return {**{name: defaults[name] for name in param_names}, **state}, net_state
+    missing = {name: ADDED_PARAMS.get(name, defaults[name]) for name in param_names}
+    return {**missing, **state}, net_state
 
 
 def is_per_length_layout(module_state):

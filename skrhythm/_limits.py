@@ -17,7 +17,8 @@ from numbers import Integral, Real
 __all__ = [
     "CNN_BOUNDS", "LOGMEL_BOUNDS", "MAX_BANDS", "MAX_CLASSES", "MAX_FFT", "MAX_FRAMES",
     "MAX_FRAME_RATE", "MAX_PARAMS", "MAX_SAMPLES", "MAX_SR", "MUSICCNN_BOUNDS",
-    "fitted_problem", "interval_problem", "lengths_problem", "logmel_problem",
+    "TEMPO_FACTORS", "fitted_problem", "interval_problem", "lengths_problem", "logmel_problem",
+    "tempo_factors_problem", "tempo_range_problem",
 ]
 
 MAX_SR = 384_000
@@ -29,6 +30,8 @@ MAX_PARAMS = 2**26
 MAX_CLASSES = 10_000
 MAX_BANDS = 4096
 MAX_FILTERS = 4096
+#: Tempo factors skrhythm augments or stretches by: (least, most).
+TEMPO_FACTORS = (0.5, 2.0)
 
 #: Integer parameters of :class:`skrhythm.LogMelTransformer`: (least, most).
 LOGMEL_BOUNDS = {"sr": (1, MAX_SR), "n_fft": (1, MAX_FFT), "hop_length": (1, MAX_FFT),
@@ -78,4 +81,28 @@ def fitted_problem(n_classes, n_bands, mean, std):
     finite = all(isinstance(v, Real) and abs(v) < float("inf") for v in (mean, std))
     if not finite or not std > 0:
         return "mean_ and std_ must be finite numbers, std_ positive"
+    return None
+
+
+def tempo_range_problem(name, value):
+    """Why ``value`` is neither None nor a range ``(low, high)`` of tempo factors (or None)."""
+    if value is None:
+        return None
+    least, most = TEMPO_FACTORS
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+            or not least <= value[0] <= value[1] <= most):
+        return (f"{name} must be None or (low, high) with {least} <= low <= high <= {most}, "
+                f"got {value!r}"[:300])
+    return None
+
+
+def tempo_factors_problem(name, factors):
+    """Why ``factors`` is not a non-empty sequence of tempo factors (None if it is)."""
+    least, most = TEMPO_FACTORS
+    if (not isinstance(factors, (tuple, list)) or not factors or len(factors) > 64
+            or not all(isinstance(v, Real) and not isinstance(v, bool) and least <= v <= most
+                       for v in factors)):
+        return (f"{name} must be 1 to 64 tempo factors, each from {least} to {most}, "
+                f"got {factors!r}"[:300])
     return None

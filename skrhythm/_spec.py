@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DATA_HELP", "DATA_LOADERS", "MODELS", "PROTOCOLS", "ModelSpec", "OptionError",
-           "Protocol", "parse_data_spec", "run_label"]
+__all__ = ["DATA_HELP", "DATA_LOADERS", "DEFAULT_TEMPO_AUGMENT", "MODELS", "PAPER_TRAINING",
+           "PROTOCOLS",
+           "ModelSpec", "OptionError", "Protocol", "parse_data_spec", "run_label"]
 
 
 class OptionError(ValueError):
@@ -45,7 +46,7 @@ class ModelSpec:
         Arguments of the factory: the architecture.
     network : bool, default=True
         A network trained for epochs: the factory takes the training
-        settings (``max_epochs``, ``optimizer_params``, ``train_split``,
+        settings (``max_epochs``, ``momentum``, ``nesterov``, ``train_split``,
         ``random_state``, ``device``, ``tempo_augment``) and the patch hop.
         Otherwise it takes the feature settings (``sr``, ``hop_length``).
     hops : tuple or None, default=None
@@ -140,6 +141,13 @@ MODELS = {
 }
 
 
+#: The paper's training recipe for the CNN estimators (plain SGD at 0.01, up to 250
+#: epochs, halving the rate after 20 epochs without a better training loss, stopping
+#: after 40): ``MusicCNNClassifier(**PAPER_TRAINING)``; ``--protocol paper`` uses it.
+PAPER_TRAINING = {"lr": 0.01, "momentum": 0.0, "nesterov": False, "max_epochs": 250,
+                  "lr_schedule": "paper"}
+
+
 @dataclass(frozen=True)
 class Protocol:
     """How the comparison is run.
@@ -158,15 +166,22 @@ class Protocol:
         groups (replicas never straddle train and test); ``"paper"``: plain
         shuffled K-fold with seed 11, as in the original code.
     max_epochs : int
-    optimizer_params : dict or None
-        Extra arguments of the CNNs' SGD optimizer (the paper: none, plain
-        SGD with learning rate 0.01).
+    momentum, nesterov : float, bool or None
+        SGD momentum of the CNNs (the paper: none, plain SGD with learning
+        rate 0.01); None: each estimator's default (Nesterov momentum 0.9
+        for the O-net/P-net models, plain SGD for the CBMI baselines).
     train_split : int, float or None
         Validation tracks held out of each training fold (the paper: 69).
     n_per_class : int
         Tracks per class of the embedded dataset.
     duration : float
         Seconds per track.
+    tempo_shifts : tuple of float
+        Tempo factors at which every fold's test tracks are played again
+        and predicted (the tempo-robustness test); empty: none.
+    tempo_augment : (float, float) or None
+        Tempo augmentation of the CNNs' training patches (their
+        ``tempo_augment``); None: none, as in the paper.
     """
 
     name: str
@@ -175,10 +190,13 @@ class Protocol:
     n_folds: int
     cv: str = "stratified"
     max_epochs: int = 20
-    optimizer_params: dict | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
     train_split: int | float | None = None
     n_per_class: int = 20
     duration: float = 30.0
+    tempo_shifts: tuple = (0.92, 1.08)
+    tempo_augment: tuple | None = None
 
 
 PROTOCOLS = {
@@ -188,7 +206,6 @@ PROTOCOLS = {
         hops=(250,),
         n_folds=3,
         max_epochs=30,
-        optimizer_params={"momentum": 0.8, "nesterov": True},
         n_per_class=12,
     ),
     "paper": Protocol(
@@ -197,11 +214,16 @@ PROTOCOLS = {
         hops=(250, 80),
         n_folds=10,
         cv="paper",
-        max_epochs=250,
+        max_epochs=PAPER_TRAINING["max_epochs"],
+        momentum=PAPER_TRAINING["momentum"],
+        nesterov=PAPER_TRAINING["nesterov"],
         train_split=69,
         n_per_class=87,
     ),
 }
+
+#: Range of tempo factors ``--augment tempo`` trains with, unless given.
+DEFAULT_TEMPO_AUGMENT = (0.85, 1.18)
 
 DATA_HELP = (
     "embedded (generated ballroom-style set, the default), ballroom:PATH, "

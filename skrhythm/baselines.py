@@ -72,14 +72,24 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
     {patch_hop}
         The CBMI code uses non-overlapping patches.
     {aggregate}
+    {tempo_augment}
     {optimizer}
     {lr}
+    momentum : float, default=0.0
+        Momentum of :class:`torch.optim.SGD` (ignored by other optimizers).
+        Plain SGD, as the CBMI paper: at its learning rate and batches of
+        10 patches, momentum 0.9 makes the Time baseline diverge.
+    nesterov : bool, default=False
+        Nesterov momentum (SGD with ``momentum > 0`` only).
     {optimizer_params}
     batch_size : int, default=10
         Patches per training batch (the CBMI code trains with batches of
         10); prediction takes as many tracks per batch as hold about that
         many patches.
-    {max_epochs}
+    max_epochs : int, default=30
+        Training epochs (passes over the training patches) of a fit; the
+        Time baseline levels off after about 30 on a small data set
+        (``benchmarks/bench_convergence.py``).
     {lr_schedule}
     {train_split}
     {callbacks}
@@ -142,11 +152,14 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
         patch_frames=80,
         patch_hop=None,
         aggregate="vote",
+        tempo_augment=None,
         optimizer=torch.optim.SGD,
         lr=0.01,
+        momentum=0.0,
+        nesterov=False,
         optimizer_params=None,
         batch_size=10,
-        max_epochs=20,
+        max_epochs=30,
         lr_schedule="paper",
         train_split=None,
         callbacks=None,
@@ -160,8 +173,11 @@ class BaselineCNNClassifier(BasePatchCNNClassifier):
             patch_frames=patch_frames,
             patch_hop=patch_hop,
             aggregate=aggregate,
+            tempo_augment=tempo_augment,
             optimizer=optimizer,
             lr=lr,
+            momentum=momentum,
+            nesterov=nesterov,
             optimizer_params=optimizer_params,
             batch_size=batch_size,
             max_epochs=max_epochs,

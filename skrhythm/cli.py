@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._spec import DATA_HELP, MODELS, PROTOCOLS, OptionError, parse_data_spec
+from ._limits import TEMPO_FACTORS, tempo_range_problem
+from ._spec import DATA_HELP, DEFAULT_TEMPO_AUGMENT, MODELS, PROTOCOLS, OptionError, parse_data_spec
 
 
 class CLIError(Exception):
@@ -80,6 +81,34 @@ def _sizes(value):
     return tuple(sorted(set(sizes)))
 
 
+def _factors(value):
+    """Tempo factors ``0.92,1.08``, or ``none``; checked against their bounds by the library."""
+    if value.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected tempo factors such as 0.92,1.08, or none; got {value!r}") from None
+
+
+def _augment(value):
+    """``tempo`` (the default range) or ``tempo:LOW,HIGH``."""
+    kind, _, factors = value.partition(":")
+    if kind.strip().lower() != "tempo":
+        raise argparse.ArgumentTypeError(
+            f"expected tempo or tempo:LOW,HIGH (e.g. tempo:0.85,1.18); got {value!r}")
+    if not factors:
+        return "default"
+    bounds = _factors(factors)
+    if len(bounds) != 2 or tempo_range_problem("--augment", bounds):
+        low, high = TEMPO_FACTORS
+        raise argparse.ArgumentTypeError(
+            f"expected tempo:LOW,HIGH with {low:g} <= LOW <= HIGH <= {high:g} (e.g. "
+            f"tempo:0.85,1.18); got {value!r}")
+    return bounds
+
+
 def _fraction(value):
     try:
         number = float(value)
@@ -112,6 +141,10 @@ examples:
 
 DEVICE_HELP = "where the CNNs train: cpu, cuda, or auto (cuda when there is one; default cpu)"
 SEED_HELP = "seed of the generated data, the folds and the models (default 0)"
+AUGMENT_HELP = ("train the CNNs with tempo augmentation, so that they learn rhythms rather than "
+                "tempos: each patch cut at a random tempo factor in LOW-HIGH (default "
+                f"{DEFAULT_TEMPO_AUGMENT[0]:g},{DEFAULT_TEMPO_AUGMENT[1]:g}); without: none, as "
+                "the paper")
 THREADS_HELP = ("torch threads per fit (default: 1 when --n-jobs runs several fits at a time, "
                 "else torch's default, one per core); recorded in config.json")
 
@@ -153,6 +186,10 @@ def build_parser():
                      help="maximum training epochs (default: the protocol's)")
     cmp.add_argument("--n-per-class", type=_positive,
                      help="tracks per class of the embedded data (default: the protocol's)")
+    cmp.add_argument("--tempo-shifts", type=_factors, metavar="FACTORS",
+                     help="the tempo-robustness test: every fit also predicts its test tracks "
+                     "played at these tempo factors, e.g. 0.92,1.08 (the default), or none")
+    cmp.add_argument("--augment", type=_augment, metavar="tempo[:LOW,HIGH]", help=AUGMENT_HELP)
     cmp.add_argument("--n-jobs", type=_n_jobs, default=1,
                      help="(model, fold) fits run in parallel; -1: one per core (default 1)")
     cmp.add_argument("--threads", type=_positive, help=THREADS_HELP)
@@ -206,8 +243,10 @@ def build_parser():
                      "its own and saved to its own file")
     trn.add_argument("--hop", type=_positive, default=80,
                      help="patch hop of the CNNs in frames (default 80)")
-    trn.add_argument("--epochs", type=_positive, default=20,
-                     help="training epochs of the CNNs (default 20)")
+    trn.add_argument("--epochs", type=_positive,
+                     help="training epochs of the CNNs (default: each model's own, 50 for the "
+                     "O-net/P-net models, 30 for the CBMI baselines)")
+    trn.add_argument("--augment", type=_augment, metavar="tempo[:LOW,HIGH]", help=AUGMENT_HELP)
     trn.add_argument("--valid", type=_fraction, default=0.2,
                      help="fraction of the tracks held out to report validation accuracy per "
                      "epoch (default 0.2; 0: none). The model keeps the weights of its best "
@@ -269,7 +308,8 @@ def _check_device(device):
 FLAGS = {"n_folds": "--folds", "max_epochs": "--epochs", "n_per_class": "--n-per-class",
          "models": "--models", "cv": "--cv", "sizes": "--sizes", "device": "--device",
          "n_jobs": "--n-jobs", "threads": "--threads", "repeats": "--repeats",
-         "protocol": "--protocol", "data": "--data", "hop": "--hop"}
+         "protocol": "--protocol", "data": "--data", "hop": "--hop",
+         "tempo_shifts": "--tempo-shifts", "tempo_augment": "--augment"}
 
 
 def _as_flag(error):
@@ -277,6 +317,8 @@ def _as_flag(error):
     flag = FLAGS.get(error.option, f"--{error.option.replace('_', '-')}")
     value = ",".join(map(str, error.value)) if isinstance(error.value, (list, tuple)) \
         else error.value
+    if error.option == "tempo_augment":
+        value = f"tempo:{value}"
     return f"{flag} {value}: {error.problem}"
 
 
@@ -294,7 +336,8 @@ def cmd_compare(args):
     parse_data_spec(args.data)
     _check_device(args.device)
     options = dict(models=args.models, n_folds=args.folds, cv=args.cv, max_epochs=args.epochs,
-                   n_per_class=args.n_per_class)
+                   n_per_class=args.n_per_class, tempo_shifts=args.tempo_shifts,
+                   tempo_augment=args.augment)
     make_protocol(args.protocol, **options)
     check_run_options(device=args.device, n_jobs=args.n_jobs, threads=args.threads,
                       repeats=args.repeats)
@@ -440,6 +483,7 @@ def cmd_train(args):
     logmel.set_params(n_jobs=None)
     del inputs
     valid = _validation(y, args.valid)
+    augment = DEFAULT_TEMPO_AUGMENT if args.augment == "default" else args.augment
     if args.device == "cpu" and any(MODELS[name].filterbank for name in outputs):
         from .nn._kernels._numba import prepare_kernels
 
@@ -447,7 +491,7 @@ def cmd_train(args):
     for name, path in outputs.items():
         model = experiments.make_model(name, args.hop, max_epochs=args.epochs,
                                        train_split=valid, random_state=args.seed,
-                                       device=args.device)
+                                       device=args.device, tempo_augment=augment)
         restore = show_epochs(model, _say, prefix=f"  {name}: ")
         _say(f"{name} ({MODELS[name].label}):")
         try:

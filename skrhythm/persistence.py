@@ -48,6 +48,7 @@ networks are rebuilt on the CPU and the classifiers' ``device_`` then reads
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import pickle
@@ -60,9 +61,9 @@ import sklearn
 import torch
 from sklearn.base import BaseEstimator
 
-# the estimators' modules, so that TRUSTED_TYPES finds their classes
-from . import __version__, baselines, classifier, rhythm  # noqa: F401
+from . import __version__
 from ._formats import STATE_FORMAT, ModelVersionError, SavedStateMixin, check_format
+from ._spec import MODELS
 from ._store import atomic_write
 from .features import LogMelTransformer
 
@@ -77,6 +78,11 @@ __all__ = [
 
 _FORMATS = {".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle"}
 _FILE_KIND = "skrhythm-model"
+
+# every model's module, so that TRUSTED_TYPES finds its estimator classes
+for _module in sorted({spec.factory.partition(":")[0] for spec in MODELS.values()}):
+    importlib.import_module(_module)
+
 
 def _saved_state_types(base=SavedStateMixin):
     """The public, concrete estimator classes whose state is plain data checked on loading."""

@@ -19,6 +19,7 @@ __all__ = [
     "filter_periodicity",
     "plot_filters",
     "plot_pairwise",
+    "plot_tempo_robustness",
     "save_figure",
 ]
 
@@ -258,6 +259,43 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
              + ("; [bracketed] cells lie beyond it." if clipped else ".")) if scale_models else ""
     _caption(ax, f"{data}Mean over {int(table['folds'].max())} shared folds; "
                  f"* and bold: {test} p < {alpha}.{scale}")
+    return ax
+
+
+def plot_tempo_robustness(tempo, ax=None, *, data_name=None):
+    """Accuracy against tempo factor, one line per model: flat for rhythm, peaked for tempo.
+
+    Parameters
+    ----------
+    tempo : pandas.DataFrame
+        :func:`skrhythm.stats.tempo_drops` output.
+    ax : matplotlib Axes or None
+    data_name : str or None
+        The data set, named in the caption.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        Track accuracy (%) at each factor (1: the original tempo); the CNNs
+        solid, the other models dashed.
+    """
+    from ._spec import MODELS
+
+    ax = _axes(ax, (7.5, 4.8))
+    for (model, hop), rows in tempo.groupby(["model", "hop"], sort=False):
+        rows = rows.sort_values("factor")
+        network = model in MODELS and MODELS[model].network
+        ax.plot(rows["factor"], 100 * rows["accuracy"], marker=_HOP_MARKERS.get(hop, "o"),
+                linestyle="-" if network else "--", label=run_label(rows["label"].iloc[0], hop))
+    ax.axvline(1.0, color="0.6", linewidth=0.8, zorder=0)
+    ax.set_xlabel("tempo factor (test tracks played this many times as fast)")
+    ax.set_ylabel("track accuracy (%)")
+    ax.set_title("Tempo robustness: accuracy when the tempo moves")
+    ax.legend(fontsize=7, loc="best", ncol=2)
+    ax.grid(alpha=0.3)
+    data = f"Data: {data_name}. " if data_name else ""
+    _caption(ax, f"{data}The same test folds at each tempo; a model of the rhythms stays level, "
+                 "one of the tempos falls away from 1. Solid: CNNs; dashed: other models.")
     return ax
 
 

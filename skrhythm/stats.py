@@ -61,6 +61,7 @@ __all__ = [
     "mcnemar",
     "model_summary",
     "pairwise",
+    "tempo_drops",
 ]
 
 #: Discordant tracks below which McNemar's test is the exact binomial test.
@@ -488,6 +489,67 @@ def pairwise(records, pairs=None, confidence=0.95):
     table.insert(table.columns.get_loc("p") + 1, "p_holm", holm(table["p"]))
     table["p_mcnemar_holm"] = holm(table["p_mcnemar"])
     return table
+
+
+def tempo_drops(records, confidence=0.95):
+    """Per model and tempo factor: accuracy, its drop from the original tempo, interval, p.
+
+    Records of a comparison run with tempo shifts hold ``tempo_pred``, the
+    predictions of the fold's test tracks played at each factor
+    (``{"1.08": [...], ...}``). For each model and factor: the mean track
+    accuracy over the folds at that factor, the drop (accuracy at the
+    original tempo minus at the factor, fold by fold) with its corrected t
+    interval (:func:`corrected_interval`, as for a difference of models), and
+    McNemar's test of the tracks' correctness at the two tempos, pooled over
+    the test folds of the first repetition.
+
+    Parameters
+    ----------
+    records : list of dict
+        Fold records with ``tempo_pred``, ``y_true`` and ``y_pred``.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per model and factor, the original tempo (factor 1, drop 0)
+        first: ``model, hop, label, factor, accuracy, drop, drop_low,
+        drop_high, p``. The interval is NaN with a single fold. Empty when
+        no record holds ``tempo_pred``.
+    """
+    import pandas as pd
+
+    columns = ["model", "hop", "label", "factor", "accuracy", "drop", "drop_low", "drop_high",
+               "p"]
+    scores = fold_scores(records)
+    rows = []
+    for key, folds in _runs(records).items():
+        order = sorted(folds)
+        if not all(folds[f].get("tempo_pred") for f in order):
+            continue
+        label = folds[order[0]].get("label", key[0])
+        sizes = scores[(scores["model"] == key[0]) & (scores["hop"] == key[1])]
+        base = np.array([float(folds[f]["accuracy"]) for f in order])
+        rows.append(dict(zip(columns, [*key, label, 1.0, float(base.mean()), 0.0, 0.0, 0.0,
+                                       1.0], strict=True)))
+        first = [f for f in order if f[0] == order[0][0]]
+        truth = {f: np.asarray(folds[f]["y_true"]) for f in order}
+        at_tempo = np.concatenate([np.asarray(folds[f]["y_pred"]) == truth[f] for f in first])
+        for factor in sorted(folds[order[0]]["tempo_pred"], key=float):
+            shifted = np.array([float((np.asarray(folds[f]["tempo_pred"][factor])
+                                       == truth[f]).mean()) for f in order])
+            drops = base - shifted
+            if len(order) > 1:
+                _, low, high = corrected_interval(drops, sizes["n_train"].mean(),
+                                                  sizes["n_test"].mean(), confidence)
+            else:
+                low = high = math.nan
+            at_factor = np.concatenate([np.asarray(folds[f]["tempo_pred"][factor]) == truth[f]
+                                        for f in first])
+            rows.append(dict(zip(columns, [*key, label, float(factor), float(shifted.mean()),
+                                           float(drops.mean()), low, high,
+                                           mcnemar(at_tempo, at_factor).p], strict=True)))
+    return pd.DataFrame(rows, columns=columns)
 
 
 # ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from skrhythm.datasets import write_audio_folder
 from skrhythm.experiments import _compare, make_protocol, run_info
 
 TINY = ["--models", "onet,tempo", "--folds", "2", "--epochs", "1", "--n-per-class", "2",
-        "--no-progress"]
+        "--tempo-shifts", "none", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,9 @@ def test_version_and_help_import_neither_torch_nor_sklearn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
-    assert "skrhythm 0.1.0" in out
+    from skrhythm import __version__
+
+    assert f"skrhythm {__version__}" in out
 
 
 def test_help_lists_every_model_with_examples(capsys):
@@ -215,6 +217,9 @@ def test_bad_options_are_refused_before_data_are_read(argv, message, no_data, ca
     ["compare", "--n-jobs", "0"], ["train", "--n-jobs", "0", "--out", "m.skops"],
     ["compare", "--n-jobs", "two"], ["compare", "--threads", "0"], ["compare", "--repeats", "0"],
     ["compare", "--device", "gpu"], ["train", "--valid", "1.5", "--out", "m.skops"],
+    ["compare", "--tempo-shifts", "faster"], ["compare", "--augment", "speed"],
+    ["train", "--augment", "tempo:0.1,3", "--out", "m.skops"],
+    ["compare", "--augment", "tempo:1.2,0.8"],
 ])
 def test_invalid_values_are_usage_errors(argv, no_data, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -320,7 +325,7 @@ def test_threads_and_git_commit_are_recorded(monkeypatch):
 def test_compare_on_files_caches_features_track_by_track(dances, tmp_path, monkeypatch):
     out = tmp_path / "run"
     argv = ["compare", "--data", f"folder:{dances}", "--models", "tempo", "--folds", "2",
-            "--no-progress", "--out", str(out)]
+            "--tempo-shifts", "none", "--no-progress", "--out", str(out)]
     assert cli.main(argv) == 0
     entries = sorted((out / "cache").rglob("*.npz"))
     assert len(entries) == 9 and all(p.parent.parent.name == "logmel" for p in entries)
@@ -421,6 +426,8 @@ def test_every_option_says_what_it_does_and_its_default():
     (["datasize", "--folds", "1"], "--folds 1: expected an integer of at least 2"),
     (["compare", "--models", "onet", "--data", "folder:/no/such"],
      "--data folder:/no/such: /no/such does not exist"),
+    (["compare", "--tempo-shifts", "0.92,3"],
+     "--tempo-shifts 0.92,3.0: expected 1 to 64 tempo factors, each from 0.5 to 2"),
 ])
 def test_errors_the_data_listing_can_tell_come_before_any_audio_and_name_the_flag(
         argv, message, tmp_path, monkeypatch, capsys):
@@ -444,7 +451,8 @@ def test_warnings_read_as_the_commands_own_lines(dances, tmp_path):
     """A class of 4 tracks and 5 folds: scikit-learn warns that it is the least populated."""
     run = subprocess.run(
         [sys.executable, "-m", "skrhythm.cli", "compare", "--data", f"folder:{dances}",
-         "--models", "tempo", "--folds", "5", "--no-progress", "--out", str(tmp_path / "run")],
+         "--models", "tempo", "--folds", "5", "--tempo-shifts", "none", "--no-progress",
+         "--out", str(tmp_path / "run")],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr
     err = run.stderr

@@ -14,6 +14,7 @@ EXPECTED = {
     "compare_baselines.py": "Rhythm descriptor + SVM",
     "plot_filters.py": "skrhythm-example-plots/filters.png",
     "ballroom.py": "track accuracy",
+    "tempo_robustness.py": "tempo_augment=(0.85, 1.18):",
 }
 
 

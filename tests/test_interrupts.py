@@ -146,7 +146,7 @@ WRAPPER = textwrap.dedent("""
     sys.exit(cli.main(sys.argv[2:]))
 """)
 ARGS = ["compare", "--models", "tempo,onet", "--folds", "2", "--epochs", "2",
-        "--n-per-class", "2", "--no-progress"]
+        "--n-per-class", "2", "--tempo-shifts", "none", "--no-progress"]
 
 
 @pytest.mark.slow

@@ -432,6 +432,10 @@ def test_skops_file_of_skrhythm_0_1_loads():
     plain = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))["model"]
     for clf in (load_model(path), plain):
         assert isinstance(clf.net_, NeuralNetClassifier) and len(clf.history_) == 2
+        # parameters added since take the values it was trained with, not today's defaults
+        assert (clf.momentum, clf.nesterov, clf.tempo_augment) == (0.0, False, None)
+        group = clf.net_.optimizer_.param_groups[0]  # its optimizer_params still apply
+        assert (group["momentum"], group["nesterov"]) == (0.9, False)
         np.testing.assert_allclose(clf.predict_proba(expected["X"]), expected["proba"],
                                    rtol=1e-6)
 

@@ -17,6 +17,7 @@ from skrhythm.stats import (
     mcnemar,
     model_summary,
     pairwise,
+    tempo_drops,
 )
 
 
@@ -273,3 +274,33 @@ def test_pairwise_without_predictions_has_no_mcnemar():
     assert row.mcnemar_method is None
     with pytest.raises(ValueError, match="no n_test, y_true or test_index"):
         fold_scores([{k: v for k, v in r.items() if k != "n_test"} for r in bare])
+
+
+def _tempo_records():
+    """Two folds of 4 tracks; at x1.08 the model misses 1 then 3 more tracks, at x0.92 none."""
+    truth = [["a", "a", "b", "b"], ["a", "b", "a", "b"]]
+    at_108 = [["b", "a", "b", "b"], ["b", "a", "b", "b"]]
+    return [{"model": "m", "fold": k, "accuracy": 1.0, "y_true": truth[k], "y_pred": truth[k],
+             "tempo_pred": {"0.92": truth[k], "1.08": at_108[k]}} for k in (0, 1)]
+
+
+def test_tempo_drops_hand_worked():
+    table = tempo_drops(_tempo_records()).set_index("factor")
+    assert table.index.tolist() == [1.0, 0.92, 1.08]
+    assert table.loc[1.0, "accuracy"] == 1.0 and table.loc[1.0, "drop"] == 0.0
+    assert table.loc[0.92, "drop"] == 0.0 and table.loc[0.92, "p"] == 1.0
+    assert table.loc[1.08, "accuracy"] == pytest.approx((0.75 + 0.25) / 2)
+    assert table.loc[1.08, "drop"] == pytest.approx(0.5)
+    # fold drops 0.25 and 0.75: the corrected interval over the folds (n_train = n_test = 4)
+    mean, low, high = corrected_interval([0.25, 0.75], 4, 4)
+    assert (table.loc[1.08, "drop_low"], table.loc[1.08, "drop_high"]) == pytest.approx((low, high))
+    # 4 tracks right at the original tempo only, none the other way: exact 2 * 0.5**4
+    assert table.loc[1.08, "p"] == pytest.approx(0.125)
+
+
+def test_tempo_drops_without_shifts_or_with_one_fold():
+    records = _tempo_records()
+    assert tempo_drops([{k: v for k, v in r.items() if k != "tempo_pred"}
+                        for r in records]).empty
+    one = tempo_drops(records[:1]).set_index("factor")
+    assert one.loc[1.08, "drop"] == pytest.approx(0.25) and math.isnan(one.loc[1.08, "drop_low"])

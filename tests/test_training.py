@@ -15,7 +15,14 @@ import skrhythm.classifier as classifier_module
 from skrhythm import MusicCNNClassifier
 from skrhythm._prediction import patch_logits, patch_starts
 from skrhythm.nn._kernels import triton_available, triton_missing
-from skrhythm.training import EpochProgress, PatchDataset, PatchLoader, PatchNet
+from skrhythm.training import (
+    EpochProgress,
+    PatchDataset,
+    PatchLoader,
+    PatchNet,
+    tempo_patches,
+    tempo_patches_reference,
+)
 
 
 def sliced_patch(spectrograms, item, patch_frames, patch_hop, mean, std):
@@ -260,3 +267,101 @@ def test_fit_with_the_triton_filter_bank_gives_the_numba_model():
     np.testing.assert_allclose(fused.predict_proba(X), fast.predict_proba(X), rtol=1e-4,
                                atol=1e-6)  # fmt: skip
     np.testing.assert_array_equal(fused.predict(X), fast.predict(X))
+
+
+# -- tempo augmentation ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n_frames", "patch_frames"), [(1292, 250), (300, 250), (250, 250),
+                                                         (40, 5), (7, 1)])
+def test_tempo_patches_match_the_interpolating_reference(n_frames, patch_frames):
+    """Random starts and factors, and the edges: the last start, factors too large to fit."""
+    rng = np.random.default_rng(1)
+    spectrograms = rng.standard_normal((3, 4, n_frames)).astype(np.float32)
+    n = 64
+    tracks = rng.integers(0, 3, n)
+    starts = rng.integers(0, n_frames - patch_frames + 1, n)
+    starts[:4] = n_frames - patch_frames
+    factors = np.exp(rng.uniform(np.log(0.5), np.log(2.0), n)).astype(np.float32)
+    factors[:2] = (2.0, 0.5)
+    got = tempo_patches(torch.from_numpy(spectrograms), torch.from_numpy(tracks),
+                        torch.from_numpy(starts), torch.from_numpy(factors), patch_frames)
+    assert got.shape == (n, 4, patch_frames)
+    for i in range(n):
+        want = tempo_patches_reference(spectrograms[tracks[i]].astype(np.float64), int(starts[i]),
+                                       float(factors[i]), patch_frames)
+        np.testing.assert_allclose(got[i].numpy(), want, rtol=0, atol=1e-6)
+
+
+def test_tempo_patches_play_faster_at_a_larger_factor():
+    """A click every 10 frames read at factor 1.25 clicks every 8 frames: the tempo rises."""
+    spectrogram = np.zeros((1, 1, 400), dtype=np.float32)
+    spectrogram[..., ::10] = 1.0
+    patch = tempo_patches(torch.from_numpy(spectrogram), torch.tensor([0]), torch.tensor([0]),
+                          torch.tensor([1.25]), 200)[0, 0].numpy()
+    assert np.array_equal(np.flatnonzero(patch == 1.0), np.arange(0, 200, 8))
+
+
+def test_tempo_factor_one_is_the_plain_window_bitwise():
+    rng = np.random.default_rng(2)
+    spectrograms = rng.standard_normal((2, 5, 600)).astype(np.float32)
+    plain = PatchDataset(spectrograms, [0, 1], 250, 80, mean=0.2, std=1.3)
+    augmented = PatchDataset(spectrograms, [0, 1], 250, 80, mean=0.2, std=1.3,
+                             tempo_range=(1.0, 1.0), seed=5)
+    items = torch.arange(len(plain))
+    assert torch.equal(plain.batch(items)[0], augmented.batch(items)[0])
+
+
+def test_augmented_batches_follow_the_seed_and_leave_torch_random_state_alone():
+    rng = np.random.default_rng(3)
+    spectrograms = rng.standard_normal((2, 3, 900)).astype(np.float32)
+
+    def batches(seed):
+        data = PatchDataset(spectrograms, [0, 1], 250, 80, tempo_range=(0.8, 1.25), seed=seed)
+        return [data.batch(torch.arange(len(data)))[0] for _ in range(3)]
+
+    torch.manual_seed(0)
+    first = batches(7)
+    after = torch.rand(3)
+    torch.manual_seed(0)
+    assert all(torch.equal(a, b) for a, b in zip(first, batches(7), strict=True))
+    assert torch.equal(torch.rand(3), after)  # the global generator drew nothing
+    assert not torch.equal(first[0], first[1])  # new factors every pass
+    assert not torch.equal(first[0], batches(8)[0])
+
+
+def test_tempo_augment_of_one_trains_the_same_model_and_only_training_is_augmented(monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((12, 8, 300)).astype(np.float32)
+    y = np.repeat(["a", "b", "c"], 4)
+    params = dict(n_onet=1, n_pnet=0, onet_filters=2, max_epochs=2, random_state=0,
+                  batch_size=8, train_split=3)
+    datasets = []
+    real = PatchDataset.__init__
+
+    def recording(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        datasets.append(self.tempo_range)
+
+    monkeypatch.setattr(PatchDataset, "__init__", recording)
+    plain = MusicCNNClassifier(**params).fit(X, y)
+    assert datasets == [None, None]
+    datasets.clear()
+    same = MusicCNNClassifier(**params, tempo_augment=(1, 1)).fit(X, y)
+    assert datasets == [(1.0, 1.0), None]  # training augmented, validation not
+    for a, b in zip(plain.net_.module_.parameters(), same.net_.module_.parameters(), strict=True):
+        assert torch.equal(a, b)
+    datasets.clear()
+    proba = same.predict_proba(X)
+    assert datasets in ([], [None])  # prediction is never augmented
+    np.testing.assert_array_equal(proba, plain.predict_proba(X))
+    other = MusicCNNClassifier(**params, tempo_augment=(0.8, 1.25)).fit(X, y)
+    assert not torch.equal(next(other.net_.module_.parameters()),
+                           next(plain.net_.module_.parameters()))
+
+
+@pytest.mark.parametrize("value", [(1.2, 0.9), (0.1, 1.0), (1.0,), "fast", (1, 3)])
+def test_a_bad_tempo_range_is_refused_naming_the_parameter(value):
+    X = np.zeros((4, 8, 300), dtype=np.float32)
+    with pytest.raises(ValueError, match="tempo_augment"):
+        MusicCNNClassifier(tempo_augment=value).fit(X, ["a", "a", "b", "b"])

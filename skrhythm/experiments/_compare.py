@@ -21,7 +21,8 @@ import numpy as np
 from sklearn.model_selection import cross_validate
 
 from .._cnn_base import resolve_device
-from .._spec import MODELS, PROTOCOLS, OptionError, parse_data_spec
+from .._limits import TEMPO_FACTORS, tempo_factors_problem, tempo_range_problem
+from .._spec import DEFAULT_TEMPO_AUGMENT, MODELS, PROTOCOLS, OptionError, parse_data_spec
 from ..parallel import limit_torch_threads, workers_die_with_this_process
 from ._data import (
     FEATURE_PARAMS,
@@ -33,7 +34,14 @@ from ._data import (
 )
 from ._progress import FitProgress, effective_jobs, say
 from ._provenance import run_info
-from ._reports import comparison_statistics, markdown_table, summarize, write_plots, write_tables
+from ._reports import (
+    comparison_statistics,
+    markdown_table,
+    summarize,
+    tempo_markdown,
+    write_plots,
+    write_tables,
+)
 from ._run_folder import (
     RECORD_FORMAT,
     check_run_folder,
@@ -53,8 +61,8 @@ __all__ = [
 ]
 
 
-def make_model(name, hop, *, max_epochs, train_split=None, random_state=0, device="cpu",
-               optimizer_params=None, sr=44100, hop_length=1024):
+def make_model(name, hop, *, max_epochs=None, train_split=None, random_state=0, device="cpu",
+               momentum=None, nesterov=None, tempo_augment=None, sr=44100, hop_length=1024):
     """Build the unfitted estimator of model ``name`` at patch hop ``hop``.
 
     Parameters
@@ -63,8 +71,10 @@ def make_model(name, hop, *, max_epochs, train_split=None, random_state=0, devic
         A key of :data:`MODELS`.
     hop : int or None
         Patch hop (ignored by models without patches).
-    max_epochs, train_split, random_state, device, optimizer_params
-        Training settings of the CNNs.
+    max_epochs, train_split, random_state, device, momentum, nesterov, tempo_augment
+        Training settings of the CNNs (see :class:`skrhythm.MusicCNNClassifier`);
+        ``max_epochs``, ``momentum`` and ``nesterov`` None: each estimator's
+        default.
     sr, hop_length : int
         Feature settings the descriptor pipelines need to convert frames to time.
 
@@ -72,8 +82,10 @@ def make_model(name, hop, *, max_epochs, train_split=None, random_state=0, devic
     -------
     estimator : sklearn estimator taking log-mel spectrograms
     """
-    training = dict(max_epochs=max_epochs, train_split=train_split, random_state=random_state,
-                    device=device, optimizer_params=optimizer_params)
+    training = dict(train_split=train_split, random_state=random_state, device=device,
+                    tempo_augment=tempo_augment)
+    training.update({k: v for k, v in (("max_epochs", max_epochs), ("momentum", momentum),
+                                       ("nesterov", nesterov)) if v is not None})
     return MODELS[name].build(hop, training=training,
                               features={"sr": sr, "hop_length": hop_length})
 
@@ -92,7 +104,7 @@ def _track_accuracy(estimator, X, y):
 
 
 def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, key, threads=None,
-              epoch_sink=None):
+              epoch_sink=None, shifted=None):
     """Cross-validate one (model, hop) pair on one fold; return its record and fitted model.
 
     This runs in the worker processes, which write nothing: the run's own
@@ -101,7 +113,9 @@ def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, key, threads
     into a folder another run holds. The fitted model is returned for the
     O-net/P-net models of fold 0 of the first repeat (the models the run
     keeps), else None. ``threads`` limits torch's threads during the fit;
-    ``epoch_sink`` (an :class:`EpochBar`) shows the epochs of the CNNs.
+    ``epoch_sink`` (an :class:`EpochBar`) shows the epochs of the CNNs;
+    ``shifted`` (``{factor: X at that tempo}``) adds the predictions of the
+    test tracks at each tempo factor (``tempo_pred``).
     """
     estimator = make_model(name, hop, **settings)
     restore = None
@@ -149,6 +163,8 @@ def _run_fold(name, hop, repeat, fold, train, test, X, y, settings, key, threads
         "test_index": test,
         "y_true": y[test],
         "y_pred": fitted.predict(X[test]),
+        "tempo_pred": {f"{factor:g}": fitted.predict(X_factor[test])
+                       for factor, X_factor in (shifted or {}).items()},
     }
     keep = repeat == 0 and fold == 0 and MODELS[name].saves_model
     return record, fitted if keep else None
@@ -164,7 +180,7 @@ def runs_of(protocol, models=None):
 
 def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds=None,
                    max_epochs=None, repeats=1, seed=0, device="cpu", n_jobs=None, threads=None,
-                   resume=False, feature_params=None, progress=True):
+                   resume=False, feature_params=None, progress=True, shifted=None):
     """Run every (model, hop, repeat, fold) of a protocol; return the per-fold records.
 
     :func:`compare` calls this and writes the tables and plots; call it
@@ -209,6 +225,11 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
         a time estimate weighted by each model's measured cost, and, for
         fits run one at a time, a bar over the epochs of the current fit.
         Elsewhere (a log file): one line per finished fit.
+    shifted : dict or None
+        ``{factor: X_factor}``: the same tracks played at other tempos (as
+        :func:`shifted_features` computes them); every fit also predicts its
+        test tracks in each, recorded as ``tempo_pred`` (see
+        :func:`skrhythm.stats.tempo_drops`).
 
     Returns
     -------
@@ -230,11 +251,11 @@ def run_comparison(X, y, *, protocol, out_dir, groups=None, models=None, n_folds
                                models=models, n_folds=n_folds, max_epochs=max_epochs,
                                repeats=repeats, seed=seed, device=device, n_jobs=n_jobs,
                                threads=threads, resume=resume, feature_params=feature_params,
-                               progress=progress)
+                               progress=progress, shifted=shifted)
 
 
 def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epochs, repeats,
-                    seed, device, n_jobs, threads, resume, feature_params, progress):
+                    seed, device, n_jobs, threads, resume, feature_params, progress, shifted):
     from joblib import Parallel, delayed
 
     out_dir = Path(out_dir)
@@ -249,11 +270,18 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
     y = np.asarray(y)
     settings = dict(max_epochs=protocol.max_epochs, train_split=protocol.train_split,
-                    optimizer_params=protocol.optimizer_params, random_state=seed,
+                    momentum=protocol.momentum, nesterov=protocol.nesterov,
+                    tempo_augment=protocol.tempo_augment, random_state=seed,
                     device=device, **(feature_params or {}))
-    data_hash = data_digest(np.asarray(X))
+    shifted = dict(sorted((shifted or {}).items()))
+    for factor, X_factor in shifted.items():
+        if len(X_factor) != len(y):
+            raise ValueError(f"shifted[{factor!r}] holds {len(X_factor)} tracks, X {len(y)}")
+    data_hash = "".join(data_digest(np.asarray(a)) for a in (X, *shifted.values()))
     fingerprint_settings = {**record_settings(settings), "cv": protocol.cv,
                             "n_folds": protocol.n_folds}
+    if shifted:
+        fingerprint_settings["tempo_shifts"] = list(shifted)
     tasks, records = [], []
     for repeat in range(repeats):
         folds = make_folds(y, groups, protocol.n_folds, protocol.cv, seed, repeat)
@@ -277,7 +305,7 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
         prepare_kernels(notify=say if progress else None)
     display = FitProgress(tasks, len(records), protocol, X.shape[2], n_jobs, progress)
     jobs = (delayed(_run_fold)(name, hop, repeat, fold, train, test, X, y, settings, key,
-                               threads, display.epochs)
+                               threads, display.epochs, shifted)
             for name, hop, repeat, fold, train, test, key in tasks)
     try:
         with workers_die_with_this_process():
@@ -302,7 +330,7 @@ def jobs_for_device(n_jobs, device):
 
 
 def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_epochs=None,
-                  n_per_class=None):
+                  n_per_class=None, tempo_shifts=None, tempo_augment=None):
     """A :class:`Protocol` by name (or as given) with some of its values replaced.
 
     Parameters
@@ -311,6 +339,13 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
         A key of :data:`PROTOCOLS`, or a protocol.
     models, n_folds, cv, max_epochs, n_per_class : optional
         Replace the protocol's values when given.
+    tempo_shifts : sequence of float or None
+        Replaces the protocol's tempo factors of the robustness test (``()``:
+        no test).
+    tempo_augment : (float, float), "default" or None
+        Tempo augmentation of the CNNs: a range of factors, or
+        ``"default"`` for :data:`DEFAULT_TEMPO_AUGMENT`; None keeps the
+        protocol's (none).
 
     Returns
     -------
@@ -338,23 +373,39 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
             need = ("an integer of at least 2 (cross-validation needs two folds or more)"
                     if least == 2 else "a positive integer")
             raise OptionError(name, value, f"expected {need}")
+    if tempo_shifts is not None:
+        if tempo_shifts and tempo_factors_problem("tempo_shifts", list(tempo_shifts)):
+            raise OptionError("tempo_shifts", tempo_shifts, "expected 1 to 64 tempo factors, "
+                              f"each from {TEMPO_FACTORS[0]} to {TEMPO_FACTORS[1]}")
+        tempo_shifts = tuple(sorted({float(f) for f in tempo_shifts} - {1.0}))
+    if isinstance(tempo_augment, str) and tempo_augment == "default":
+        tempo_augment = DEFAULT_TEMPO_AUGMENT
+    if tempo_augment is not None:
+        if tempo_range_problem("tempo_augment", tempo_augment):
+            raise OptionError("tempo_augment", tempo_augment, "expected a range (low, high) "
+                              f"with {TEMPO_FACTORS[0]} <= low <= high <= {TEMPO_FACTORS[1]}")
+        tempo_augment = tuple(map(float, tempo_augment))
     return replace(protocol, models=tuple(models or protocol.models),
                    n_folds=n_folds or protocol.n_folds, cv=cv or protocol.cv,
                    max_epochs=max_epochs or protocol.max_epochs,
-                   n_per_class=n_per_class or protocol.n_per_class)
+                   n_per_class=n_per_class or protocol.n_per_class,
+                   tempo_shifts=protocol.tempo_shifts if tempo_shifts is None else tempo_shifts,
+                   tempo_augment=tempo_augment or protocol.tempo_augment)
 
 
 def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", models=None,
-            n_folds=None, cv=None, max_epochs=None, n_per_class=None, repeats=1, seed=0,
-            device="cpu", n_jobs=1, threads=None, resume=False, progress=True, verbose=True):
+            n_folds=None, cv=None, max_epochs=None, n_per_class=None, tempo_shifts=None,
+            tempo_augment=None, repeats=1, seed=0, device="cpu", n_jobs=1, threads=None,
+            resume=False, progress=True, verbose=True):
     """Run the architecture comparison and write its results to a run folder.
 
     What ``skrhythm compare`` does: check the run folder (locked for this
     run; a folder holding results is refused without ``resume``, and resumed
     only with the options it was run with), read or generate the data,
-    compute the log-mel features (cached in ``out_dir/cache``), run every
-    (model, hop, repeat, fold) with :func:`run_comparison` (finished folds
-    are kept in ``out_dir/folds``), and write ``config.json``,
+    compute the log-mel features (cached in ``out_dir/cache``), and those
+    of the same tracks at the tempo factors of the robustness test, run
+    every (model, hop, repeat, fold) with :func:`run_comparison` (finished
+    folds are kept in ``out_dir/folds``), and write ``config.json``,
     ``results.csv``, ``results.json``, ``results.md`` (:func:`write_tables`)
     and the plots (:func:`write_plots`). Every file is written atomically.
 
@@ -369,6 +420,15 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
     out_dir : path, default="skrhythm-results"
     models, n_folds, cv, max_epochs, n_per_class : optional
         Replace the protocol's values (see :func:`make_protocol`).
+    tempo_shifts : sequence of float or None, default=None
+        Tempo factors of the robustness test (None: the protocol's, 0.92
+        and 1.08; ``()``: no test): every fit also predicts its test tracks
+        played that much slower or faster, and the tables give each model's
+        accuracy there and its drop (:func:`skrhythm.stats.tempo_drops`).
+    tempo_augment : (float, float), "default" or None, default=None
+        Train the CNNs with tempo augmentation over this range of factors
+        (``"default"``: :data:`DEFAULT_TEMPO_AUGMENT`); None: without, as
+        the paper.
     repeats : int, default=1
         Repetitions of the cross-validation, with fold seeds ``seed + r``.
     seed : int, default=0
@@ -408,7 +468,8 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
     from sklearn.utils import Bunch
 
     protocol = make_protocol(protocol, models=models, n_folds=n_folds, cv=cv,
-                             max_epochs=max_epochs, n_per_class=n_per_class)
+                             max_epochs=max_epochs, n_per_class=n_per_class,
+                             tempo_shifts=tempo_shifts, tempo_augment=tempo_augment)
     parse_data_spec(data)
     check_run_options(device=device, n_jobs=n_jobs, threads=threads, repeats=repeats)
     threads = default_threads(n_jobs, threads)
@@ -437,16 +498,26 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
         write_json_atomic(out_dir / "config.json", info)
         report(f"  {len(y)} tracks, {len(set(y))} classes; features {X.shape[1]} bands x "
             f"{X.shape[2]} frames")
+        shifted = {}
+        for factor in protocol.tempo_shifts:
+            shifted[factor] = comparison_features(
+                data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache",
+                n_jobs=n_jobs, progress=progress and verbose, tempo=factor)[0]
+        if shifted:
+            report(f"  tempo-robustness test: every fit also predicts its test tracks at tempo "
+                   f"x{', x'.join(f'{f:g}' for f in shifted)}")
         records = run_comparison(X, y, protocol=protocol, out_dir=out_dir, groups=groups,
                                  repeats=repeats, seed=seed, device=device, n_jobs=n_jobs,
                                  threads=threads, resume=True, feature_params=FEATURE_PARAMS,
-                                 progress=progress)
+                                 progress=progress, shifted=shifted)
         table = summarize(records)
         statistics = comparison_statistics(records) if protocol.n_folds * repeats > 1 else None
         table = write_tables(table, out_dir, info, statistics)
         write_plots(table, records, out_dir, statistics, data_name=description,
                     tempo_ranges=class_tempo_ranges(listing.y, listing.tempo))
     report("\n" + markdown_table(table))
+    if statistics is not None and len(statistics["tempo"]):
+        report("\n" + tempo_markdown(statistics["tempo"]))
     if statistics is not None:
         report("\n" + statistics["claims"]["summary"])
     report(f"\nResults, configuration and plots in {out_dir}/ (results.csv, results.json, "

@@ -158,14 +158,21 @@ def check_folds(listing, *, n_folds, cv, seed, repeats=1):
 
 
 def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progress=True,
-                        listing=None):
+                        listing=None, tempo=1.0):
     """Log-mel features of a comparison's data set, cached in ``cache_dir``.
 
     Files are cached track by track by :class:`skrhythm.LogMelTransformer`
     (``cache=cache_dir``). The embedded data set is cached whole under its
-    recipe (tracks per class, duration, seed, skrhythm version and the
+    recipe (tracks per class, duration, seed, tempo, skrhythm version and the
     feature settings), so a rerun reads it without generating the audio. A
     damaged entry is computed again, with a warning.
+
+    ``tempo`` other than 1 gives the same tracks played that many times as
+    fast, for the tempo-robustness test: the embedded data generated with
+    their tempos scaled (``make_ballroom_like(tempo_scale=tempo)``), files
+    time-stretched by a phase vocoder (:func:`skrhythm.robustness.stretch_tempo`),
+    their first ``duration`` seconds becoming ``duration / tempo``; these are
+    cached whole, keyed by the files' names, sizes and times.
 
     ``listing`` (:func:`list_data`) spares listing the data again.
 
@@ -180,51 +187,94 @@ def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progres
 
     kind, _ = parse_data_spec(data)
     params = {"duration": protocol.duration, **FEATURE_PARAMS}
-    recipe = None
-    if kind == "embedded":
-        recipe = hashlib.sha256(json.dumps(
-            [protocol.n_per_class, protocol.duration, seed, __version__, params]).encode())
-        recipe = Path(cache_dir) / f"embedded-{recipe.hexdigest()[:32]}"
-        try:
-            X = load_array(recipe.with_name(recipe.name + "-X.npz"))
-            y = load_array(recipe.with_name(recipe.name + "-y.npz"))
-            problem = _embedded_problem(X, y, protocol.n_per_class,
-                                        LogMelTransformer(**params))
-            if problem is None:
-                return X, y, None, f"embedded ({protocol.n_per_class} per class)"
-            warnings.warn(f"feature cache {os.fspath(recipe)!r}-X/y.npz {problem}; generating "
-                          "the data again", UserWarning, stacklevel=2)
-        except FileNotFoundError:
-            pass
-        except DamagedFileError as exc:
-            warnings.warn(f"feature cache {exc}; generating the data again", UserWarning,
-                          stacklevel=2)
-        if progress:
-            say(f"  generating the embedded data: {8 * protocol.n_per_class} tracks of "
-                 f"{protocol.duration:g} s...")
     if listing is None:
         listing = list_data(data, n_per_class=protocol.n_per_class, duration=protocol.duration,
-                            seed=seed, n_jobs=n_jobs)
+                            seed=seed, n_jobs=n_jobs, tempo_scale=tempo)
+    at_tempo = "" if tempo == 1 else f" at tempo x{tempo:g}"
+    recipe = None
+    if kind == "embedded" or tempo != 1:
+        key = [protocol.n_per_class, protocol.duration, seed, __version__, params]
+        if kind != "embedded":
+            key.append([(os.fspath(f), *_size_and_time(f)) for f in listing.audio(False)])
+        if tempo != 1:
+            key.append(tempo)
+        recipe = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
+        recipe = Path(cache_dir) / (f"{kind}-{recipe}" if tempo == 1 else
+                                    f"{kind}-x{tempo:g}-{recipe}")
+        X = _cached_features(recipe, listing.y, LogMelTransformer(**params), tempo)
+        if X is not None:
+            return X, listing.y, listing.groups, listing.description
+        if progress:
+            what = (f"generating the embedded data{at_tempo}" if kind == "embedded" else
+                    f"time-stretching the tracks to tempo x{tempo:g}")
+            say(f"  {what}: {len(listing.y)} tracks of {protocol.duration:g} s...")
     inputs = listing.audio(progress and sys.stderr.isatty())
-    y, groups, description = listing.y, listing.groups, listing.description
-    transformer = LogMelTransformer(**params, n_jobs=n_jobs,
-                                    cache=None if recipe else Path(cache_dir))
-    X = transform_with_bar(transformer, inputs, progress)
+    if kind != "embedded" and tempo != 1:
+        X = _stretched_features(inputs, tempo, params, n_jobs)
+    else:
+        transformer = LogMelTransformer(**params, n_jobs=n_jobs,
+                                        cache=None if recipe else Path(cache_dir))
+        X = transform_with_bar(transformer, inputs, progress)
     if recipe is not None:
         save_array(recipe.with_name(recipe.name + "-X.npz"), X)
-        save_array(recipe.with_name(recipe.name + "-y.npz"), y)
-    return X, y, groups, description
+        save_array(recipe.with_name(recipe.name + "-y.npz"), listing.y)
+    return X, listing.y, listing.groups, listing.description
 
 
-def _embedded_problem(X, y, n_per_class, transformer):
-    """What makes cached features of the embedded data set implausible, or None."""
-    from ..datasets import make_ballroom_like
+def _size_and_time(path):
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
 
-    expected = make_ballroom_like(n_per_class, render=False).target
-    if y.shape != expected.shape or not np.array_equal(y, expected):
-        return f"holds other labels than the embedded data's ({n_per_class} per class)"
+
+def _cached_features(recipe, y, transformer, tempo):
+    """Features cached whole under ``recipe``, or None (missing, damaged or implausible)."""
+    try:
+        X = load_array(recipe.with_name(recipe.name + "-X.npz"))
+        cached_y = load_array(recipe.with_name(recipe.name + "-y.npz"))
+    except FileNotFoundError:
+        return None
+    except DamagedFileError as exc:
+        warnings.warn(f"feature cache {exc}; computing the features again", UserWarning,
+                      stacklevel=3)
+        return None
+    problem = _cache_problem(X, cached_y, y, transformer if tempo == 1 else None)
+    if problem is None:
+        return X
+    warnings.warn(f"feature cache {os.fspath(recipe)!r}-X/y.npz {problem}; computing the "
+                  "features again", UserWarning, stacklevel=3)
+    return None
+
+
+def _stretched_track(path, tempo, params):
+    from ..audio import load_audio
+    from ..features import LogMelTransformer
+    from ..robustness import stretch_tempo
+
+    wave, _ = load_audio(path, params["sr"], duration=params["duration"])
+    transformer = LogMelTransformer(**{**params, "duration": params["duration"] / tempo})
+    return transformer.transform([stretch_tempo(wave, tempo)])[0]
+
+
+def _stretched_features(paths, tempo, params, n_jobs):
+    """Log-mel features of audio files time-stretched to ``tempo`` (in parallel)."""
+    from joblib import Parallel, delayed
+
+    return np.stack(Parallel(n_jobs=n_jobs)(delayed(_stretched_track)(path, tempo, params)
+                                            for path in paths))
+
+
+def _cache_problem(X, cached_y, y, transformer):
+    """What makes cached features implausible for tracks labelled ``y``, or None.
+
+    ``transformer`` checks each spectrogram's shape and values (None: the
+    frame count is not checked, as for time-stretched tracks).
+    """
+    if cached_y.shape != np.shape(y) or not np.array_equal(cached_y, y):
+        return "holds other labels than the data set's"
     if not isinstance(X, np.ndarray) or X.ndim != 3 or len(X) != len(y):
         return f"holds {np.shape(X)} features, not one spectrogram per track"
+    if transformer is None:
+        return None if np.isfinite(X).all() else "holds values that are not finite"
     for i, S in enumerate(X):
         problem = transformer.implausible(S)
         if problem is not None:

@@ -13,7 +13,7 @@ from ._run_folder import write_json_atomic
 
 __all__ = [
     "comparison_statistics", "in_model_order", "markdown_table", "pairwise_markdown",
-    "records_of", "summarize", "write_plots", "write_tables",
+    "records_of", "summarize", "tempo_columns", "tempo_markdown", "write_plots", "write_tables",
 ]
 
 
@@ -106,15 +106,17 @@ def comparison_statistics(records, *, confidence=0.95, alpha=0.05):
     statistics : dict
         ``summary`` (:func:`skrhythm.stats.model_summary`), ``pairwise``
         (:func:`skrhythm.stats.pairwise`, every pair of (model, hop), Holm over
-        all of them) and ``claims`` (:func:`skrhythm.stats.claims`), models in
-        :data:`MODELS` order.
+        all of them), ``claims`` (:func:`skrhythm.stats.claims`) and
+        ``tempo`` (:func:`skrhythm.stats.tempo_drops`; empty without a
+        tempo-robustness test), models in :data:`MODELS` order.
     """
     from .. import stats
 
     records = in_model_order(records)
     return {"summary": stats.model_summary(records, confidence),
             "pairwise": stats.pairwise(records, confidence=confidence),
-            "claims": stats.claims(records, alpha=alpha, confidence=confidence)}
+            "claims": stats.claims(records, alpha=alpha, confidence=confidence),
+            "tempo": stats.tempo_drops(records, confidence)}
 
 
 def _p_value(p):
@@ -143,6 +145,60 @@ def pairwise_markdown(pairwise, alpha=0.05):
         lines.append(f"| {run_label(r.label_a, r.hop_a)} | {run_label(r.label_b, r.hop_b)} | "
                      f"{100 * r.difference:+.1f}{mark} | {interval} | {_p_value(r.p_holm)} | "
                      f"{_p_value(r.p_mcnemar_holm)} |")
+    return "\n".join(lines) + "\n"
+
+
+def tempo_columns(tempo):
+    """Per (model, hop): accuracy at each tempo factor and the worst drop, as table columns.
+
+    Parameters
+    ----------
+    tempo : pandas.DataFrame
+        :func:`skrhythm.stats.tempo_drops` output (not empty).
+
+    Returns
+    -------
+    columns : pandas.DataFrame
+        ``model, hop``, ``accuracy_x<factor>`` for each factor, and the
+        largest drop's ``worst_tempo_factor``, ``worst_tempo_drop``,
+        ``worst_tempo_drop_low``, ``worst_tempo_drop_high`` and
+        ``worst_tempo_drop_p``.
+    """
+    shifted = tempo[tempo["factor"] != 1.0]
+    wide = shifted.pivot_table(index=["model", "hop"], columns="factor", values="accuracy",
+                               sort=False)
+    wide.columns = [f"accuracy_x{f:g}" for f in wide.columns]
+    worst = shifted.loc[shifted.groupby(["model", "hop"], sort=False)["drop"].idxmax()]
+    worst = worst.set_index(["model", "hop"])[["factor", "drop", "drop_low", "drop_high", "p"]]
+    worst.columns = ["worst_tempo_factor", "worst_tempo_drop", "worst_tempo_drop_low",
+                     "worst_tempo_drop_high", "worst_tempo_drop_p"]
+    return wide.join(worst).reset_index()
+
+
+def tempo_markdown(tempo):
+    """The tempo-robustness test (:func:`skrhythm.stats.tempo_drops`) as a Markdown section."""
+    factors = sorted(f for f in tempo["factor"].unique() if f != 1.0)
+    lines = [
+        "## Tempo robustness", "",
+        "The same test tracks played slower and faster (the embedded data generated at the "
+        "scaled tempos, recordings time-stretched by a phase vocoder): a model of the rhythms "
+        "keeps its accuracy, a model of the tempos loses it. Drop: accuracy at the original "
+        "tempo minus at the factor, in points, with its 95% interval (corrected t over the "
+        "folds) and McNemar's p on the pooled test tracks.", "",
+        "| model | original (%) | " + " | ".join(f"x{f:g} (%)" for f in factors)
+        + " | worst drop (points) | 95% interval | p (McNemar) |",
+        "| --- | ---: | " + " | ".join("---:" for _ in factors) + " | ---: | --- | ---: |",
+    ]
+    for (_, hop), rows in tempo.groupby(["model", "hop"], sort=False):
+        at = dict(zip(rows["factor"], rows["accuracy"], strict=True))
+        shifted = rows[rows["factor"] != 1.0]
+        worst = shifted.loc[shifted["drop"].idxmax()]
+        interval = ("undefined" if not np.isfinite(worst["drop_low"]) else
+                    f"{100 * worst['drop_low']:+.1f} to {100 * worst['drop_high']:+.1f}")
+        lines.append(f"| {run_label(rows['label'].iloc[0], hop)} | {100 * at[1.0]:.1f} | "
+                     + " | ".join(f"{100 * at[f]:.1f}" for f in factors)
+                     + f" | {100 * worst['drop']:+.1f} (x{worst['factor']:g}) | {interval} | "
+                     f"{_p_value(worst['p'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -176,14 +232,20 @@ def write_tables(table, out_dir, config, statistics=None):
         with atomic_write(out_dir / "pairwise.csv", "w") as f:
             statistics["pairwise"].to_csv(f, index=False)
         alpha = statistics["claims"]["alpha"]
-        sections = [pairwise_markdown(statistics["pairwise"], alpha),
-                    claims_markdown(statistics["claims"])]
+        tempo = statistics.get("tempo")
+        if tempo is not None and len(tempo):
+            table = table.merge(tempo_columns(tempo), on=["model", "hop"], how="left")
+            sections.append(tempo_markdown(tempo))
+        sections += [pairwise_markdown(statistics["pairwise"], alpha),
+                     claims_markdown(statistics["claims"])]
     with atomic_write(out_dir / "results.csv", "w") as f:
         table.to_csv(f, index=False)
     results = {"config": config, "results": records_of(table)}
     if statistics is not None:
         results["statistics"] = {"pairwise": records_of(statistics["pairwise"]),
                                  "claims": statistics["claims"]}
+        if tempo is not None and len(tempo):
+            results["statistics"]["tempo"] = records_of(tempo)
     write_json_atomic(out_dir / "results.json", results)
     data = config.get("data_description", config.get("data"))
     intro = (f"Data: {data}; {int(table['folds'].max())} folds x "
@@ -204,9 +266,11 @@ def write_plots(table, records, out_dir, statistics=None, data_name=None, tempo_
     poster's published values when ``data_name`` names Ballroom; bars of
     accuracy when no model of the run has a parameter count);
     ``pairwise`` (the paired differences, with ``statistics``; the colour
-    scale set by the CNNs' differences); ``confusion_matrix`` of the most
-    accurate CNN (any model if the run has none; a tie is named) over the
-    test folds of the first repeat (each track once); ``filters`` of the
+    scale set by the CNNs' differences); ``tempo_robustness`` (accuracy
+    against tempo factor, with a tempo-robustness test in ``statistics``);
+    ``confusion_matrix`` of the most accurate CNN (any model if the run has
+    none; a tie is named) over the test folds of the first repeat (each
+    track once); ``filters`` of the
     first O-net/P-net model the run saved (O-net + P-net preferred), fold
     named, with its pattern filters' periodicity against ``tempo_ranges``
     (:func:`class_tempo_ranges`).
@@ -220,6 +284,7 @@ def write_plots(table, records, out_dir, statistics=None, data_name=None, tempo_
         plot_confusion_matrix,
         plot_filters,
         plot_pairwise,
+        plot_tempo_robustness,
         save_figure,
     )
 
@@ -233,6 +298,9 @@ def write_plots(table, records, out_dir, statistics=None, data_name=None, tempo_
         save_figure(plot_pairwise(statistics["pairwise"], data_name=data_name,
                                   alpha=statistics["claims"]["alpha"], scale_models=cnn_names),
                     out_dir / "pairwise")
+    if statistics is not None and len(statistics.get("tempo", ())):
+        save_figure(plot_tempo_robustness(statistics["tempo"], data_name=data_name),
+                    out_dir / "tempo_robustness")
     cnns = table[table["model"].isin(cnn_names)]
     ranked = cnns if len(cnns) else table
     best = ranked.loc[ranked["accuracy"].idxmax()]

@@ -115,7 +115,7 @@ def _fit_one(name, hop, n, fold, subset, test, X, y, settings):
 
 def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4, 8, 16),
                  n_folds=3, cv="stratified", hop=250, max_epochs=20, equal_steps=True,
-                 optimizer_params=None, train_split=None, seed=0, device="cpu", n_jobs=None,
+                 momentum=None, nesterov=None, train_split=None, seed=0, device="cpu", n_jobs=None,
                  sr=44100, hop_length=1024, progress=False):
     """Accuracy of each model against the number of training tracks per class.
 
@@ -144,9 +144,10 @@ def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4,
         epochs would give the smallest subsets a few dozen updates and
         measure under-training, not data size). False: ``max_epochs`` at
         every size.
-    optimizer_params, train_split, device
-        Training settings of the CNNs (``train_split=None``: no validation
-        split, which tiny subsets could not afford).
+    momentum, nesterov, train_split, device
+        Training settings of the CNNs: ``momentum`` and ``nesterov`` None
+        take each estimator's default; ``train_split=None``: no validation
+        split, which tiny subsets could not afford.
     seed : int, default=0
         Seeds the folds, the subsets (with the fold number) and the models.
     n_jobs : int or None
@@ -183,7 +184,7 @@ def run_datasize(X, y, *, groups=None, models=DEFAULT_MODELS, n_per_class=(2, 4,
         model_hop = MODELS[name].runs_at((hop,))[0]
         for n in sizes:
             epochs = -(-max_epochs * sizes[-1] // n) if equal_steps else max_epochs
-            settings = dict(max_epochs=epochs, optimizer_params=optimizer_params,
+            settings = dict(max_epochs=epochs, momentum=momentum, nesterov=nesterov,
                             train_split=train_split, random_state=seed, device=device, sr=sr,
                             hop_length=hop_length)
             for fold, (_, test) in enumerate(folds):
@@ -485,7 +486,8 @@ def datasize_experiment(data="embedded", *, out_dir="skrhythm-datasize", models=
             table = run_datasize(X, y, groups=groups, models=protocol.models, n_per_class=sizes,
                                  n_folds=protocol.n_folds, cv=protocol.cv, hop=hop,
                                  max_epochs=protocol.max_epochs,
-                                 optimizer_params=protocol.optimizer_params, seed=seed,
+                                 momentum=protocol.momentum, nesterov=protocol.nesterov,
+                                 seed=seed,
                                  device=device, n_jobs=n_jobs,
                                  progress=progress and verbose and sys.stderr.isatty(),
                                  **FEATURE_PARAMS)

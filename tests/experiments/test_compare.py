@@ -1,5 +1,6 @@
 """skrhythm.experiments: the comparison from Python, repeats, threads, progress, statistics."""
 
+import dataclasses
 import json
 
 import matplotlib.pyplot as plt
@@ -15,7 +16,7 @@ from skrhythm.experiments._progress import FitProgress
 from skrhythm.experiments._reports import in_model_order
 from skrhythm.training import EpochProgress
 
-TEMPO = dict(models=("tempo",), n_folds=2, n_per_class=2, max_epochs=1)
+TEMPO = dict(models=("tempo",), n_folds=2, n_per_class=2, max_epochs=1, tempo_shifts=())
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def repeated(tmp_path_factory):
 def test_python_and_the_command_write_the_same_files(repeated, tmp_path, capsys):
     out, result = repeated
     argv = ["compare", "--models", "tempo", "--folds", "2", "--n-per-class", "2", "--epochs",
-            "1", "--repeats", "2", "--out", str(tmp_path / "cli")]
+            "1", "--repeats", "2", "--tempo-shifts", "none", "--out", str(tmp_path / "cli")]
     assert cli.main(argv) == 0
     err = capsys.readouterr().err
     assert "[4/4] tempo hop - repeat 1 fold 1: accuracy" in err  # not a terminal: one line a fit
@@ -215,13 +216,16 @@ def test_kernels_are_prepared_before_any_fit_is_timed(tmp_path, monkeypatch):
 # -- statistics in the outputs ----------------------------------------------------------
 
 
-FAST = dict(n_folds=2, n_per_class=3, max_epochs=1, progress=False, verbose=False)
+FAST = dict(n_folds=2, n_per_class=3, max_epochs=1, tempo_shifts=(), progress=False,
+            verbose=False)
 
 
 @pytest.fixture(scope="module")
 def descriptors(tmp_path_factory):
     out = tmp_path_factory.mktemp("stats") / "run"
-    return out, experiments.compare(out_dir=out, models=("tempo", "rhythm"), repeats=2, **FAST)
+    # the tempo-robustness test on (the default), the descriptors' fits cost nothing
+    return out, experiments.compare(out_dir=out, models=("tempo", "rhythm"), repeats=2,
+                                    **{**FAST, "tempo_shifts": None})
 
 
 def test_tables_carry_the_intervals_of_the_records(descriptors):
@@ -309,3 +313,129 @@ def test_markdown_intervals_are_clipped_to_percentages():
                            "accuracy_std": 0.2, "ci_low": 0.5, "ci_high": 1.3,
                            "patch_accuracy": 0.8, "fit_time": 1.0}])
     assert "| 50.0 to 100.0 |" in experiments.markdown_table(table)
+
+
+# -- the tempo-robustness test ------------------------------------------------------------
+
+
+def test_every_fold_predicts_its_test_tracks_at_each_tempo(descriptors):
+    out, result = descriptors
+    for r in result.records:
+        assert sorted(r["tempo_pred"]) == ["0.92", "1.08"]
+        assert all(len(p) == len(r["y_true"]) for p in r["tempo_pred"].values())
+    tempo = stats.tempo_drops(result.records)
+    written = pd.read_csv(out / "results.csv")
+    for model in ("tempo", "rhythm"):
+        row = written[written["model"] == model].iloc[0]
+        expected = tempo[tempo["model"] == model].set_index("factor")
+        for factor in (0.92, 1.08):
+            assert row[f"accuracy_x{factor:g}"] == pytest.approx(expected.loc[factor, "accuracy"])
+        worst = expected.drop(index=1.0)["drop"].idxmax()
+        assert row["worst_tempo_factor"] == worst
+        assert row["worst_tempo_drop"] == pytest.approx(expected.loc[worst, "drop"])
+        assert row["worst_tempo_drop_p"] == pytest.approx(expected.loc[worst, "p"])
+    stored = json.loads((out / "results.json").read_text())["statistics"]["tempo"]
+    assert len(stored) == 2 * 3 and {r["factor"] for r in stored} == {1.0, 0.92, 1.08}
+    assert "## Tempo robustness" in (out / "results.md").read_text()
+    assert (out / "tempo_robustness.png").is_file() and (out / "tempo_robustness.svg").is_file()
+
+
+def test_a_run_resumes_only_with_its_tempo_shifts(descriptors):
+    out, _ = descriptors
+    with pytest.raises(experiments.RunFolderError, match="used tempo_shifts=0.92,1.08, not 0.9"):
+        experiments.compare(out_dir=out, models=("tempo", "rhythm"), repeats=2, resume=True,
+                            **{**FAST, "tempo_shifts": (0.9,)})
+
+
+def test_the_shifted_tracks_are_the_same_tracks_at_another_tempo(tmp_path):
+    protocol = experiments.make_protocol("quick", n_per_class=1)
+    kwargs = dict(protocol=protocol, seed=0, cache_dir=tmp_path, progress=False)
+    X, y, _, _ = experiments.comparison_features("embedded", **kwargs)
+    faster, y_faster, _, _ = experiments.comparison_features("embedded", **kwargs, tempo=1.08)
+    assert np.array_equal(y, y_faster) and faster.shape == X.shape
+    assert not np.allclose(faster, X)
+    assert sorted(p.name.split("-")[1] for p in tmp_path.glob("*-X.npz"))[1] == "x1.08"
+    from skrhythm.datasets import make_ballroom_like
+
+    tempo = make_ballroom_like(1, random_state=0, render=False).tempo
+    assert np.allclose(make_ballroom_like(1, random_state=0, render=False,
+                                          tempo_scale=1.08).tempo, 1.08 * tempo)
+
+
+def test_files_are_time_stretched_and_cached(tmp_path, monkeypatch):
+    from skrhythm.datasets import write_audio_folder
+    from skrhythm.experiments import _data
+
+    rng = np.random.default_rng(0)
+    waves = [0.1 * rng.standard_normal(2 * 44100).astype(np.float32) for _ in range(4)]
+    write_audio_folder((waves, ["a", "a", "b", "b"]), tmp_path / "data", sr=44100)
+    protocol = experiments.make_protocol("quick")
+    protocol = dataclasses.replace(protocol, duration=2.0)
+    kwargs = dict(protocol=protocol, seed=0, cache_dir=tmp_path / "cache", progress=False)
+    data = f"folder:{tmp_path / 'data'}"
+    X, y, _, _ = experiments.comparison_features(data, **kwargs)
+    faster, y_faster, _, _ = experiments.comparison_features(data, **kwargs, tempo=1.25)
+    assert np.array_equal(y, y_faster)
+    # the first 2 s, played 1.25 times as fast, last 1.6 s
+    assert faster.shape[:2] == X.shape[:2] and abs(faster.shape[2] - X.shape[2] / 1.25) <= 2
+
+    def no_stretch(*args):
+        raise AssertionError("stretched again instead of reading the cache")
+
+    monkeypatch.setattr(_data, "_stretched_track", no_stretch)
+    again, _, _, _ = experiments.comparison_features(data, **kwargs, tempo=1.25)
+    np.testing.assert_array_equal(again, faster)
+    import soundfile
+
+    first = sorted((tmp_path / "data" / "a").iterdir())[0]
+    soundfile.write(first, waves[0][:44100], 44100)  # the data changed: not the cached features
+    with pytest.raises(AssertionError, match="stretched again"):
+        experiments.comparison_features(data, **kwargs, tempo=1.25)
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"tempo_shifts": (0.1,)}, "tempo_shifts=\\(0.1,\\): expected 1 to 64 tempo factors"),
+    ({"tempo_shifts": ("fast",)}, "tempo_shifts="),
+    ({"tempo_augment": (1.2, 0.8)}, "tempo_augment=\\(1.2, 0.8\\): expected a range"),
+    ({"tempo_augment": "fast"}, "tempo_augment='fast'"),
+])
+def test_bad_tempo_options_name_the_option(options, match):
+    with pytest.raises(experiments.OptionError, match=match):
+        experiments.make_protocol("quick", **options)
+
+
+def test_tempo_options_reach_the_protocol_and_the_cnns():
+    from skrhythm._spec import DEFAULT_TEMPO_AUGMENT
+
+    protocol = experiments.make_protocol("quick", tempo_shifts=(1.08, 1.0, 0.92, 1.08),
+                                         tempo_augment="default")
+    assert protocol.tempo_shifts == (0.92, 1.08)  # sorted, once each, without the original
+    assert protocol.tempo_augment == DEFAULT_TEMPO_AUGMENT
+    assert experiments.make_protocol("quick", tempo_shifts=()).tempo_shifts == ()
+    cnn = experiments.make_model("o+p", 250, tempo_augment=(0.9, 1.1))
+    assert cnn.tempo_augment == (0.9, 1.1) and cnn.momentum == 0.9  # the estimator's default
+    assert experiments.make_model("time", 80).momentum == 0.0
+    paper = experiments.make_protocol("paper")
+    assert (paper.momentum, paper.nesterov, paper.max_epochs) == (0.0, False, 250)
+
+
+# -- a new model is one entry -------------------------------------------------------------
+
+
+def test_a_new_model_is_one_entry(tmp_path, monkeypatch):
+    """The contributor guide's example: a 3x O-net runs through compare with nothing else."""
+    from skrhythm._spec import MODELS, ModelSpec
+    from skrhythm.persistence import TRUSTED_TYPES
+
+    monkeypatch.setitem(MODELS, "3onet", ModelSpec(
+        "3x O-net", "skrhythm.classifier:MusicCNNClassifier", {"n_onet": 3, "n_pnet": 0},
+        cost=3, saves_model=True, filterbank=True))
+    result = experiments.compare(out_dir=tmp_path / "run", models=("3onet",), **FAST)
+    (row,) = result.table.itertuples()
+    assert (row.model, row.label, row.hop) == ("3onet", "3x O-net", 250)
+    same = MusicCNNClassifier(n_onet=3, n_pnet=0, max_epochs=0).fit(
+        np.zeros((8, 40, 250), np.float32), list("abcdefgh"))
+    assert row.params == same.n_params_  # 3 O-nets, 40 bands, 8 classes
+    assert (tmp_path / "run" / "models" / "3onet_hop250_fold0.joblib").is_file()
+    assert (tmp_path / "run" / "filters.png").is_file()
+    assert "skrhythm.classifier.MusicCNNClassifier" in TRUSTED_TYPES

@@ -22,7 +22,7 @@ from skrhythm import LogMelTransformer, cli
 from skrhythm._store import file_mode
 
 TINY = ["compare", "--models", "onet,tempo", "--folds", "2", "--epochs", "1",
-        "--n-per-class", "2", "--no-progress"]
+        "--n-per-class", "2", "--tempo-shifts", "none", "--no-progress"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -153,7 +153,7 @@ def test_damaged_cli_feature_cache_is_recomputed(run, finished, capsys, damage):
             "truncated": entry.read_bytes()[: size // 2]}[damage]
     entry.write_bytes(data)
     with pytest.warns(UserWarning, match=f"feature cache {re.escape(repr(str(entry)))} is "
-                      "damaged.*generating the data again"):
+                      "damaged.*computing the features again"):
         assert resume(run) == 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -176,7 +176,7 @@ def test_planted_embedded_feature_cache_is_recomputed(run, finished, planted):
         save_array(entry, np.full_like(X, np.nan))
     else:
         save_array(labels, np.sort(y)[::-1].copy())
-    with pytest.warns(UserWarning, match="feature cache .* holds .*generating the data again"):
+    with pytest.warns(UserWarning, match="feature cache .* holds .*computing the features again"):
         assert resume(run) == 0
     pd.testing.assert_frame_equal(pd.read_csv(run / "results.csv").drop(columns="fit_time"),
                                   pd.read_csv(finished / "results.csv").drop(columns="fit_time"))
