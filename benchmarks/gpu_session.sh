@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu_session.sh run      # there (device tool, carry [".whl"]): see below
 #
 # "run" installs the carried wheels (the image has torch, Triton, numba, scikit-learn, but not
-# skorch or librosa), names the GPU and versions, runs the GPU tests on CUDA (every tuned
+# skorch, librosa, soundfile, soxr or skops), names the GPU and versions, runs the GPU tests on CUDA (every tuned
 # Triton tile against numba, gradients, ties, batch invariance, a fit, the dense layer,
 # CUDA-graphed fits against skorch's step), bench_engine.py's training throughput, host time
 # per step and paper-protocol projection (each with and without CUDA graphs), concurrent
@@ -21,7 +21,8 @@ if [ "$1" = wheels ]; then
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d .whl skorch==1.4.0 tabulate==0.10.0 \
         librosa==0.11.0 audioread==3.1.0 soundfile==0.14.0 soxr==1.1.0 pooch==1.9.0 \
-        platformdirs==4.14.8 decorator==5.2.1 cffi==2.0.0 pycparser==3.0
+        platformdirs==4.14.8 decorator==5.2.1 cffi==2.0.0 pycparser==3.0 \
+        skops==0.16.0 prettytable==3.19.0 wcwidth==0.7.0
 elif [ "$1" != run ]; then
     echo "usage: bash benchmarks/gpu_session.sh wheels|run" >&2
     exit 2
@@ -38,7 +39,7 @@ export PYTHONPATH="$PWD:/tmp/site" PYTHONUNBUFFERED=1
 torch.version.cuda, 'triton', triton.__version__, torch.cuda.get_device_name())"
 } 2>&1 | tee "$OUT/gpu.txt"
 timeout 130 python3 -m pytest -q -p no:cacheprovider tests/test_filterbank.py \
-    tests/test_windows.py tests/test_patches.py tests/test_classifier.py \
+    tests/test_training.py tests/test_classifier.py \
     tests/test_cuda_graph.py::test_cuda_graphs_train_the_same_model_on_cuda -k "(triton or dense or cuda or float64) and not compiles_for" 2>&1 | tee "$OUT/tests.log" | tail -15
 timeout 300 python3 benchmarks/bench_engine.py --device cuda --batches 50 256 --fit-epochs 10 \
     --host-overhead --projection 2>&1 | tee "$OUT/bench_engine.log"

@@ -1,4 +1,8 @@
-"""Run on your own copy of Ballroom: ``python ballroom.py /path/to/data``.
+"""
+Your own copy of Ballroom
+=========================
+
+Run on your own copy of Ballroom: ``python ballroom.py /path/to/data``.
 
 ``/path/to/data`` holds ``BallroomData/<Folder>/<id>.wav`` as unpacked from
 the ISMIR 2004 archive. Replicas (Sturm) share a group, so

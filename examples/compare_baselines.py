@@ -1,4 +1,8 @@
-"""O-net + P-net against the CBMI 2016 CNN baselines and the non-deep rhythm descriptor.
+"""
+The CNN baselines and the rhythm descriptor
+===========================================
+
+O-net + P-net against the CBMI 2016 CNN baselines and the non-deep rhythm descriptor.
 
 The model itself is the searched parameter of a one-step pipeline, so
 GridSearchCV evaluates every candidate on the same folds; all take the same

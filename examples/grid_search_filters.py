@@ -1,4 +1,8 @@
-"""GridSearchCV over the number of O-net and P-net copies, on cached features.
+"""
+A grid search over the filter sets
+==================================
+
+GridSearchCV over the number of O-net and P-net copies, on cached features.
 
 The log-mel features do not depend on the CNN's parameters, so they are
 computed once and the search runs on the spectrogram array.

@@ -1,4 +1,8 @@
-"""Fit an O-net + P-net and draw what it learned: its 1-by-n filters and a confusion matrix.
+"""
+What the filters learned
+========================
+
+Fit an O-net + P-net and draw what it learned: its 1-by-n filters and a confusion matrix.
 
 ``python plot_filters.py [FOLDER]`` writes the plots (PNG and SVG) to FOLDER,
 by default ``skrhythm-example-plots``.

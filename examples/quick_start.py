@@ -1,4 +1,8 @@
-"""Quick start: cross-validate O-net + P-net on the embedded ballroom-style data set.
+"""
+Quick start
+===========
+
+Cross-validate O-net + P-net on the embedded ballroom-style data set.
 
 The pipeline starts from waveforms (file paths work the same way): the
 LogMelTransformer computes the paper's log-mel spectrograms and the

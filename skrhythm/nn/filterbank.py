@@ -63,13 +63,11 @@ class FilterBank1xN(nn.Module):
     bias : torch.nn.Parameter of shape (sum(counts),)
         One bias per filter, in the same order.
 
-    Shape
+    Notes
     -----
     Input ``(batch, n_bands, n_frames)`` with ``n_frames >= max(lengths)``;
     output ``(batch, sum(counts), n_subbands)``.
 
-    Notes
-    -----
     Two flat parameters, not one per length: a training step's autograd,
     gradient accumulation and optimiser then handle two tensors instead of
     two per filter length (86 for the O-net + P-net), which is most of a
