@@ -426,6 +426,9 @@ def test_every_option_says_what_it_does_and_its_default():
     (["datasize", "--folds", "1"], "--folds 1: expected an integer of at least 2"),
     (["compare", "--models", "onet", "--data", "folder:/no/such"],
      "--data folder:/no/such: /no/such does not exist"),
+    (["compare", "--protocol", "paper", "--n-per-class", "2", "--folds", "2"],
+     "--protocol paper: it holds out 69 validation tracks of every training fold, and the "
+     "smallest training fold of these data has 8 tracks of 8 classes"),
     (["compare", "--tempo-shifts", "0.92,3"],
      "--tempo-shifts 0.92,3.0: expected 1 to 64 tempo factors, each from 0.5 to 2"),
 ])

@@ -482,7 +482,7 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
         listing = list_data(data, n_per_class=protocol.n_per_class, duration=protocol.duration,
                             seed=seed, n_jobs=n_jobs)
         check_folds(listing, n_folds=protocol.n_folds, cv=protocol.cv, seed=seed,
-                    repeats=repeats)
+                    repeats=repeats, train_split=protocol.train_split, protocol=protocol.name)
         report(f"skrhythm compare: protocol {protocol.name!r}: {len(protocol.models)} models, "
             f"{protocol.n_folds} folds ({protocol.cv}) x {repeats} repeat(s), up to "
             f"{protocol.max_epochs} epochs, hops {'/'.join(map(str, protocol.hops))}; "

@@ -146,15 +146,29 @@ def make_folds(y, groups, n_folds, cv, seed, repeat=0):
     return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(X_dummy, y))
 
 
-def check_folds(listing, *, n_folds, cv, seed, repeats=1):
-    """Make every repeat's folds of a listed data set, raising :class:`OptionError` naming
-    ``n_folds`` when the data cannot be split so (before any audio is read)."""
+def check_folds(listing, *, n_folds, cv, seed, repeats=1, train_split=None, protocol=None):
+    """Make every repeat's folds of a listed data set, before any audio is read.
+
+    Raises :class:`OptionError` naming ``n_folds`` when the data cannot be
+    split so, or naming the ``protocol`` when its ``train_split`` (a count of
+    validation tracks held out of every training fold, stratified) does not
+    fit the smallest training fold.
+    """
+    smallest = None
     for repeat in range(repeats):
         try:
-            make_folds(listing.y, listing.groups, n_folds, cv, seed, repeat)
+            folds = make_folds(listing.y, listing.groups, n_folds, cv, seed, repeat)
         except ValueError as exc:
             raise OptionError("n_folds", n_folds,
                               f"cannot split the {len(listing.y)} tracks so: {exc}") from None
+        smallest = min([smallest or len(listing.y)] + [len(train) for train, _ in folds])
+    n_classes = len(np.unique(listing.y))
+    if isinstance(train_split, int) and not n_classes <= train_split <= smallest - n_classes:
+        raise OptionError("protocol", protocol, (
+            f"it holds out {train_split} validation tracks of every training fold, and the "
+            f"smallest training fold of these data has {smallest} tracks of {n_classes} "
+            "classes (each class needs a track on both sides); use more data or the quick "
+            "protocol"))
 
 
 def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progress=True,
