@@ -56,7 +56,6 @@ sphinx_gallery_conf = {
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skrhythm {release}"
-html_static_path = ["_static"]
 html_theme_options = {
     "navigation_depth": 2,
     "show_toc_level": 2,
