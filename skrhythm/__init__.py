@@ -1,44 +1,30 @@
-"""skrhythm: musically motivated CNNs for rhythm classification, scikit-learn style."""
+"""skrhythm: musically motivated CNNs for rhythm classification, scikit-learn style.
+
+The public names of the top level are imported on first use, from the
+modules that :data:`_LAZY` names, so that ``import skrhythm`` (and the
+command line's ``--help`` and ``--version``) loads neither torch nor
+scikit-learn. ``__init__.pyi`` says the same to type checkers and IDEs.
+"""
 
 __version__ = "0.2.0"
 
-#: The names of the package's top level, each found in the module whose ``__all__``
-#: lists it.
-__all__ = [
-    "BaselineCNNClassifier",
-    "LogMelTransformer",
-    "MusicCNNClassifier",
-    "RecordingWarning",
-    "__version__",
-    "predict_recordings",
-]
+#: Each public name of the top level and the module that defines it.
+_LAZY = {
+    "BaselineCNNClassifier": "baselines",
+    "LogMelTransformer": "features",
+    "MusicCNNClassifier": "classifier",
+    "RecordingWarning": "inference",
+    "predict_recordings": "inference",
+}
 
-
-def _home(name):
-    """The top-level module whose ``__all__`` lists ``name``, read without importing it.
-
-    The public names are imported on first use, so that ``import skrhythm``
-    (and the command line's ``--help`` and ``--version``) loads neither torch
-    nor scikit-learn.
-    """
-    import ast
-    from pathlib import Path
-
-    for path in sorted(Path(__file__).parent.glob("[!_]*.py")):
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and getattr(node.targets[0], "id", None) == "__all__"
-                    and name in ast.literal_eval(node.value)):
-                return path.stem
-    return None
+__all__ = ["__version__", *sorted(_LAZY)]
 
 
 def __getattr__(name):
-    home = _home(name) if name in __all__ else None
-    if home is not None:
+    if name in _LAZY:
         from importlib import import_module
 
-        value = getattr(import_module(f".{home}", __name__), name)
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value  # found once
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._cnn_base import SHARED_DOCS, BasePatchCNNClassifier
 from ._docstring import fill_doc
 from ._limits import MAX_FRAMES
+from ._sklearn_compat import Interval, StrOptions
 from .nn.baselines import BlackBoxCNN, TimeCNN, TimeFreqCNN
 
 __all__ = ["BaselineCNNClassifier"]

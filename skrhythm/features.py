@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from . import __version__
 from ._formats import SavedStateMixin
 from ._limits import LOGMEL_BOUNDS, logmel_problem
 from ._logmel import log_mel, n_frames
+from ._sklearn_compat import HasMethods, Interval, StrOptions
 from ._store import DamagedFileError, load_array, save_array
 from .audio import load_audio
 

@@ -41,11 +41,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._formats import SavedStateMixin
 from ._limits import MAX_FFT, MAX_SR
+from ._sklearn_compat import Interval, check_feature_names_in
 
 __all__ = [
     "RhythmDescriptor",
@@ -202,7 +202,7 @@ class _SpectrogramFeatures(SavedStateMixin, TransformerMixin, BaseEstimator):
         names : ndarray of str objects
         """
         check_is_fitted(self)
-        _check_feature_names_in(self, input_features)
+        check_feature_names_in(self, input_features)
         return np.asarray(self._feature_names(self.n_bands_in_), dtype=object)
 
 
