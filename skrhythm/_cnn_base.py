@@ -11,10 +11,9 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import ProgressBar
@@ -28,16 +27,19 @@ from ._formats import (
     upgrade_cnn_state,
 )
 from ._interrupts import propagate_sigint
-from ._limits import CNN_BOUNDS, MAX_FRAMES, MAX_PARAMS, fitted_problem, tempo_range_problem
+from ._limits import CNN_BOUNDS, MAX_FRAMES, MAX_PARAMS, fitted_problem
 from ._prediction import (
     check_finite,
     check_magnitude,
     pad_to_patch,
+    patch_hop_of,
     patch_logits,
     softmax,
     track_classes,
     track_proba,
 )
+from ._sklearn_compat import Interval, StrOptions, fit_context
+from ._spec import resolve_tempo_augment
 from .training import (
     KeepBestModel,
     PaperLRSchedule,
@@ -253,9 +255,7 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
 
     def _validate_params(self):
         super()._validate_params()
-        problem = tempo_range_problem("tempo_augment", self.tempo_augment)
-        if problem:
-            raise ValueError(problem)
+        resolve_tempo_augment(self.tempo_augment)
 
     @abstractmethod
     def _build_module(self, n_bands, n_frames, n_classes):
@@ -373,13 +373,18 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         if not reset and hasattr(self, "std_"):
             check_magnitude(X, self.mean_, self.std_)
 
+    @property
+    def effective_patch_hop(self):
+        """The hop between a track's patches, in frames (``patch_hop``, or ``patch_frames``)."""
+        return patch_hop_of(self.patch_hop, self.patch_frames)
+
     def _prepare(self, X):
         """Pad tracks shorter than a patch with the training mean (0 once standardised)."""
         return pad_to_patch(X, self.patch_frames, self.mean_)
 
     # -- fitting ---------------------------------------------------------------
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the network on the patches of the training tracks.
 
@@ -419,7 +424,7 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         self.n_frames_in_ = X.shape[2]
         self.n_bands_in_ = X.shape[1]
         X = self._prepare(X)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = self._fit_seed()
         self.device_ = resolve_device(self.device)
         devices = [torch.device(self.device_).index or 0] if self.device_.startswith("cuda") else []
         # propagate_sigint: skorch ends training on KeyboardInterrupt (how early
@@ -448,19 +453,57 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
             )
         return np.searchsorted(self.classes_, y)
 
-    def _split(self, X, y_idx, seed):
-        """Track-level train/validation split (patches of a track never straddle it)."""
-        augment = {"tempo_range": self.tempo_augment, "seed": seed}
+    def _fit_seed(self):
+        """The seed of a fit's weights, shuffling, dropout, augmentation and validation split."""
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def validation_split(self, y):
+        """The tracks :meth:`fit` trains on and those it holds out for validation.
+
+        The split ``fit`` makes of tracks labelled ``y`` (``train_split`` of
+        them, stratified), so that the held-out tracks can be scored after
+        the fit, e.g. for a model card. They chose the epoch whose weights
+        the model keeps, so their scores are somewhat optimistic.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_tracks,)
+            The labels ``fit`` was (or will be) given.
+
+        Returns
+        -------
+        train, valid : ndarray of int
+            Track indices; ``valid`` is empty when ``train_split`` is None.
+
+        Raises
+        ------
+        ValueError
+            If ``random_state`` is not an integer: the split could not be made
+            again as ``fit`` made it.
+        """
+        if isinstance(self.random_state, bool) or not isinstance(self.random_state, Integral):
+            raise ValueError(f"validation_split needs an integer random_state to split as fit "
+                             f"does, got {self.random_state!r}")
+        _, y_idx = np.unique(np.asarray(y), return_inverse=True)
+        return self._split_indices(y_idx, self._fit_seed())
+
+    def _split_indices(self, y_idx, seed):
         if self.train_split is None:
-            return self._dataset(X, y_idx, **augment), None
+            return np.arange(len(y_idx)), np.arange(0)
         try:
-            idx_train, idx_valid = train_test_split(
-                np.arange(len(X)), test_size=self.train_split, random_state=seed, stratify=y_idx
-            )
+            return train_test_split(np.arange(len(y_idx)), test_size=self.train_split,
+                                    random_state=seed, stratify=y_idx)
         except ValueError as exc:
             raise ValueError(
                 f"cannot hold out train_split={self.train_split!r} tracks: {exc}"
             ) from exc
+
+    def _split(self, X, y_idx, seed):
+        """Track-level train/validation split (patches of a track never straddle it)."""
+        augment = {"tempo_range": self.tempo_augment, "seed": seed}
+        idx_train, idx_valid = self._split_indices(y_idx, seed)
+        if not len(idx_valid):
+            return self._dataset(X, y_idx, **augment), None
         return (
             self._dataset(X[idx_train], y_idx[idx_train], **augment),
             self._dataset(X[idx_valid], y_idx[idx_valid]),
@@ -468,7 +511,7 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
 
     def _dataset(self, X, y_idx=None, tempo_range=None, seed=0):
         """Patches of ``X`` on the net's device (copied there once), tempo-augmented or not."""
-        return PatchDataset(X, y_idx, self.patch_frames, self.patch_hop or self.patch_frames,
+        return PatchDataset(X, y_idx, self.patch_frames, self.effective_patch_hop,
                             mean=self.mean_, std=self.std_, device=self.device_,
                             tempo_range=tempo_range, seed=seed)
 
@@ -543,7 +586,7 @@ class BasePatchCNNClassifier(SavedStateMixin, ClassifierMixin, BaseEstimator,
         X, _ = self._validate_X(X, reset=False)
         logits = patch_logits(self.net_.module_, self._prepare(X), mean=self.mean_,
                               std=self.std_, patch_frames=self.patch_frames,
-                              patch_hop=self.patch_hop or self.patch_frames,
+                              patch_hop=self.effective_patch_hop,
                               batch_size=self.batch_size, device=self.device_)
         return softmax(logits.astype(np.float64), axis=2)
 

@@ -84,7 +84,7 @@ def fitted_problem(n_classes, n_bands, mean, std):
     return None
 
 
-def tempo_range_problem(name, value):
+def tempo_range_problem(value):
     """Why ``value`` is neither None nor a range ``(low, high)`` of tempo factors (or None)."""
     if value is None:
         return None
@@ -92,17 +92,15 @@ def tempo_range_problem(name, value):
     if (not isinstance(value, (tuple, list)) or len(value) != 2
             or not all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
             or not least <= value[0] <= value[1] <= most):
-        return (f"{name} must be None or (low, high) with {least} <= low <= high <= {most}, "
-                f"got {value!r}"[:300])
+        return f"expected None or a range (low, high) with {least} <= low <= high <= {most}"
     return None
 
 
-def tempo_factors_problem(name, factors):
+def tempo_factors_problem(factors):
     """Why ``factors`` is not a non-empty sequence of tempo factors (None if it is)."""
     least, most = TEMPO_FACTORS
     if (not isinstance(factors, (tuple, list)) or not factors or len(factors) > 64
             or not all(isinstance(v, Real) and not isinstance(v, bool) and least <= v <= most
                        for v in factors)):
-        return (f"{name} must be 1 to 64 tempo factors, each from {least} to {most}, "
-                f"got {factors!r}"[:300])
+        return f"expected 1 to 64 tempo factors, each from {least} to {most}"
     return None

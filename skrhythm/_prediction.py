@@ -18,6 +18,7 @@ __all__ = [
     "check_magnitude",
     "majority_vote",
     "pad_to_patch",
+    "patch_hop_of",
     "patch_logits",
     "patch_starts",
     "softmax",
@@ -29,6 +30,20 @@ __all__ = [
 #: that prediction accepts: standardised values near float32's limit (3.4e38) overflow
 #: in the network. (Predictions are also checked to be finite.)
 MAX_STANDARDISED = 1e36
+
+
+def patch_hop_of(patch_hop, patch_frames):
+    """The hop between a track's patches: ``patch_hop``, or ``patch_frames`` when it is None.
+
+    The one place that says what a classifier's ``patch_hop=None`` means (no
+    overlap), for training, prediction and saved models alike.
+
+    Examples
+    --------
+    >>> patch_hop_of(None, 250), patch_hop_of(80, 250)
+    (250, 80)
+    """
+    return patch_frames if patch_hop is None else patch_hop
 
 
 def patch_starts(n_frames, patch_frames, patch_hop):

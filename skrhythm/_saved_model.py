@@ -45,15 +45,33 @@ from ._prediction import (
     check_finite,
     check_magnitude,
     pad_to_patch,
+    patch_hop_of,
     patch_logits,
     softmax,
     track_classes,
     track_proba,
 )
 from ._skops_schema import SchemaError, SkopsObject, read_schema
-from .nn._kernels import IMPLEMENTATIONS
 
-__all__ = ["SavedCNN", "read_saved_cnn"]
+__all__ = ["IGNORED_PARAMETERS", "SavedCNN", "read_saved_cnn"]
+
+#: The estimator parameters a saved pipeline holds that prediction does not use, and why.
+#: Every other parameter is read (and checked); a test holds the reader to this list, so
+#: that a parameter added to an estimator is either read here or named here.
+IGNORED_PARAMETERS = {
+    "LogMelTransformer": {
+        "duration": "every recording is scored whole (predict's --duration crops instead)",
+        "pad_mode": "a recording shorter than a window is padded by the classifier",
+        "n_jobs": "one recording at a time",
+    },
+    "MusicCNNClassifier": {
+        **{name: "training only" for name in (
+            "tempo_augment", "optimizer_params", "lr", "momentum", "nesterov", "max_epochs",
+            "lr_schedule", "train_split", "cuda_graphs", "random_state", "verbose",
+            "warm_start")},
+        "device": "the network runs on the CPU (a model to run on a GPU is not read here)",
+    },
+}
 
 _PIPELINE = "sklearn.pipeline.Pipeline"
 _LOGMEL = "skrhythm.features.LogMelTransformer"
@@ -78,7 +96,7 @@ class SavedCNN:
         self.labels = cnn["classes_"]
         self.classes = [str(c) for c in self.labels]
         self.patch_frames = cnn["patch_frames"]
-        self.patch_hop = cnn["patch_hop"] or cnn["patch_frames"]
+        self.patch_hop = patch_hop_of(cnn["patch_hop"], cnn["patch_frames"])
         self.aggregate, self.batch_size = cnn["aggregate"], cnn["batch_size"]
         self.mean, self.std = cnn["mean_"], cnn["std_"]
         self.module = module
@@ -176,6 +194,8 @@ def _parts(content):
 
 def _valid(logmel, cnn):
     """Whether every value the prediction uses is within the estimators' bounds."""
+    from .nn import IMPLEMENTATIONS
+
     bounded = [(name, logmel.get(name), *b) for name, b in LOGMEL_BOUNDS.items()]
     bounded += [(name, cnn.get(name), *b)
                 for name, b in {**CNN_BOUNDS, **MUSICCNN_BOUNDS}.items()]
@@ -190,7 +210,8 @@ def _valid(logmel, cnn):
 
     if not (real(logmel.get("fmin"), 0) and real(logmel.get("offset"), 0)
             and (logmel.get("fmax") is None or real(logmel["fmax"], 0))
-            and real(cnn.get("mean_"), -np.inf)):
+            and real(cnn.get("mean_"), -np.inf)
+            and real(cnn.get("dropout"), 0) and cnn["dropout"] < 1):
         return False
     classes = cnn.get("classes_")
     if not (isinstance(classes, np.ndarray) and classes.ndim == 1 and classes.dtype.kind in "iuU"):
@@ -215,7 +236,7 @@ def _build(logmel, cnn):
     """The network of the classifier's state, built as the classifier builds it, or None."""
     import torch
 
-    from .nn.musiccnn import MusicCNN
+    from .nn.musiccnn import MusicCNN, network_arguments
 
     device = str(cnn.get("device_", "cpu"))
     if device != "cpu" and torch.cuda.is_available():
@@ -224,10 +245,7 @@ def _build(logmel, cnn):
     if not isinstance(net_state, dict) or not isinstance(net_state.get("module"), dict):
         return None
     arrays = net_state["module"]
-    kwargs = dict(n_onet=cnn["n_onet"], n_pnet=cnn["n_pnet"],
-                  onet_lengths=tuple(cnn["onet_lengths"]), onet_filters=cnn["onet_filters"],
-                  pnet_lengths=tuple(cnn["pnet_lengths"]), pnet_filters=cnn["pnet_filters"],
-                  pool_bands=cnn["pool_bands"], implementation=cnn["filterbank"])
+    kwargs = network_arguments(cnn)
     shape = (cnn["n_bands_in_"], len(cnn["classes_"]))
     if max(kwargs["onet_lengths"] + kwargs["pnet_lengths"]) > cnn["patch_frames"]:
         return None

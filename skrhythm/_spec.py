@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DATA_HELP", "DATA_LOADERS", "DEFAULT_TEMPO_AUGMENT", "MODELS", "PAPER_TRAINING",
-           "PROTOCOLS",
-           "ModelSpec", "OptionError", "Protocol", "parse_data_spec", "run_label"]
+from ._limits import tempo_factors_problem, tempo_range_problem
+
+__all__ = ["CV_SCHEMES", "DATASIZE_MODELS", "DATA_HELP", "DATA_LOADERS", "DEFAULT_TEMPO_AUGMENT",
+           "MODELS", "PAPER_TRAINING", "PROTOCOLS",
+           "ModelSpec", "OptionError", "Protocol", "check_tempo_factors", "parse_data_spec",
+           "resolve_tempo_augment", "run_label"]
 
 
 class OptionError(ValueError):
@@ -109,14 +112,15 @@ class ModelSpec:
 
 def _onp(n_onet, n_pnet):
     parts = [f"{k}x " * (k > 1) + name for k, name in ((n_onet, "O-net"), (n_pnet, "P-net")) if k]
+    # a P-net's patch-epoch takes about 1.5 times an O-net's (the quick protocol's fit times)
     return ModelSpec(" + ".join(parts), "skrhythm.classifier:MusicCNNClassifier",
-                     {"n_onet": n_onet, "n_pnet": n_pnet}, cost=n_onet + n_pnet,
+                     {"n_onet": n_onet, "n_pnet": n_pnet}, cost=n_onet + 1.5 * n_pnet,
                      saves_model=True, filterbank=True)
 
 
-def _baseline(label, architecture):
+def _baseline(label, architecture, cost):
     return ModelSpec(label, "skrhythm.baselines:BaselineCNNClassifier",
-                     {"architecture": architecture}, hops=(80,), cost=4.0)
+                     {"architecture": architecture}, hops=(80,), cost=cost)
 
 
 def _descriptor(label, factory):
@@ -133,12 +137,18 @@ MODELS = {
     "2o+2p": _onp(2, 2),
     "4o+4p": _onp(4, 4),
     "8o+8p": _onp(8, 8),
-    "timefreq": _baseline("Time-freq [CBMI 2016]", "timefreq"),
-    "time": _baseline("Time [CBMI 2016]", "time"),
-    "blackbox": _baseline("Black-box [CBMI 2016]", "blackbox"),
+    # costs: Time measured (2.5 O-nets a patch-epoch); the larger two not yet
+    "timefreq": _baseline("Time-freq [CBMI 2016]", "timefreq", 4.0),
+    "time": _baseline("Time [CBMI 2016]", "time", 2.5),
+    "blackbox": _baseline("Black-box [CBMI 2016]", "blackbox", 4.0),
     "rhythm": _descriptor("Rhythm descriptor + SVM", "make_rhythm_descriptor_pipeline"),
     "tempo": _descriptor("Tempo only + SVM", "make_tempo_pipeline"),
 }
+
+
+#: Models of the data-size experiment by default: O-net + P-net against the larger CNN
+#: baselines and the non-deep descriptor.
+DATASIZE_MODELS = ("o+p", "timefreq", "blackbox", "rhythm")
 
 
 #: The paper's training recipe for the CNN estimators (plain SGD at 0.01, up to 250
@@ -161,10 +171,13 @@ class Protocol:
         Patch hops for the O-net/P-net models; the baselines use their own
         (80) and the descriptors none.
     n_folds : int
-    cv : {"stratified", "paper"}
+    cv : {"stratified", "paper", "album", "artist", "group"}
         ``"stratified"``: stratified folds, group-aware when the data have
         groups (replicas never straddle train and test); ``"paper"``: plain
-        shuffled K-fold with seed 11, as in the original code.
+        shuffled K-fold with seed 11, as in the original code; ``"album"``,
+        ``"artist"``, ``"group"``: stratified as far as the groups allow,
+        no album (Ballroom), artist (Extended Ballroom) or group (an audio
+        folder's ``groups.csv`` or sub-folders) on both sides of a split.
     max_epochs : int
     momentum, nesterov : float, bool or None
         SGD momentum of the CNNs (the paper: none, plain SGD with learning
@@ -222,8 +235,69 @@ PROTOCOLS = {
     ),
 }
 
-#: Range of tempo factors ``--augment tempo`` trains with, unless given.
-DEFAULT_TEMPO_AUGMENT = (0.85, 1.18)
+#: Fold schemes of a comparison (see :class:`Protocol`).
+CV_SCHEMES = ("stratified", "paper", "album", "artist", "group")
+
+#: Range of tempo factors ``--augment tempo`` (and ``skrhythm train`` by default) trains
+#: with: log-symmetric (1 / 0.75 = 1.33). Chosen by ``benchmarks/bench_augment_range.py``
+#: on the embedded data: an O-net + P-net trained with it lost 1.6 points at tempo x0.85 and
+#: x1.15 (0.85-1.18: 3.1 at x1.15, right at its edge; no augmentation: 62.5).
+DEFAULT_TEMPO_AUGMENT = (0.75, 1.33)
+
+
+def resolve_tempo_augment(value, option="tempo_augment"):
+    """The range of tempo factors a tempo-augmentation setting stands for.
+
+    The one check of every ``tempo_augment`` (the estimators', the library
+    functions', the command line's ``--augment``).
+
+    Parameters
+    ----------
+    value : (float, float), "default", "none" or None
+        A range ``(low, high)``; ``"default"``: :data:`DEFAULT_TEMPO_AUGMENT`;
+        ``"none"`` or None: no augmentation.
+    option : str, default="tempo_augment"
+        The name an error gives the setting.
+
+    Returns
+    -------
+    tempo_range : (float, float) or None
+
+    Raises
+    ------
+    OptionError
+        If ``value`` is no range of tempo factors within :data:`skrhythm._limits.TEMPO_FACTORS`.
+
+    Examples
+    --------
+    >>> resolve_tempo_augment("default")
+    (0.75, 1.33)
+    >>> resolve_tempo_augment((1.2, 0.8))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    skrhythm._spec.OptionError: tempo_augment=(1.2, 0.8): expected None or a range (low, high) ...
+    """
+    if isinstance(value, str) and value in ("default", "none"):
+        return DEFAULT_TEMPO_AUGMENT if value == "default" else None
+    problem = tempo_range_problem(value)
+    if problem:
+        raise OptionError(option, value, problem)
+    return None if value is None else (float(value[0]), float(value[1]))
+
+
+def check_tempo_factors(factors, option):
+    """Tempo factors (of a robustness test or a stretch) as a tuple of floats; the one check.
+
+    Raises
+    ------
+    OptionError
+        Naming ``option``, unless ``factors`` are 1 to 64 factors within
+        :data:`skrhythm._limits.TEMPO_FACTORS`.
+    """
+    problem = tempo_factors_problem(list(factors) if isinstance(factors, tuple) else factors)
+    if problem:
+        raise OptionError(option, factors, problem)
+    return tuple(float(f) for f in factors)
 
 DATA_HELP = (
     "embedded (generated ballroom-style set, the default), ballroom:PATH, "

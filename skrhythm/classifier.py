@@ -6,13 +6,22 @@ import warnings
 from numbers import Integral, Real
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._cnn_base import SHARED_DOCS, BasePatchCNNClassifier
 from ._docstring import fill_doc
 from ._limits import MUSICCNN_BOUNDS, lengths_problem
-from .nn import _kernels
-from .nn.musiccnn import ONET_LENGTHS, PNET_LENGTHS, MusicCNN
+from ._sklearn_compat import Interval, StrOptions
+from .nn import AUTO, IMPLEMENTATIONS, REFERENCE, triton_missing
+from .nn.musiccnn import (
+    DROPOUT,
+    ONET_FILTERS,
+    ONET_LENGTHS,
+    PNET_FILTERS,
+    PNET_LENGTHS,
+    POOL_BANDS,
+    MusicCNN,
+    network_arguments,
+)
 
 __all__ = ["MusicCNNClassifier"]
 
@@ -113,7 +122,7 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
         "onet_lengths": [tuple, list],
         "pnet_lengths": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "filterbank": [StrOptions(set(_kernels.IMPLEMENTATIONS))],
+        "filterbank": [StrOptions(set(IMPLEMENTATIONS))],
     }
 
     def _validate_params(self):
@@ -129,12 +138,12 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
         n_pnet=1,
         *,
         onet_lengths=ONET_LENGTHS,
-        onet_filters=5,
+        onet_filters=ONET_FILTERS,
         pnet_lengths=PNET_LENGTHS,
-        pnet_filters=1,
-        pool_bands=4,
-        dropout=0.5,
-        filterbank="auto",
+        pnet_filters=PNET_FILTERS,
+        pool_bands=POOL_BANDS,
+        dropout=DROPOUT,
+        filterbank=AUTO,
         patch_frames=250,
         patch_hop=None,
         aggregate="vote",
@@ -189,25 +198,13 @@ class MusicCNNClassifier(BasePatchCNNClassifier):
     def _build_module(self, n_bands, n_frames, n_classes):
         if self.n_onet == 0 and self.n_pnet == 0:
             raise ValueError("n_onet and n_pnet are both 0: the network would have no filters")
-        module = MusicCNN(
-            n_bands,
-            n_classes,
-            n_onet=self.n_onet,
-            n_pnet=self.n_pnet,
-            onet_lengths=self.onet_lengths,
-            onet_filters=self.onet_filters,
-            pnet_lengths=self.pnet_lengths,
-            pnet_filters=self.pnet_filters,
-            pool_bands=self.pool_bands,
-            dropout=self.dropout,
-            implementation=self.filterbank,
-        )
+        module = MusicCNN(n_bands, n_classes, **network_arguments(self.get_params()))
         on_cuda = torch.device(self.device_).type == "cuda"
-        if on_cuda and self.filterbank == _kernels.AUTO and (
-            module.filterbank.resolved_implementation(self.device_) == _kernels.REFERENCE
+        if on_cuda and self.filterbank == AUTO and (
+            module.filterbank.resolved_implementation(self.device_) == REFERENCE
         ):
             warnings.warn(
-                f"{_kernels.triton_missing()}, so on {self.device_!r} the filter bank "
+                f"{triton_missing()}, so on {self.device_!r} the filter bank "
                 "runs its conv2d reference, which trains 8 to 22 times slower than the Triton "
                 "kernels (documentation: 'Performance and GPUs'); the results agree within float "
                 "tolerance. "

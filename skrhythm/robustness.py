@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from ._limits import tempo_factors_problem
+from ._spec import check_tempo_factors
 from .stats import mcnemar
 
 __all__ = ["stretch_tempo", "tempo_robustness"]
@@ -41,9 +41,7 @@ def stretch_tempo(waveform, factor):
     """
     import librosa
 
-    problem = tempo_factors_problem("factor", [factor])
-    if problem:
-        raise ValueError(problem)
+    check_tempo_factors([factor], "factor")
     waveform = np.asarray(waveform, dtype=np.float32)
     if factor == 1:
         return waveform.copy()
@@ -122,13 +120,19 @@ def tempo_robustness(estimator, recordings, y, factors=(0.92, 1.08), *, sr=44100
     """
     import pandas as pd
 
-    problem = tempo_factors_problem("factors", list(factors))
-    if problem:
-        raise ValueError(problem)
+    factors = check_tempo_factors(factors, "factors")
     y = np.asarray(y)
     if len(recordings) != len(y) or len(y) == 0:
         raise ValueError(f"recordings and y must be as many and not none; got "
                          f"{len(recordings)} recordings and {len(y)} labels")
+    known = getattr(estimator, "classes_", None)
+    unknown = [] if known is None else sorted(set(map(str, y)) - set(map(str, known)))
+    if unknown:
+        raise ValueError(
+            f"y holds labels the estimator does not know: {', '.join(unknown)} (its classes: "
+            f"{', '.join(map(str, known))}); such recordings could only be counted wrong, so "
+            "leave them out or train on them"
+        )
     waveforms = [_waveform(r, sr) for r in recordings]
     rng = np.random.default_rng(random_state)
     resamples = rng.integers(0, len(y), (n_resamples, len(y)))

@@ -283,14 +283,16 @@ def test_cuda_device_this_machine_lacks_is_clear(monkeypatch):
 
 def test_cuda_without_triton_warns_of_the_slow_reference(monkeypatch):
     # the module is built for a CUDA device that need not exist: no tensor goes there
-    import skrhythm.nn._kernels as filterbank
+    import skrhythm.classifier
+    import skrhythm.nn._kernels
 
     def build(**params):
         clf = MusicCNNClassifier(**SMALL, **params)
         clf.device_ = params.get("device", "cpu")
         return clf._build_module(40, 64, 2)
 
-    monkeypatch.setattr(filterbank, "triton_missing", lambda: "Triton 3.3.1 is installed")
+    for module in (skrhythm.nn._kernels, skrhythm.classifier):  # where it resolves, what it says
+        monkeypatch.setattr(module, "triton_missing", lambda: "Triton 3.3.1 is installed")
     with pytest.warns(UserWarning, match="^Triton 3.3.1 is installed, so on 'cuda:0'.*reference"):
         build(device="cuda:0")
     with warnings.catch_warnings():
@@ -298,7 +300,8 @@ def test_cuda_without_triton_warns_of_the_slow_reference(monkeypatch):
         build(device="cuda", filterbank="reference")  # chosen: nothing to say
         build()  # the CPU has its own fused kernels
         build(device="mps")  # no Triton kernels there: the reference is all there is
-        monkeypatch.setattr(filterbank, "triton_missing", lambda: None)
+        for module in (skrhythm.nn._kernels, skrhythm.classifier):
+            monkeypatch.setattr(module, "triton_missing", lambda: None)
         build(device="cuda")
 
 

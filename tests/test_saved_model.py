@@ -168,18 +168,83 @@ def test_command_prints_the_same_whichever_reader(tmp_path, clips, training, cap
     assert isinstance(load_for_prediction(path), Pipeline)  # read_saved_cnn is patched
 
 
-def test_first_use_of_the_kernels_on_a_machine_is_announced(tmp_path, training, capsys,
-                                                            monkeypatch):
-    from skrhythm.nn._kernels import _numba as _fast_filterbank
+def test_the_kernels_are_announced_only_when_they_are_compiled(monkeypatch):
+    """Reported: the notice came again on later runs whose kernels were in the disk cache
+    (a load that took over two seconds on a busy machine was taken for a compile)."""
+    import numba
 
+    from skrhythm.nn import COMPILE_NOTICE, prepare_kernels
+    from skrhythm.nn._kernels import _numba
+
+    prepare_kernels()  # compiled or loaded: from here on this process compiles nothing
+    said = []
+    prepare_kernels(notify=said.append)
+    prepare_kernels(training=False, notify=said.append)
+    assert said == []
+    real = _numba.pooled_correlation_windows
+
+    def compiles_first(*args):
+        numba.njit(lambda x: x + 1)(1)  # a function never compiled before
+        numba.njit(lambda x: x + 2)(1)
+        return real(*args)
+
+    monkeypatch.setattr(_numba, "pooled_correlation_windows", compiles_first)
+    prepare_kernels(training=False, notify=said.append)
+    assert said == [COMPILE_NOTICE]  # once, however many kernels compile
+
+
+@pytest.mark.slow
+def test_predict_announces_a_compile_and_not_a_cache_load(tmp_path, training):
+    """Two ``skrhythm predict`` processes with an empty numba cache: the first compiles the
+    kernels (and says so), the second loads them."""
     path = saved(pipeline(), tmp_path / "model.skops", training)
     audio = tmp_path / "a.wav"
     sf.write(audio, np.zeros(3 * SR), SR)
-    prepare = _fast_filterbank.prepare_kernels
-    monkeypatch.setattr(_fast_filterbank, "prepare_kernels",
-                        lambda **kw: prepare(**{**kw, "after": 0.0}))  # as a slow compile
-    assert cli.main(["predict", path, str(audio)]) == 0
-    assert "preparing skrhythm's CPU kernels for this machine (once" in capsys.readouterr().err
-    monkeypatch.setattr(_fast_filterbank, "prepare_kernels", prepare)
-    assert cli.main(["predict", path, str(audio)]) == 0
-    assert "preparing" not in capsys.readouterr().err  # loaded from the cache: no note
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    errs = [subprocess.run([sys.executable, "-m", "skrhythm.cli", "predict", path, str(audio)],
+                           capture_output=True, text=True, env=env, check=True).stderr
+            for _ in range(2)]
+    assert "preparing skrhythm's CPU kernels for this machine (once" in errs[0]
+    assert "preparing" not in errs[1]
+
+
+class Reads(dict):
+    """A state dict that records the keys read from it."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def test_every_parameter_is_read_or_deliberately_ignored(tmp_path, training, monkeypatch):
+    """A parameter added to an estimator must be read by the saved-model reader, or be named
+    in IGNORED_PARAMETERS with the reason prediction does not need it."""
+    import skrhythm._saved_model as reader
+    from skrhythm._skops_schema import read_schema
+
+    path = saved(pipeline(), tmp_path / "model.skops", training)
+    content = read_schema(path)
+    steps = content["model"].state["steps"]
+    states = {}
+    for _, step in steps:
+        object.__setattr__(step, "state", Reads(step.state))
+        states[step.type_name.rpartition(".")[2]] = step.state
+    monkeypatch.setattr(reader, "read_schema", lambda p: content)
+    assert isinstance(reader.read_saved_cnn(path), SavedCNN)
+    for estimator in (LogMelTransformer(), MusicCNNClassifier()):
+        name = type(estimator).__name__
+        params = set(estimator.get_params())
+        ignored = set(reader.IGNORED_PARAMETERS[name])
+        assert ignored <= params, f"{name}: ignores parameters it does not have"
+        assert params - ignored <= states[name].read, (
+            f"{name}: parameters neither read nor ignored: "
+            f"{sorted(params - ignored - states[name].read)}")
+        assert not ignored & states[name].read, f"{name}: reads parameters it says it ignores"

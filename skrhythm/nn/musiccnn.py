@@ -8,12 +8,44 @@ from torch import nn
 from .filterbank import FilterBank1xN
 from .layers import BatchInvariantLinear
 
-__all__ = ["MusicCNN", "ONET_LENGTHS", "PNET_LENGTHS"]
+__all__ = ["DROPOUT", "MusicCNN", "NETWORK_PARAMETERS", "ONET_FILTERS", "ONET_LENGTHS",
+           "PNET_FILTERS", "PNET_LENGTHS", "POOL_BANDS", "network_arguments"]
 
 #: O-net filter lengths in frames: 6, 11, ..., 41 (onsets, up to a beat at 60 bpm).
 ONET_LENGTHS = tuple(range(6, 42, 5))
+#: O-net filters of each length.
+ONET_FILTERS = 5
 #: P-net filter lengths in frames: 46, 51, ..., 216 (patterns up to 5 beats at 60 bpm).
 PNET_LENGTHS = tuple(range(46, 217, 5))
+#: P-net filters of each length.
+PNET_FILTERS = 1
+#: Mel bands max-pooled into one sub-band.
+POOL_BANDS = 4
+#: Dropout rate before the dense layer.
+DROPOUT = 0.5
+
+#: The parameters of :class:`skrhythm.MusicCNNClassifier` that are :class:`MusicCNN`'s
+#: arguments, with the argument each one is.
+NETWORK_PARAMETERS = {
+    "n_onet": "n_onet", "n_pnet": "n_pnet", "onet_lengths": "onet_lengths",
+    "onet_filters": "onet_filters", "pnet_lengths": "pnet_lengths",
+    "pnet_filters": "pnet_filters", "pool_bands": "pool_bands", "dropout": "dropout",
+    "filterbank": "implementation",
+}
+
+
+def network_arguments(params):
+    """:class:`MusicCNN`'s keyword arguments from a classifier's parameters.
+
+    The one translation from :class:`skrhythm.MusicCNNClassifier`'s
+    parameters (``params``, a mapping such as ``get_params()`` or a saved
+    state) to the network it builds, used when it fits and when a saved
+    model is read without scikit-learn.
+    """
+    arguments = {argument: params[name] for name, argument in NETWORK_PARAMETERS.items()}
+    for name in ("onet_lengths", "pnet_lengths"):
+        arguments[name] = tuple(arguments[name])
+    return arguments
 
 
 class MusicCNN(nn.Module):
@@ -50,11 +82,11 @@ class MusicCNN(nn.Module):
         n_onet=1,
         n_pnet=1,
         onet_lengths=ONET_LENGTHS,
-        onet_filters=5,
+        onet_filters=ONET_FILTERS,
         pnet_lengths=PNET_LENGTHS,
-        pnet_filters=1,
-        pool_bands=4,
-        dropout=0.5,
+        pnet_filters=PNET_FILTERS,
+        pool_bands=POOL_BANDS,
+        dropout=DROPOUT,
         implementation="auto",
     ):
         super().__init__()
