@@ -37,8 +37,8 @@ from ._prediction import check_finite, patch_starts, track_classes, track_proba
 from .audio import audio_duration, find_audio_files, load_audio
 
 __all__ = [
-    "RESERVED_NAMES", "RecordingWarning", "load_for_prediction", "predict_recordings",
-    "predict_tables",
+    "RESERVED_NAMES", "RecordingWarning", "check_model_file", "load_for_prediction",
+    "predict_recordings", "predict_tables",
 ]
 
 _COVERAGE = ("seconds", "seconds_used", "n_windows", "padded", "cropped")
@@ -104,7 +104,7 @@ class _PipelineScorer:
         self.offset = self.logmel.offset
         self.classes = [str(c) for c in model.classes_]
         self.patch_frames = self.final.patch_frames if self.cnn else None
-        self.patch_hop = (self.final.patch_hop or self.final.patch_frames) if self.cnn else None
+        self.patch_hop = self.final.effective_patch_hop if self.cnn else None
 
     def spectrogram(self, wave):
         features = self.logmel.transform([wave])
@@ -180,33 +180,66 @@ def _predict_one(name, wave, seconds, scorer, duration, windows):
     return row, table
 
 
-def load_for_prediction(path, *, trusted=None):
-    """A model file loaded for prediction only, as fast as it can be.
+def check_model_file(path):
+    """Raise FileNotFoundError naming ``path`` unless it is a file, before anything is read.
+
+    What :func:`load_for_prediction` and ``skrhythm predict`` check first, so
+    that a mistyped name is reported at once, not after torch has loaded.
+    """
+    if not os.path.isfile(path):
+        what = "is a folder, not a model file" if os.path.isdir(path) else "no such file"
+        raise FileNotFoundError(f"{os.fspath(path)}: {what} (a model file is written by "
+                                "skrhythm train or skrhythm.persistence.save_model)")
+
+
+def load_for_prediction(path, *, trusted=None, notify=None):
+    """A model file loaded for prediction only, as fast as it can be, and ready to predict.
 
     A ``.skops`` file of an O-net / P-net pipeline written by this
     installation (as ``skrhythm train`` writes it) is read without
     scikit-learn, skorch or skops (:func:`skrhythm._saved_model.read_saved_cnn`):
     a new process predicts in about the time torch takes to import. Any other
     file is loaded by :func:`skrhythm.persistence.load_model`, with its checks.
+    A network that runs skrhythm's CPU kernels has them prepared
+    (:func:`skrhythm.nn.prepare_kernels`), so that the first prediction
+    does not wait for them.
 
     Parameters
     ----------
     path : str or path-like
     trusted : bool, list of str or None
         As for :func:`~skrhythm.persistence.load_model`.
+    notify : callable or None
+        Called with a one-line message when the CPU kernels are compiled for
+        this machine (once; later loads find them in the cache).
 
     Returns
     -------
     model : Pipeline or SavedCNN
         For :func:`predict_recordings` or :func:`predict_tables`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file, before anything is imported or read.
     """
-    from ._saved_model import read_saved_cnn
+    check_model_file(path)
+    from ._saved_model import SavedCNN, read_saved_cnn
 
     model = read_saved_cnn(path)
     if model is None:
         from .persistence import load_model
 
         model = load_model(path, trusted=trusted)
+    if isinstance(model, SavedCNN):
+        network = model.module
+    else:
+        network = getattr(getattr(model[-1], "net_", None), "module_", None)
+    if network is not None:
+        from .nn import prepare_kernels, uses_cpu_kernels
+
+        if uses_cpu_kernels(network):
+            prepare_kernels(training=False, notify=notify)
     return model
 
 

@@ -16,7 +16,20 @@ from torch import nn
 
 from ._kernels import FAST, IMPLEMENTATIONS, TRITON, resolve, triton_missing
 
-__all__ = ["FilterBank1xN", "n_subbands"]
+__all__ = ["FilterBank1xN", "n_subbands", "uses_cpu_kernels"]
+
+
+def uses_cpu_kernels(module):
+    """Whether a torch module's forward pass runs the numba kernels.
+
+    True when one of its filter banks resolves to ``FAST`` on the device of
+    its weights, i.e. :func:`skrhythm.nn.prepare_kernels` prepares what it
+    runs.
+    """
+    return any(isinstance(m, FilterBank1xN)
+               and m.resolved_implementation(m.weight.device) == FAST
+               for m in module.modules())
+
 
 def n_subbands(n_bands, pool_bands):
     """Number of pooled sub-bands: ``n_bands // pool_bands``, at least one.

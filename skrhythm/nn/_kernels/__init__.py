@@ -15,7 +15,8 @@ activation and back-propagate through the pooled argmax only:
     their shared launch and compile helpers in :mod:`._triton_compile`).
 
 :func:`resolve` says which one a forward pass on a device takes,
-:func:`triton_missing` why Triton cannot run here. The backends are imported
+:func:`triton_missing` why Triton cannot run here, :func:`prepare_kernels`
+compiles the numba kernels ahead of the work that uses them. The backends are imported
 only when used, so numba and Triton load only where they run.
 """
 
@@ -23,13 +24,43 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["AUTO", "FAST", "IMPLEMENTATIONS", "REFERENCE", "TRITON", "resolve",
-           "triton_available", "triton_missing"]
+__all__ = ["AUTO", "COMPILE_NOTICE", "FAST", "IMPLEMENTATIONS", "REFERENCE", "TRITON",
+           "prepare_kernels", "resolve", "triton_available", "triton_missing"]
 
 AUTO, FAST, TRITON, REFERENCE = "auto", "fast", "triton", "reference"
 
 #: The filter bank's ``implementation`` values.
 IMPLEMENTATIONS = (AUTO, FAST, TRITON, REFERENCE)
+
+#: What :func:`prepare_kernels` tells its ``notify`` when it compiles.
+COMPILE_NOTICE = ("preparing skrhythm's CPU kernels for this machine (once: they are cached "
+                  "for later runs)")
+
+
+def prepare_kernels(*, training=True, notify=None):
+    """Compile, or load from numba's disk cache, the float32 CPU kernels of a fit or a prediction.
+
+    Numba compiles a kernel for this machine's CPU the first time a process
+    uses it (about 45 s for all of them on a 2-core VM), and keeps the
+    machine code in its disk cache (``__pycache__`` beside the kernels, or
+    the user's cache folder where that cannot be written), keyed on the
+    CPU's name and features, so that no other CPU ever loads it; later
+    processes load it in about a second. Calling this before fits are timed
+    keeps a one-off compile out of their times, and tells the user why the
+    first run waits.
+
+    Parameters
+    ----------
+    training : bool, default=True
+        Prepare the kernels of training (forward pass, weight gradient) and of
+        prediction (windows); False: prediction's only.
+    notify : callable or None
+        Called once with :data:`COMPILE_NOTICE` when numba starts to compile
+        a kernel; never when every kernel is loaded from the cache.
+    """
+    from ._numba import prepare_kernels as prepare  # numba loads only here
+
+    prepare(training=training, notify=notify)
 
 
 @functools.cache

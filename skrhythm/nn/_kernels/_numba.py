@@ -46,9 +46,10 @@ import numpy as np
 import torch
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.core import cgutils
+from numba.core import cgutils, event
 from numba.extending import intrinsic
 
+from . import COMPILE_NOTICE
 from ._autograd import PooledCorrelation
 
 __all__ = ["pooled_correlation", "pooled_correlation_windows", "prepare_kernels"]
@@ -494,40 +495,28 @@ def pooled_correlation_windows(
     return torch.from_numpy(maxima)
 
 
-def prepare_kernels(*, training=True, notify=None, after=2.0):
-    """Compile, or load from numba's disk cache, the float32 kernels of a fit or a prediction.
-
-    Numba compiles a kernel for this machine's CPU the first time a process
-    uses it (about 20 s for the windows kernel on a 2-core VM), and keeps the
-    machine code in its disk cache (``__pycache__`` beside this module, or the
-    user's cache folder where that cannot be written), keyed on the CPU's
-    name and features, so that no other CPU ever loads it; later processes
-    load it in well under a second. Calling this before fits are timed keeps
-    a one-off compile out of their times.
-
-    Parameters
-    ----------
-    training : bool, default=True
-        Prepare the kernels of training (forward pass, weight gradient) and of
-        prediction (windows); False: prediction's only.
-    notify : callable or None
-        Called with a one-line message if the kernels are not ready after
-        ``after`` seconds (a compile, not a cache load).
-    after : float, default=2.0
-    """
-    timer = None
-    if notify is not None:
-        timer = threading.Timer(after, notify, ["preparing skrhythm's CPU kernels for this "
-                                                "machine (once: they are cached for later runs)"])
-        timer.daemon = True
-        timer.start()
-    try:
+def prepare_kernels(*, training=True, notify=None):
+    """Compile or load the float32 kernels; see :func:`skrhythm.nn.prepare_kernels`."""
+    notice = _CompileNotice(notify)
+    with event.install_listener("numba:compile", notice):
         x = torch.zeros((1, 4, 64))
         lengths, offsets = np.array([2, 3]), np.array([0, 2])
         w = torch.zeros(5, requires_grad=training)
         if training:
             pooled_correlation(x, w, lengths, offsets, 4, 1).sum().backward()
         pooled_correlation_windows(x, w, lengths, offsets, 4, 1, np.array([0, 8]), 16)
-    finally:
-        if timer is not None:
-            timer.cancel()
+
+
+class _CompileNotice(event.Listener):
+    """Calls ``notify`` once, when numba starts compiling (a cache load compiles nothing)."""
+
+    def __init__(self, notify):
+        self.tell = notify  # (Listener.notify is the method numba calls)
+
+    def on_start(self, event):
+        if self.tell is not None:
+            tell, self.tell = self.tell, None
+            tell(COMPILE_NOTICE)
+
+    def on_end(self, event):
+        pass
