@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = [
     "DamagedFileError", "all_or_none", "atomic_write", "file_mode", "load_array", "save_array",
-    "sha256",
+    "sha256", "unwritable",
 ]
 
 
@@ -45,6 +45,33 @@ def file_mode():
     mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def unwritable(path, *, folder=False, make_folders=True):
+    """Why ``path`` could not be written (None if it could), checked before any work.
+
+    ``path`` is a file (``folder=False``) or a folder to write files into.
+    With ``make_folders``, folders on the way that do not exist yet will be
+    made, so the nearest existing one must be a folder this process can
+    write; without, the file's folder must exist.
+
+    Examples
+    --------
+    >>> unwritable("/dev/null/results", folder=True)
+    '/dev/null is not a folder'
+    """
+    path = Path(path)
+    if path.exists() and folder != path.is_dir():
+        return f"{path} is {'not a folder' if folder else 'a folder'}"
+    target = (path if folder else path.parent).absolute()
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if existing != target and existing.is_dir() and not make_folders:
+        return f"folder {target} does not exist"
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is a folder this user cannot write"
+    return None
 
 
 _staged = ContextVar("staged", default=None)

@@ -46,7 +46,8 @@ import signal
 import sys
 from contextlib import contextmanager
 
-__all__ = ["limit_dask_torch_threads", "limit_torch_threads", "workers_die_with_this_process"]
+__all__ = ["dask_backend", "limit_dask_torch_threads", "limit_torch_threads",
+           "workers_die_with_this_process"]
 
 
 def _check_threads(n_threads):
@@ -131,6 +132,36 @@ def _die_with_parent(parent):
         return
     if os.getppid() != parent:
         os._exit(1)
+
+
+@contextmanager
+def dask_backend(address):
+    """Run the block's joblib work on the dask.distributed scheduler at ``address``.
+
+    What ``skrhythm compare --scheduler ADDRESS`` does: a
+    :class:`distributed.Client` on the address and joblib's ``"dask"``
+    backend for the block (the client is closed after it). ``None`` changes
+    nothing.
+
+    Raises
+    ------
+    OptionError
+        Naming ``scheduler``, when the ``distributed`` extra is not installed.
+    """
+    if address is None:
+        yield
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        from ._spec import OptionError
+
+        raise OptionError("scheduler", address, "needs the distributed extra: pip install "
+                          "'skrhythm[distributed]'") from None
+    import joblib
+
+    with Client(address), joblib.parallel_backend("dask"):
+        yield
 
 
 @contextmanager

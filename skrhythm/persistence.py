@@ -73,6 +73,7 @@ __all__ = [
     "UntrustedFileError",
     "UntrustedTypesError",
     "load_model",
+    "read_card",
     "save_model",
 ]
 
@@ -124,14 +125,17 @@ def _format(path):
     return _FORMATS[suffix]
 
 
-def _metadata():
-    return {
+def _metadata(card=None):
+    metadata = {
         "kind": _FILE_KIND,
         "format": STATE_FORMAT,
         "skrhythm": __version__,
         "torch": str(torch.__version__),
         "sklearn": sklearn.__version__,
     }
+    if card is not None:
+        metadata["card"] = str(card)
+    return metadata
 
 
 def _check_metadata(metadata, path):
@@ -150,7 +154,7 @@ def _check_metadata(metadata, path):
             )
 
 
-def save_model(model, path):
+def save_model(model, path, *, card=None):
     """Save a fitted estimator or pipeline; the format follows the suffix.
 
     Parameters
@@ -162,6 +166,10 @@ def save_model(model, path):
         Ends in ``.skops`` (safe to share), ``.joblib``, ``.pkl`` or
         ``.pickle`` (unsafe to load from untrusted sources); see the module
         docstring.
+    card : str or None, default=None
+        The model's card (Markdown, e.g. from
+        :func:`skrhythm.experiments.model_card`), stored in the file's
+        metadata: :func:`read_card` reads it without loading the model.
 
     Examples
     --------
@@ -178,16 +186,56 @@ def save_model(model, path):
         import skops.io
 
         with atomic_write(path) as f:
-            skops.io.dump({"metadata": _metadata(), "model": model}, f)
+            skops.io.dump({"metadata": _metadata(card), "model": model}, f)
         return
     with atomic_write(path) as f:
         # The metadata come first, in a pickle without any class, so that
         # load_model can check the versions before unpickling the model.
-        pickle.dump(_metadata(), f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(_metadata(card), f, protocol=pickle.HIGHEST_PROTOCOL)
         if fmt == "joblib":
             joblib.dump(model, f)
         else:
             pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_card(path):
+    """The model card a model file carries, read without loading the model; None if none.
+
+    Reads only the file's metadata (no type is built, so any model file may
+    be read, trusted or not). :func:`skrhythm.experiments.train_models` (and
+    ``skrhythm train``) store a card in every model they save; files saved
+    without one, or by skrhythm 0.2 and earlier, give None.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save_model`.
+
+    Returns
+    -------
+    card : str or None
+        Markdown.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file is not a model file written by :func:`save_model`.
+    """
+    fmt = _format(path)
+    if fmt == "skops":
+        metadata = _skops_metadata(path)
+    else:
+        with open(path, "rb") as f:
+            try:
+                metadata = _MetadataUnpickler(f).load()
+            except (pickle.UnpicklingError, EOFError, ValueError):
+                metadata = None
+    if not isinstance(metadata, dict) or metadata.get("kind") != _FILE_KIND:
+        raise ValueError(f"{os.fspath(path)!r} is not a model file written by skrhythm.save_model")
+    card = metadata.get("card")
+    return card if isinstance(card, str) else None
 
 
 class _MetadataUnpickler(pickle.Unpickler):

@@ -108,7 +108,8 @@ def test_bad_options_give_one_line_errors(argv, code, message, capsys, tmp_path,
 def test_summary_orders_models_like_the_poster():
     records = [
         {"model": m, "label": experiments.MODELS[m].label, "hop": h, "fold": f, "params": p,
-         "accuracy": a, "patch_accuracy": np.nan, "fit_time": 1.0}
+         "accuracy": a, "patch_accuracy": np.nan, "fit_time": 1.0,
+         "y_true": ["a", "a", "b"], "y_pred": ["a", "b", "b"]}
         for m, h, p in (("tempo", None, None), ("o+p", 80, 11608), ("o+p", 250, 11608),
                         ("onet", 250, 4188))
         for f, a in ((0, 0.5), (1, 0.7))
@@ -119,6 +120,7 @@ def test_summary_orders_models_like_the_poster():
     ]
     assert table["accuracy"].tolist() == pytest.approx([0.6] * 4)
     assert table["accuracy_std"].tolist() == pytest.approx([np.std([0.5, 0.7], ddof=1)] * 4)
+    assert table["mean_recall"].tolist() == pytest.approx([0.75] * 4)  # (1/2 + 1) / 2
 
 
 def test_train_then_predict_on_files(tmp_path, capsys):
@@ -160,9 +162,9 @@ def no_data(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("data were read before the options were checked")
 
-    from skrhythm.experiments import _compare
+    from skrhythm.experiments import _compare, _train
 
-    monkeypatch.setattr(experiments, "load_data", fail)  # train
+    monkeypatch.setattr(_train, "list_data", fail)
     monkeypatch.setattr(_compare, "list_data", fail)
     monkeypatch.setattr(_compare, "comparison_features", fail)
     monkeypatch.setattr(skrhythm.datasets, "make_ballroom_like", fail)
@@ -244,11 +246,11 @@ def test_resume_with_other_options_names_the_option(no_data, tmp_path, capsys):
                     feature_params=experiments.FEATURE_PARAMS)
     (tmp_path / "config.json").write_text(json.dumps(info))
     base = ["compare", "--models", "onet,tempo", "--out", str(tmp_path), "--resume"]
-    for extra, message in [(["--folds", "5"], "used n_folds=3, not 5"),
+    for extra, message in [(["--folds", "5"], "used --folds 3, not 5"),
                            (["--folds", "3", "--epochs", "2"],
-                            f"used max_epochs={protocol.max_epochs}, not 2"),
-                           (["--folds", "3", "--repeats", "2"], "used repeats=1, not 2"),
-                           (["--folds", "3", "--models", "onet"], "used models=onet,tempo, "
+                            f"used --epochs {protocol.max_epochs}, not 2"),
+                           (["--folds", "3", "--repeats", "2"], "used --repeats 1, not 2"),
+                           (["--folds", "3", "--models", "onet"], "used --models onet,tempo, "
                                                                   "not onet")]:
         assert cli.main([*base, *extra]) == 1
         err = capsys.readouterr().err
@@ -307,10 +309,13 @@ def test_train_every_kind_of_model_each_to_its_own_file(dances, tmp_path, capsys
 
 
 def test_threads_and_git_commit_are_recorded(monkeypatch):
-    assert experiments.default_threads(1, None) is None
-    assert experiments.default_threads(2, None) == 1
-    assert experiments.default_threads(-1, None) == (1 if (os.cpu_count() or 1) > 1 else None)
-    assert experiments.default_threads(4, 3) == 3
+    from skrhythm.experiments._compare import default_threads
+    from skrhythm.experiments._provenance import git_commit
+
+    assert default_threads(1, None) is None
+    assert default_threads(2, None) == 1
+    assert default_threads(-1, None) == (1 if (os.cpu_count() or 1) > 1 else None)
+    assert default_threads(4, 3) == 3
     info = run_info(make_protocol("quick"), data="embedded", seed=0, device="cpu", n_jobs=2,
                     feature_params={}, threads=1)
     assert info["threads"] == 1
@@ -319,7 +324,7 @@ def test_threads_and_git_commit_are_recorded(monkeypatch):
                               text=True).stdout.strip()
         assert info["git_commit"] == head
     monkeypatch.setenv("PATH", "")  # no git program: no commit, no error
-    assert experiments.git_commit() is None
+    assert git_commit() is None
 
 
 def test_compare_on_files_caches_features_track_by_track(dances, tmp_path, monkeypatch):
@@ -386,11 +391,11 @@ def test_train_creates_the_folders_of_out_as_its_help_shows(dances, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     assert cli.main(["train", "--data", f"folder:{dances}", "--models", "tempo,rhythm",
                      "--out", "models/{model}.skops"]) == 0
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["rhythm.skops",
-                                                                      "tempo.skops"]
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        "rhythm.card.md", "rhythm.skops", "tempo.card.md", "tempo.skops"]
     (tmp_path / "notes.txt").write_text("x")
     assert cli.main(["train", "--model", "tempo", "--out", "notes.txt/m.skops"]) == 1
-    assert "notes.txt is not a folder that can be written" in capsys.readouterr().err
+    assert "notes.txt is not a folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["compare", "datasize", "train"])
@@ -461,3 +466,43 @@ def test_warnings_read_as_the_commands_own_lines(dances, tmp_path):
     err = run.stderr
     assert "skrhythm compare: warning: The least populated class in y has only 4 members" in err
     assert "UserWarning" not in err and ".py:" not in err
+
+
+# -- what a newcomer meets -----------------------------------------------------------------
+
+
+def test_an_empty_model_name_is_refused():
+    """Reported: '--models onet,,pnet' was accepted silently."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["compare", "--models", "onet,,pnet"])
+    assert exc.value.code == 2
+
+
+def test_an_out_folder_under_a_file_is_named_in_words(no_data, capsys):
+    """Reported: 'compare --out /dev/null/x' printed a raw '[Errno 20] Not a directory'."""
+    assert cli.main(["compare", "--out", "/dev/null/x"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "skrhythm compare: error: --out /dev/null/x: /dev/null is not a folder"
+
+
+def test_resume_of_a_folder_without_a_run_is_refused(no_data, tmp_path, capsys):
+    """Reported: 'compare --resume --out DIR' on an empty folder generated data for 2 minutes
+    and started a fresh run."""
+    (tmp_path / "notes.txt").write_text("mine")
+    assert cli.main(["compare", "--out", str(tmp_path), "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert f"--resume: nothing to resume in {tmp_path}" in err
+    assert "resume=True" not in err and "start one without --resume" in err
+
+
+def test_library_words_become_flags():
+    from skrhythm.cli._common import in_cli_words
+    from skrhythm.experiments import OptionError
+
+    assert in_cli_words(ValueError("the run used n_folds=3, not 5; pass resume=True or "
+                                   "choose another out_dir")) == (
+        "the run used --folds 3, not 5; pass --resume or choose another --out")
+    assert in_cli_words(OptionError("tempo_augment", (1.2, 0.8), "expected ...")) == (
+        "--augment tempo:1.2,0.8: expected ...")
+    assert in_cli_words(OptionError("models", "onet,tempo", "x")) == "--models onet,tempo: x"
+    assert in_cli_words(ValueError("the data set and data=x")) == "the data set and --data x"

@@ -343,3 +343,51 @@ def test_duration_decodes_only_what_it_uses(model, songs, monkeypatch):
     np.testing.assert_array_equal(
         predict_recordings(model, songs["long"], duration=10.0).predictions[["even", "waltz"]],
         expected.predictions[["even", "waltz"]])
+
+
+# -- what a newcomer meets -----------------------------------------------------------------
+
+
+def test_cli_a_missing_model_file_is_named_before_torch_loads(songs, tmp_path):
+    """Reported: 24 s, then "'nothere.skops' is not a model file written by save_model"."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from skrhythm.cli import main; "
+            f"code = main(['predict', 'nothere.skops', {songs['clip']!r}]); "
+            "print(code, 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.stdout.split() == ["1", "False"]
+    assert result.stderr.strip() == (
+        "skrhythm predict: error: nothere.skops: no such file (a model file is written by "
+        "skrhythm train or skrhythm.persistence.save_model)")
+
+
+def test_cli_windows_under_a_file_says_it_is_not_a_folder(model_file, songs, capsys):
+    """Reported: '--windows /dev/null/w.csv' said 'folder /dev/null does not exist'."""
+    assert cli.main(["predict", model_file, songs["clip"], "--windows", "/dev/null/w.csv"]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "--windows /dev/null/w.csv: /dev/null is not a folder")
+
+
+def test_cli_coverage_of_a_recording_cropped_below_one_window(model_file, songs, capsys):
+    """Reported: '--duration 5' printed '[30.0 s, padded: ..., cropped to --duration]'."""
+    assert cli.main(["predict", model_file, songs["clip"], "--duration", "0.3"]) == 0
+    line = capsys.readouterr().out.strip()
+    seconds = sf.info(songs["clip"]).duration
+    assert line.endswith(f"[0.3 of {seconds:.1f} s (cropped to --duration), padded: shorter "
+                         "than one window of the model]")
+
+
+def test_cli_info_prints_the_card_or_says_there_is_none(model_file, tmp_path, capsys):
+    assert cli.main(["predict", "--info", model_file]) == 0
+    assert "holds no model card" in capsys.readouterr().out
+    from skrhythm.persistence import load_model
+
+    carded = tmp_path / "carded.skops"
+    save_model(load_model(model_file), carded, card="# Model description\n\nA card.")
+    assert cli.main(["predict", "--info", str(carded)]) == 0
+    assert capsys.readouterr().out == "# Model description\n\nA card.\n"
+    assert cli.main(["predict", str(carded)]) == 1
+    assert "no AUDIO given" in capsys.readouterr().err

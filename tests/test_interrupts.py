@@ -106,7 +106,9 @@ def test_interrupted_train_command_saves_no_model(tmp_path, monkeypatch, capsys)
     def with_sigint(*args, **kwargs):
         return real(*args, **kwargs).set_params(callbacks=[SigintAt(1)])
 
-    monkeypatch.setattr(experiments, "make_model", with_sigint)  # (train uses it)
+    from skrhythm.experiments import _train
+
+    monkeypatch.setattr(_train, "make_model", with_sigint)
     model = tmp_path / "model.skops"
     argv = ["train", "--n-per-class", "1", "--epochs", "3", "--hop", "250", "--out", str(model)]
     assert cli.main(argv) == 130

@@ -1,17 +1,19 @@
-"""The paper's experiments: the architecture comparison and the data-size experiment.
+"""The paper's experiments: the architecture comparison, training models to share, data size.
 
 :func:`compare` (``skrhythm compare``) runs every model of a
 :class:`Protocol` on the same cross-validation folds and writes tables,
 statistics and plots to a run folder that can be interrupted and resumed;
-:mod:`skrhythm.experiments.datasize` (``skrhythm datasize``) trains on nested
-subsets of each fold's training tracks. The package's parts:
+:func:`train_models` (``skrhythm train``) fits models on a whole data set and
+saves each with its model card; :mod:`skrhythm.experiments.datasize`
+(``skrhythm datasize``) trains on nested subsets of each fold's training
+tracks. The package's parts:
 
 - ``_compare``: the comparison itself (:func:`compare`, :func:`run_comparison`,
   :func:`make_protocol`, :func:`make_model`);
+- ``_train``: :func:`train_models`, and ``_card`` the model cards (:func:`model_card`);
 - ``_data``: the data, listed before any audio is read (:func:`list_data`,
   :func:`check_folds`), and their cached features (:func:`comparison_features`);
-- ``_run_folder``: the run folder's lock, its atomic files and their checks
-  (:func:`run_folder_lock`, :func:`read_fold_record`);
+- ``_run_folder``: the run folder's lock, its atomic files and their checks;
 - ``_progress``: what a user sees of the fits;
 - ``_reports``: tables, statistics and plots (:func:`summarize`,
   :func:`write_tables`, :func:`write_plots`);
@@ -21,16 +23,17 @@ The models (:data:`MODELS`) and protocols (:data:`PROTOCOLS`) are plain data
 in :mod:`skrhythm._spec`, importable without torch.
 """
 
-from .._spec import MODELS, PROTOCOLS, ModelSpec, OptionError, Protocol
-from ._compare import (
-    check_run_options,
-    compare,
-    default_threads,
-    make_model,
-    make_protocol,
-    run_comparison,
-    runs_of,
+from .._spec import (
+    DEFAULT_TEMPO_AUGMENT,
+    MODELS,
+    PROTOCOLS,
+    ModelSpec,
+    OptionError,
+    Protocol,
+    resolve_tempo_augment,
 )
+from ._card import model_card
+from ._compare import compare, make_model, make_protocol, run_comparison
 from ._data import (
     FEATURE_PARAMS,
     DataListing,
@@ -41,24 +44,13 @@ from ._data import (
     load_data,
     make_folds,
 )
-from ._provenance import git_commit, run_info
-from ._reports import (
-    comparison_statistics,
-    markdown_table,
-    pairwise_markdown,
-    summarize,
-    write_plots,
-    write_tables,
-)
-from ._run_folder import (
-    RunFolderError,
-    RunFolderLocked,
-    read_fold_record,
-    run_folder_lock,
-    write_json_atomic,
-)
+from ._provenance import run_info
+from ._reports import comparison_statistics, markdown_table, summarize, write_plots, write_tables
+from ._run_folder import RunFolderError, RunFolderLocked
+from ._train import card_path, train_models
 
 __all__ = [
+    "DEFAULT_TEMPO_AUGMENT",
     "FEATURE_PARAMS",
     "MODELS",
     "PROTOCOLS",
@@ -68,28 +60,24 @@ __all__ = [
     "Protocol",
     "RunFolderError",
     "RunFolderLocked",
+    "card_path",
     "check_folds",
-    "check_run_options",
     "class_tempo_ranges",
     "compare",
     "comparison_features",
     "comparison_statistics",
-    "default_threads",
-    "git_commit",
     "list_data",
     "load_data",
     "make_folds",
     "make_model",
     "make_protocol",
     "markdown_table",
-    "pairwise_markdown",
-    "read_fold_record",
+    "model_card",
+    "resolve_tempo_augment",
     "run_comparison",
-    "run_folder_lock",
     "run_info",
-    "runs_of",
     "summarize",
-    "write_json_atomic",
+    "train_models",
     "write_plots",
     "write_tables",
 ]

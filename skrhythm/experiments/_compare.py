@@ -21,14 +21,24 @@ import numpy as np
 from sklearn.model_selection import cross_validate
 
 from .._cnn_base import resolve_device
-from .._limits import TEMPO_FACTORS, tempo_factors_problem, tempo_range_problem
-from .._spec import DEFAULT_TEMPO_AUGMENT, MODELS, PROTOCOLS, OptionError, parse_data_spec
+from .._spec import (
+    CV_SCHEMES,
+    MODELS,
+    PROTOCOLS,
+    OptionError,
+    check_tempo_factors,
+    parse_data_spec,
+    resolve_tempo_augment,
+)
+from .._store import unwritable
 from ..parallel import limit_torch_threads, workers_die_with_this_process
 from ._data import (
     FEATURE_PARAMS,
     check_folds,
     class_tempo_ranges,
     comparison_features,
+    describe_grouping,
+    grouping_problem,
     list_data,
     make_folds,
 )
@@ -265,7 +275,7 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
     if existing and not resume:
         raise FileExistsError(
             f"{out_dir} already holds {len(existing)} fold results; "
-            "pass resume=True (--resume) to continue that run, or choose another output folder"
+            "pass resume=True to continue that run, or choose another out_dir"
         )
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
     y = np.asarray(y)
@@ -300,7 +310,7 @@ def _run_comparison(X, y, *, protocol, out_dir, groups, models, n_folds, max_epo
     n_jobs = jobs_for_device(n_jobs, device)
     if resolve_device(device) == "cpu" and any(MODELS[t[0]].filterbank for t in tasks):
         # compiled once here (and cached for the workers): no fit's time holds the compile
-        from ..nn._kernels._numba import prepare_kernels
+        from ..nn import prepare_kernels
 
         prepare_kernels(notify=say if progress else None)
     display = FitProgress(tasks, len(records), protocol, X.shape[2], n_jobs, progress)
@@ -364,8 +374,8 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
     if unknown:
         raise OptionError("models", ",".join(models),
                           f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    if cv not in (None, "stratified", "paper"):
-        raise OptionError("cv", cv, "choose 'stratified' or 'paper'")
+    if cv not in (None, *CV_SCHEMES):
+        raise OptionError("cv", cv, f"choose {', '.join(map(repr, CV_SCHEMES))}")
     for name, value, least in (("n_folds", n_folds, 2), ("max_epochs", max_epochs, 1),
                                ("n_per_class", n_per_class, 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -374,17 +384,9 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
                     if least == 2 else "a positive integer")
             raise OptionError(name, value, f"expected {need}")
     if tempo_shifts is not None:
-        if tempo_shifts and tempo_factors_problem("tempo_shifts", list(tempo_shifts)):
-            raise OptionError("tempo_shifts", tempo_shifts, "expected 1 to 64 tempo factors, "
-                              f"each from {TEMPO_FACTORS[0]} to {TEMPO_FACTORS[1]}")
-        tempo_shifts = tuple(sorted({float(f) for f in tempo_shifts} - {1.0}))
-    if isinstance(tempo_augment, str) and tempo_augment == "default":
-        tempo_augment = DEFAULT_TEMPO_AUGMENT
-    if tempo_augment is not None:
-        if tempo_range_problem("tempo_augment", tempo_augment):
-            raise OptionError("tempo_augment", tempo_augment, "expected a range (low, high) "
-                              f"with {TEMPO_FACTORS[0]} <= low <= high <= {TEMPO_FACTORS[1]}")
-        tempo_augment = tuple(map(float, tempo_augment))
+        tempo_shifts = tuple(sorted(set(check_tempo_factors(tempo_shifts, "tempo_shifts")
+                                        if tempo_shifts else ()) - {1.0}))
+    tempo_augment = resolve_tempo_augment(tempo_augment)
     return replace(protocol, models=tuple(models or protocol.models),
                    n_folds=n_folds or protocol.n_folds, cv=cv or protocol.cv,
                    max_epochs=max_epochs or protocol.max_epochs,
@@ -396,7 +398,7 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
 def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", models=None,
             n_folds=None, cv=None, max_epochs=None, n_per_class=None, tempo_shifts=None,
             tempo_augment=None, repeats=1, seed=0, device="cpu", n_jobs=1, threads=None,
-            resume=False, progress=True, verbose=True):
+            resume=False, confusion=(), progress=True, verbose=True):
     """Run the architecture comparison and write its results to a run folder.
 
     What ``skrhythm compare`` does: check the run folder (locked for this
@@ -441,6 +443,11 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
         git commit of the skrhythm checkout (``None`` when there is none).
     resume : bool, default=False
         Continue the run in ``out_dir``.
+    confusion : sequence of str, default=()
+        Models (of the run) whose confusion matrices are also drawn, as
+        ``confusion/MODEL_hopHOP.png``; every model's counts are written as
+        CSV there, and the most accurate CNN's picture as
+        ``confusion_matrix.png``, in any case.
     progress : bool, default=True
         Progress bars in a terminal, one line per fit elsewhere.
     verbose : bool, default=True
@@ -470,51 +477,35 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
     protocol = make_protocol(protocol, models=models, n_folds=n_folds, cv=cv,
                              max_epochs=max_epochs, n_per_class=n_per_class,
                              tempo_shifts=tempo_shifts, tempo_augment=tempo_augment)
-    parse_data_spec(data)
+    kind, _ = parse_data_spec(data)
     check_run_options(device=device, n_jobs=n_jobs, threads=threads, repeats=repeats)
+    confusion = tuple(confusion)
+    if set(confusion) - set(protocol.models):
+        raise OptionError("confusion", ",".join(confusion), "name models of the run: "
+                          f"{', '.join(protocol.models)}")
+    if grouping_problem(kind, protocol.cv):
+        raise OptionError("cv", protocol.cv, grouping_problem(kind, protocol.cv))
     threads = default_threads(n_jobs, threads)
     report = say if verbose else (lambda message: None)
     out_dir = Path(out_dir)
+    problem = unwritable(out_dir, folder=True)
+    if problem:
+        raise OptionError("out_dir", out_dir, problem)
     with run_folder_lock(out_dir), workers_die_with_this_process():
         info = run_info(protocol, data=data, seed=seed, device=device, n_jobs=n_jobs,
                         feature_params=FEATURE_PARAMS, repeats=repeats, threads=threads)
         check_run_folder(out_dir, info, resume)
-        listing = list_data(data, n_per_class=protocol.n_per_class, duration=protocol.duration,
-                            seed=seed, n_jobs=n_jobs)
-        check_folds(listing, n_folds=protocol.n_folds, cv=protocol.cv, seed=seed,
-                    repeats=repeats, train_split=protocol.train_split, protocol=protocol.name)
-        report(f"skrhythm compare: protocol {protocol.name!r}: {len(protocol.models)} models, "
-            f"{protocol.n_folds} folds ({protocol.cv}) x {repeats} repeat(s), up to "
-            f"{protocol.max_epochs} epochs, hops {'/'.join(map(str, protocol.hops))}; "
-            f"data {data}; {info['threads']} torch thread(s) per fit")
-        if protocol.name == "quick":
-            report("  (quick protocol: fewer models, folds, epochs and tracks than the paper; "
-                "--protocol paper runs the full comparison)")
-        X, y, groups, description = comparison_features(
-            data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache", n_jobs=n_jobs,
-            progress=progress and verbose, listing=listing)
-        info["data_description"] = description
-        info["n_tracks"] = len(y)
-        write_json_atomic(out_dir / "config.json", info)
-        report(f"  {len(y)} tracks, {len(set(y))} classes; features {X.shape[1]} bands x "
-            f"{X.shape[2]} frames")
-        shifted = {}
-        for factor in protocol.tempo_shifts:
-            shifted[factor] = comparison_features(
-                data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache",
-                n_jobs=n_jobs, progress=progress and verbose, tempo=factor)[0]
-        if shifted:
-            report(f"  tempo-robustness test: every fit also predicts its test tracks at tempo "
-                   f"x{', x'.join(f'{f:g}' for f in shifted)}")
-        records = run_comparison(X, y, protocol=protocol, out_dir=out_dir, groups=groups,
-                                 repeats=repeats, seed=seed, device=device, n_jobs=n_jobs,
-                                 threads=threads, resume=True, feature_params=FEATURE_PARAMS,
-                                 progress=progress, shifted=shifted)
-        table = summarize(records)
-        statistics = comparison_statistics(records) if protocol.n_folds * repeats > 1 else None
-        table = write_tables(table, out_dir, info, statistics)
-        write_plots(table, records, out_dir, statistics, data_name=description,
-                    tempo_ranges=class_tempo_ranges(listing.y, listing.tempo))
+        try:
+            table, records, statistics = _compare(
+                data, protocol, out_dir, info, report, seed=seed, repeats=repeats,
+                device=device, n_jobs=n_jobs, threads=threads, confusion=confusion,
+                progress=progress, verbose=verbose)
+        except KeyboardInterrupt:
+            done = len(list((out_dir / "folds").glob("*.json")))
+            raise KeyboardInterrupt(
+                f"interrupted: {done} finished fold results are kept in {out_dir} (the "
+                "interrupted fits wrote nothing); continue with the same options and "
+                "resume=True") from None
     report("\n" + markdown_table(table))
     if statistics is not None and len(statistics["tempo"]):
         report("\n" + tempo_markdown(statistics["tempo"]))
@@ -523,6 +514,49 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
     report(f"\nResults, configuration and plots in {out_dir}/ (results.csv, results.json, "
         "results.md, accuracy_vs_params.png, ...)")
     return Bunch(table=table, records=records, config=info)
+
+
+def _compare(data, protocol, out_dir, info, report, *, seed, repeats, device, n_jobs, threads,
+             confusion, progress, verbose):
+    """The comparison in a locked, checked run folder: data, features, fits, tables, plots."""
+    listing = list_data(data, n_per_class=protocol.n_per_class, duration=protocol.duration,
+                        seed=seed, n_jobs=n_jobs, cv=protocol.cv)
+    check_folds(listing, n_folds=protocol.n_folds, cv=protocol.cv, seed=seed,
+                repeats=repeats, train_split=protocol.train_split, protocol=protocol.name)
+    info["folds"] = describe_grouping(protocol.cv, listing.groups)
+    report(f"skrhythm compare: protocol {protocol.name!r}: {len(protocol.models)} models, "
+           f"{protocol.n_folds} folds ({info['folds']}) x {repeats} repeat(s), up to "
+           f"{protocol.max_epochs} epochs, hops {'/'.join(map(str, protocol.hops))}; "
+           f"data {data}; {info['threads']} torch thread(s) per fit")
+    if protocol.name == "quick":
+        report("  (quick protocol: fewer models, folds, epochs and tracks than the paper; "
+               "--protocol paper runs the full comparison)")
+    X, y, groups, description = comparison_features(
+        data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache", n_jobs=n_jobs,
+        progress=progress and verbose, listing=listing)
+    info["data_description"] = description
+    info["n_tracks"] = len(y)
+    write_json_atomic(out_dir / "config.json", info)
+    report(f"  {len(y)} tracks, {len(set(y))} classes; features {X.shape[1]} bands x "
+           f"{X.shape[2]} frames")
+    shifted = {}
+    for factor in protocol.tempo_shifts:
+        shifted[factor] = comparison_features(
+            data, protocol=protocol, seed=seed, cache_dir=out_dir / "cache",
+            n_jobs=n_jobs, progress=progress and verbose, tempo=factor)[0]
+    if shifted:
+        report(f"  tempo-robustness test: every fit also predicts its test tracks at tempo "
+               f"x{', x'.join(f'{f:g}' for f in shifted)}")
+    records = run_comparison(X, y, protocol=protocol, out_dir=out_dir, groups=groups,
+                             repeats=repeats, seed=seed, device=device, n_jobs=n_jobs,
+                             threads=threads, resume=True, feature_params=FEATURE_PARAMS,
+                             progress=progress, shifted=shifted)
+    table = summarize(records)
+    statistics = comparison_statistics(records) if protocol.n_folds * repeats > 1 else None
+    table = write_tables(table, out_dir, info, statistics)
+    write_plots(table, records, out_dir, statistics, data_name=description,
+                tempo_ranges=class_tempo_ranges(listing.y, listing.tempo), confusion=confusion)
+    return table, records, statistics
 
 
 def check_run_options(*, device="cpu", n_jobs=1, threads=None, repeats=1):

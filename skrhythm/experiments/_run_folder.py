@@ -189,7 +189,7 @@ def read_fold_record(path, *, fingerprint=None, out_dir=None):
     record : dict
     """
     path = Path(path)
-    fix = f"delete {path} and run again with --resume (resume=True) to compute that fold anew"
+    fix = f"delete {path} and run again with resume=True to compute that fold anew"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -222,7 +222,7 @@ def read_fold_record(path, *, fingerprint=None, out_dir=None):
             state = "missing" if not model.is_file() else "damaged (checksum mismatch)"
             raise RunFolderError(
                 f"model file {model}, written with fold result {path}, is {state}; delete "
-                f"{path} and run again with --resume (resume=True) to compute the fold and "
+                f"{path} and run again with resume=True to compute the fold and "
                 "its model anew"
             )
     return record
@@ -250,10 +250,14 @@ def check_run_folder(out_dir, info, resume):
     if not resume:
         if folds:
             raise FileExistsError(f"{out_dir} already holds {len(folds)} fold results; pass "
-                                  "resume=True (--resume) to continue, or choose another "
-                                  "output folder")
+                                  "resume=True to continue that run, or choose another "
+                                  "out_dir")
         return
     if not config_path.exists():
+        if not folds and not (out_dir / "cache").is_dir():
+            raise RunFolderError(f"resume=True: nothing to resume in {out_dir}: it holds no "
+                                 "run (no config.json, fold results or features); start one "
+                                 "without resume=True")
         return
     stored = read_config(config_path)
     ours = json.loads(json.dumps(info, default=list))
@@ -264,7 +268,7 @@ def check_run_folder(out_dir, info, resume):
     for name, before, now in options:
         if json.dumps(before, sort_keys=True) != json.dumps(now, sort_keys=True):
             raise RunFolderError(
-                f"resume (--resume): the run in {out_dir} used {name}={_show(before)}, not "
+                f"resume=True: the run in {out_dir} used {name}={_show(before)}, not "
                 f"{_show(now)}; resume with the options of that run, or choose another "
                 "output folder"
             )

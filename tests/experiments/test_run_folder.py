@@ -66,7 +66,7 @@ def test_second_run_on_the_same_folder_is_refused(tmp_path, capsys):
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys
-            from skrhythm.experiments import run_folder_lock
+            from skrhythm.experiments._run_folder import run_folder_lock
             with run_folder_lock({str(out)!r}):
                 print("locked", flush=True)
                 sys.stdin.read()
