@@ -53,14 +53,18 @@ __all__ = [
     "McNemarTest",
     "claims",
     "claims_markdown",
+    "class_recall",
     "corrected_interval",
     "corrected_ttest",
     "fold_scores",
     "holm",
     "json_value",
     "mcnemar",
+    "mean_recall",
+    "mean_recall_records",
     "model_summary",
     "pairwise",
+    "points_interval",
     "tempo_drops",
 ]
 
@@ -265,6 +269,85 @@ def holm(pvalues):
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Recall
+
+
+def class_recall(y_true, y_pred, labels=None):
+    """Recall of every class: the fraction of its tracks predicted as it.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_tracks,)
+    labels : sequence or None, default=None
+        The classes, in the order wanted; None: those of ``y_true``, sorted.
+        A class without tracks in ``y_true`` has no recall (NaN).
+
+    Returns
+    -------
+    recall : dict
+        ``{class: recall}``.
+
+    Examples
+    --------
+    >>> class_recall(["a", "a", "b"], ["a", "b", "b"])
+    {'a': 0.5, 'b': 1.0}
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} and {y_pred.shape}")
+    labels = np.unique(y_true) if labels is None else labels
+    recall = {}
+    for label in labels:
+        mine = y_true == label
+        recall[label.item() if isinstance(label, np.generic) else label] = (
+            float(np.mean(y_pred[mine] == label)) if mine.any() else float("nan"))
+    return recall
+
+
+def mean_recall(y_true, y_pred):
+    """The mean of the per-class recalls over the classes of ``y_true`` (balanced accuracy).
+
+    Every class counts as much as every other, however many tracks it has:
+    the figure MIR papers report beside accuracy on unbalanced sets such as
+    Ballroom (60 Jive tracks, 111 Cha-cha-cha) and Extended Ballroom.
+
+    Examples
+    --------
+    >>> mean_recall(["a", "a", "a", "b"], ["a", "a", "a", "a"])
+    0.5
+    """
+    return float(np.mean(list(class_recall(y_true, y_pred).values())))
+
+
+def mean_recall_records(records):
+    """Fold records whose ``accuracy`` is the fold's mean recall, for the paired statistics.
+
+    :func:`model_summary`, :func:`pairwise` and :func:`fold_scores` of these
+    records give the mean recall's intervals and paired tests as they give
+    the accuracy's. The track predictions are left out (McNemar's test is a
+    test of track correctness, which is accuracy's, not mean recall's), so
+    :func:`pairwise` reports no McNemar p-values for them.
+
+    Parameters
+    ----------
+    records : list of dict
+        Fold records with ``y_true`` and ``y_pred``.
+
+    Returns
+    -------
+    records : list of dict
+    """
+    out = []
+    for r in records:
+        if r.get("y_true") is None or r.get("y_pred") is None:
+            raise ValueError(f"fold record of {r.get('model')} fold {r.get('fold')} has no "
+                             "y_true and y_pred to compute its mean recall from")
+        recall = mean_recall(r["y_true"], r["y_pred"])
+        out.append({**{k: v for k, v in r.items() if k != "y_pred"}, "accuracy": recall})
     return out
 
 
@@ -615,6 +698,7 @@ def claims(records, alpha=0.05, confidence=0.95):
         "claim": "O-net + P-net beats O-net alone and P-net alone, and beats doubling one "
                  "net (2x O-net, 2x P-net) at fewer or similar parameters",
         "alpha": alpha, "confidence": confidence,
+        "score": "track accuracy, as the paper reports it",
         "test": "corrected resampled t-test (Nadeau & Bengio 2003; Bouckaert & Frank 2004), "
                 "two-sided, Holm-adjusted over the claim's comparisons; McNemar's test on "
                 "pooled track predictions for reference",
@@ -653,6 +737,24 @@ def _pts(x):
     return "undefined" if x is None else f"{100 * x:+.1f}"
 
 
+def points_interval(low, high):
+    """An interval of a difference of accuracies in points, as the reports write it.
+
+    Clipped to the -100 to +100 points a difference of two accuracies can
+    take (the corrected t interval is not, with few folds); "undefined" when
+    a bound is missing or not finite (the difference was the same on every
+    fold).
+
+    Examples
+    --------
+    >>> points_interval(-2.026, 1.526), points_interval(None, 0.1)
+    ('-100.0 to +100.0', 'undefined')
+    """
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "undefined"
+    return f"{100 * max(-1.0, low):+.1f} to {100 * min(1.0, high):+.1f}"
+
+
 def _p(x):
     return "undefined" if x is None else f"{x:.3g}"
 
@@ -681,7 +783,7 @@ def _summary(report):
                 size = f"; {c['params']:,} vs {c['rival_params']:,} parameters"
             lines.append(
                 f"  - O-net + P-net is {rel} {c['label']}: difference {_pts(c['diff'])} "
-                f"points ({level} interval {_pts(c['diff_low'])} to {_pts(c['diff_high'])}), "
+                f"points ({level} interval {points_interval(c['diff_low'], c['diff_high'])}), "
                 f"corrected p = {_p(c['p'])}, Holm p = {_p(c['p_holm'])}, "
                 f"McNemar p = {_p(c['p_mcnemar'])}{size}."
             )
@@ -691,7 +793,8 @@ def _summary(report):
 def claims_markdown(report):
     """The report of :func:`claims` as a Markdown section (table and plain words)."""
     lines = ["## Poster claim 1", "", f"*{report['claim']}.*", "",
-             f"Test: {report['test']}; alpha = {report['alpha']}.", ""]
+             f"Judged on {report.get('score', 'track accuracy')}. Test: {report['test']}; "
+             f"alpha = {report['alpha']}.", ""]
     rows = [(h["hop"], c) for h in report["hops"] for c in h["comparisons"]]
     if rows:
         level = f"{100 * report['confidence']:.0f} %"
@@ -700,8 +803,9 @@ def claims_markdown(report):
                   "| --- | --- | ---: | --- | ---: | ---: | ---: | --- |"]
         for hop, c in rows:
             lines.append(
-                f"| {hop or '-'} | {c['label']} | {_pts(c['diff'])} | {_pts(c['diff_low'])} "
-                f"to {_pts(c['diff_high'])} | {_p(c['p'])} | {_p(c['p_holm'])} | "
+                f"| {hop or '-'} | {c['label']} | {_pts(c['diff'])} | "
+                f"{points_interval(c['diff_low'], c['diff_high'])} | {_p(c['p'])} | "
+                f"{_p(c['p_holm'])} | "
                 f"{_p(c['p_mcnemar'])} | {c['verdict']} |")
         lines.append("")
     lines.append(report["summary"])

@@ -5,6 +5,7 @@ import os
 import re
 import warnings
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,6 +124,46 @@ def test_ballroom_groups_keep_replicas_together(fake_ballroom):
     assert len(set(data.groups)) == len(ids) - 2
     for train, test in GroupKFold(n_splits=5).split(data.filenames, groups=data.groups):
         assert not set(data.groups[train]) & set(data.groups[test])
+
+
+def test_ballroom_album_groups_keep_albums_and_replicas_together(fake_ballroom):
+    from skrhythm.datasets import ballroom_album
+
+    data = load_ballroom(fake_ballroom[0], group_by="album")
+    album = [ballroom_album(i) for i in data.track_id]
+    group = dict(zip(data.track_id, data.groups))
+    for i, a in zip(data.track_id, album):  # one group per album ...
+        assert {group[j] for j, b in zip(data.track_id, album) if b == a} == {group[i]}
+    assert group["Albums-Fire-08"] == group["Albums-Fire-09"]  # ... replicas still joined
+    assert len(set(data.groups)) < len(set(load_ballroom(fake_ballroom[0]).groups))
+    shipped = read_index("ballroom_index.csv")
+    assert len({ballroom_album(r["track_id"]) for r in shipped}) == 53
+    with pytest.raises(ValueError, match="group_by must be 'replicas' or 'album'"):
+        load_ballroom(fake_ballroom[0], group_by="artist")
+
+
+def test_audio_folder_groups_from_subfolders_or_a_csv(tmp_path):
+    for path in ("a/s1/x.wav", "a/s1/y.wav", "a/z.wav", "b/s2/x.wav", "b/w.wav"):
+        _write_wav(tmp_path / path)
+    assert list(load_audio_folder(tmp_path).groups) == [0, 1, 2, 3, 4]
+    data = load_audio_folder(tmp_path, groups="subfolders")
+    names = [Path(f).relative_to(tmp_path).as_posix() for f in data.filenames]
+    group = dict(zip(names, data.groups))
+    assert group["a/s1/x.wav"] == group["a/s1/y.wav"] != group["a/z.wav"]
+    assert len(set(data.groups)) == 4
+    with pytest.raises(FileNotFoundError, match="groups.csv"):
+        load_audio_folder(tmp_path, groups="csv")
+    (tmp_path / "groups.csv").write_text("file,group\na/s1/x.wav,1\na/s1/y.wav,2\n"
+                                         "a/z.wav,1\nb/s2/x.wav,2\n")
+    with pytest.raises(ValueError, match="no group for 1 of the 5 audio files: b/w.wav"):
+        load_audio_folder(tmp_path, groups="csv")
+    with open(tmp_path / "groups.csv", "a") as f:
+        f.write("b/w.wav,3\n")
+    data = load_audio_folder(tmp_path, groups="csv")
+    group = dict(zip([Path(f).relative_to(tmp_path).as_posix() for f in data.filenames],
+                     data.groups))
+    assert group["a/s1/x.wav"] == group["a/z.wav"] != group["a/s1/y.wav"] == group["b/s2/x.wav"]
+    assert "groups.csv" in data.DESCR
 
 
 def test_ballroom_reports_every_problem(fake_ballroom):

@@ -261,7 +261,7 @@ def test_claims_never_call_an_undefined_p_significant():
     report = claims(records)
     first = report["hops"][0]["comparisons"][0]
     assert first["rival"] == "onet" and first["p"] is None and first["verdict"] == "not shown"
-    assert "interval undefined to undefined), corrected p = undefined" in report["summary"]
+    assert "interval undefined), corrected p = undefined" in report["summary"]
 
 
 def test_pairwise_without_predictions_has_no_mcnemar():

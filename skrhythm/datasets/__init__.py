@@ -9,13 +9,15 @@ names), ``target_names``, ``tempo`` (bpm, NaN where unknown), ``groups`` (for
 GroupKFold: replicas and duplicates share a group) and ``DESCR``.
 """
 
-from ._ballroom import load_ballroom, load_extended_ballroom
+from ._ballroom import ballroom_album, load_ballroom, load_extended_ballroom
 from ._base import DatasetIntegrityError
-from ._folder import load_audio_folder, load_waveforms, write_audio_folder
+from ._folder import GROUPS_FILE, load_audio_folder, load_waveforms, write_audio_folder
 from ._synthetic import make_ballroom_like
 
 __all__ = [
+    "GROUPS_FILE",
     "DatasetIntegrityError",
+    "ballroom_album",
     "load_audio_folder",
     "load_ballroom",
     "load_extended_ballroom",

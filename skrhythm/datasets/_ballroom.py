@@ -7,7 +7,7 @@ import numpy as np
 from ..audio import AUDIO_EXTENSIONS
 from ._base import check_files, connected_groups, find_root, make_bunch, read_index
 
-__all__ = ["load_ballroom", "load_extended_ballroom"]
+__all__ = ["ballroom_album", "load_ballroom", "load_extended_ballroom"]
 
 BALLROOM_FOLDERS = (
     "ChaChaCha",
@@ -40,7 +40,12 @@ VienneseWaltz 65, Waltz 110. ``tempo`` is the annotated tempo in bpm.
 B. Sturm found replicas in the set (4 exact copies and 9 re-recordings, one
 exact pair across the classes ChaChaCha and Samba). Replicas share a value of
 ``groups``: split with GroupKFold / StratifiedGroupKFold on ``groups`` so that
-no replica pair straddles training and test folds.
+no replica pair straddles training and test folds. With
+``group_by="album"`` the tracks of one album share a group too: the track ids
+name it (``Albums-AnaBelen_Veneo-01``: the album ``Albums-AnaBelen_Veneo``;
+``Media-100601``: the CD ``Media-1006``), 53 albums in all. Tracks of one
+album share a studio, a band and a mastering chain, so folds that put an album
+on both sides reward recognising the album.
 
 Audio: http://mtg.upf.edu/ismir2004/contest/tempoContest/ (data1.tar.gz,
 md5 2872a3e52070bc342a4510a95e2fa0b8). It cannot be downloaded by skrhythm.
@@ -64,8 +69,22 @@ by skrhythm).
 """
 
 
-def load_ballroom(data_home, *, verify_md5=False, on_error="raise", return_X_y=False):
-    """Load the file list, labels, tempi and replica groups of Ballroom.
+def ballroom_album(track_id):
+    """The album (or CD) a Ballroom track id names.
+
+    Examples
+    --------
+    >>> ballroom_album("Albums-AnaBelen_Veneo-01"), ballroom_album("Media-100601")
+    ('Albums-AnaBelen_Veneo', 'Media-1006')
+    """
+    if track_id.startswith("Media-"):
+        return track_id[:10]  # Media-CCCCTT: CD CCCC, track TT
+    return track_id.rsplit("-", 1)[0]
+
+
+def load_ballroom(data_home, *, group_by="replicas", verify_md5=False, on_error="raise",
+                  return_X_y=False):
+    """Load the file list, labels, tempi and replica (or album) groups of Ballroom.
 
     The audio itself is not read: pass ``filenames`` to
     :class:`skrhythm.LogMelTransformer` or :func:`load_waveforms`.
@@ -83,6 +102,10 @@ def load_ballroom(data_home, *, verify_md5=False, on_error="raise", return_X_y=F
 
         Folders are ChaChaCha, Jive, Quickstep, Rumba-American,
         Rumba-International, Rumba-Misc, Samba, Tango, VienneseWaltz, Waltz.
+    group_by : {"replicas", "album"}, default="replicas"
+        ``"replicas"``: Sturm's replicas share a group. ``"album"``: in
+        addition, all tracks of one album share a group (album-aware splits;
+        :func:`ballroom_album`).
     verify_md5 : bool, default=False
         Compare every file's md5 with the shipped index (reads about 1.5 GB).
         Without it, missing and empty files are still detected.
@@ -101,7 +124,8 @@ def load_ballroom(data_home, *, verify_md5=False, on_error="raise", return_X_y=F
     data : :class:`~sklearn.utils.Bunch`
         ``filenames`` (ndarray of str paths), ``target`` (ndarray of str, one
         of the 8 ``target_names``), ``target_names``, ``tempo`` (float bpm),
-        ``groups`` (int; Sturm's replicas share one), ``track_id``,
+        ``groups`` (int; Sturm's replicas share one, and with
+        ``group_by="album"`` an album's tracks), ``track_id``,
         ``problems`` (dict of the ``missing``, ``corrupt`` and ``extra`` files
         found) and ``DESCR``.
     (filenames, target) : tuple
@@ -109,6 +133,8 @@ def load_ballroom(data_home, *, verify_md5=False, on_error="raise", return_X_y=F
 
     Raises
     ------
+    ValueError
+        If ``group_by`` is not one of the options.
     FileNotFoundError
         If no Ballroom folder is found under ``data_home``.
     DatasetIntegrityError
@@ -123,6 +149,8 @@ def load_ballroom(data_home, *, verify_md5=False, on_error="raise", return_X_y=F
     ((698,), array(['ChaChaCha', 'Jive', 'Quickstep', 'Rumba', 'Samba', 'Tango',
            'VienneseWaltz', 'Waltz'], dtype='<U13'))
     """
+    if group_by not in ("replicas", "album"):
+        raise ValueError(f"group_by must be 'replicas' or 'album', got {group_by!r}")
     rows = read_index("ballroom_index.csv")
     root = find_root(data_home, BALLROOM_FOLDERS, _BALLROOM_ROOTS)
     relpaths = [f"{r['folder']}/{r['track_id']}.wav" for r in rows]
@@ -136,8 +164,10 @@ def load_ballroom(data_home, *, verify_md5=False, on_error="raise", return_X_y=F
         name="Ballroom",
     )
     ids = [r["track_id"] for r in rows]
-    replicas = [(r["track_id"], r["replica_group"]) for r in rows if r["replica_group"]]
-    groups = connected_groups(ids + [g for _, g in replicas], replicas)[: len(ids)]
+    links = [(r["track_id"], r["replica_group"]) for r in rows if r["replica_group"]]
+    if group_by == "album":
+        links += [(i, f"album:{ballroom_album(i)}") for i in ids]
+    groups = connected_groups(ids + [g for _, g in links], links)[: len(ids)]
     return _subset_bunch(
         rows, keep, root, relpaths, groups, return_X_y, _BALLROOM_DESCR, problems=problems
     )

@@ -24,12 +24,14 @@ _FOLDER_DESCR = """\
 Audio folder {root}
 {underline}
 {n_files} audio files in {n_labels} class folders ``<label>/<file>``; the
-folder names are the labels. ``tempo`` is unknown (NaN) and every file is its
-own group.
+folder names are the labels. ``tempo`` is unknown (NaN). {groups}
 """
 
+#: The file that names the groups of an audio folder's tracks (see load_audio_folder).
+GROUPS_FILE = "groups.csv"
 
-def load_audio_folder(root, *, extensions=AUDIO_EXTENSIONS, return_X_y=False):
+
+def load_audio_folder(root, *, groups=None, extensions=AUDIO_EXTENSIONS, return_X_y=False):
     """List a ``<label>/<file>`` tree of audio files (GTZAN style).
 
     Every sub-directory of ``root`` is a class named after it; the audio files
@@ -41,6 +43,14 @@ def load_audio_folder(root, *, extensions=AUDIO_EXTENSIONS, return_X_y=False):
     ----------
     root : str or path-like
         The tree's top directory.
+    groups : {None, "subfolders", "csv"}, default=None
+        Which tracks belong together (an album, an artist, a recording
+        session), so that group-aware folds keep them on one side:
+        None: every file is its own group; ``"subfolders"``: the first
+        folder level below a label, ``<label>/<group>/<file>`` (a file right
+        in its label's folder is its own group); ``"csv"``: the file
+        ``groups.csv`` in ``root``, with columns ``file`` (the path relative
+        to ``root``, as ``<label>/...``) and ``group``, naming every file.
     extensions : tuple of str, default=:data:`skrhythm.audio.AUDIO_EXTENSIONS`
         File suffixes that count as audio (all those skrhythm decodes: WAV,
         FLAC, OGG, Opus, MP3, M4A/AAC, AIFF, AU).
@@ -52,16 +62,18 @@ def load_audio_folder(root, *, extensions=AUDIO_EXTENSIONS, return_X_y=False):
     data : :class:`~sklearn.utils.Bunch`
         ``filenames`` (sorted by label, then name), ``target`` (the folder
         names), ``target_names`` (sorted labels holding at least one file),
-        ``tempo`` (all NaN), ``groups`` (``arange``) and ``DESCR``.
+        ``tempo`` (all NaN), ``groups`` (int; see ``groups``) and ``DESCR``.
     (filenames, target) : tuple
         If ``return_X_y`` is True.
 
     Raises
     ------
     FileNotFoundError
-        If ``root`` is not a directory.
+        If ``root`` is not a directory, or ``groups="csv"`` and it holds no
+        ``groups.csv``.
     ValueError
-        If no audio file is found in any sub-directory.
+        If no audio file is found in any sub-directory, if ``groups`` is not
+        an option, or if ``groups.csv`` lacks its columns or a listed file.
 
     Examples
     --------
@@ -76,6 +88,8 @@ def load_audio_folder(root, *, extensions=AUDIO_EXTENSIONS, return_X_y=False):
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"audio folder {str(root)!r} is not a directory")
+    if groups not in (None, "subfolders", "csv"):
+        raise ValueError(f"groups must be None, 'subfolders' or 'csv', got {groups!r}")
     suffixes = audio_suffixes(extensions)
     filenames, target, ignored = [], [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -107,20 +121,52 @@ def load_audio_folder(root, *, extensions=AUDIO_EXTENSIONS, return_X_y=False):
             f"{str(root)!r}; expected a <label>/<file> tree"
         )
     labels = sorted(set(target))
+    keys, said = _group_keys(root, filenames, groups)
     return make_bunch(
         return_X_y=return_X_y,
         filenames=filenames,
         target=target,
         target_names=labels,
         tempo=np.full(len(filenames), np.nan),
-        groups=np.arange(len(filenames)),
+        groups=np.unique(keys, return_inverse=True)[1],
         descr=_FOLDER_DESCR.format(
             root=root,
             underline="-" * (13 + len(str(root))),
             n_files=len(filenames),
             n_labels=len(labels),
+            groups=said,
         ),
     )
+
+
+def _group_keys(root, filenames, groups):
+    """A group key per file, and a sentence saying where they come from."""
+    relative = [Path(f).relative_to(root).as_posix() for f in filenames]
+    if groups is None:
+        return relative, "Every file is its own group."
+    if groups == "subfolders":
+        parts = [r.split("/") for r in relative]
+        keys = ["/".join(p[:2]) if len(p) > 2 else r for p, r in zip(parts, relative)]
+        return keys, "Groups: the first folder level below each label."
+    import csv
+
+    path = root / GROUPS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist: groups='csv' reads each "
+                                "file's group from it (columns file, group)")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not {"file", "group"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{str(path)!r} must have the columns file and group, has "
+                             f"{', '.join(reader.fieldnames or ()) or 'none'}")
+        named = {Path(row["file"]).as_posix(): row["group"] for row in reader}
+    missing = [r for r in relative if r not in named]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5
+                                          else "")
+        raise ValueError(f"{str(path)!r} names no group for {len(missing)} of the "
+                         f"{len(relative)} audio files: {shown}")
+    return [f"csv:{named[r]}" for r in relative], f"Groups: from {GROUPS_FILE}."
 
 
 def write_audio_folder(data, root, *, sr=None, subtype="PCM_16"):

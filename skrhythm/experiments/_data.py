@@ -19,8 +19,9 @@ from .._store import DamagedFileError, load_array, save_array
 from ._progress import say
 
 __all__ = [
-    "FEATURE_PARAMS", "DataListing", "check_folds", "class_tempo_ranges", "comparison_features",
-    "list_data", "load_data", "make_folds", "transform_with_bar",
+    "FEATURE_PARAMS", "GROUPINGS", "DataListing", "check_folds", "class_tempo_ranges",
+    "comparison_features", "describe_grouping", "grouping_problem", "list_data", "load_data",
+    "make_folds", "transform_with_bar",
 ]
 
 
@@ -53,7 +54,25 @@ class DataListing:
     audio: object
 
 
-def list_data(data, *, n_per_class, duration, seed, n_jobs=None, tempo_scale=1.0):
+#: Group-aware fold schemes: the data kind each needs, what it groups, and the loader's
+#: argument that gives those groups.
+GROUPINGS = {
+    "album": ("ballroom", "albums", {"group_by": "album"}),
+    "artist": ("extended-ballroom", "artists", {"group_by": "artist"}),
+    "group": ("folder", "groups", None),  # groups.csv, else one sub-folder level per group
+}
+
+
+def grouping_problem(kind, cv):
+    """Why fold scheme ``cv`` cannot split data of ``kind`` (None if it can)."""
+    if cv in GROUPINGS and GROUPINGS[cv][0] != kind:
+        need, what, _ = GROUPINGS[cv]
+        return (f"{what[:-1]}-aware folds need {need}:PATH data (album: Ballroom, artist: Extended "
+                "Ballroom, group: an audio folder with groups.csv or a folder per group)")
+    return None
+
+
+def list_data(data, *, n_per_class, duration, seed, n_jobs=None, tempo_scale=1.0, cv=None):
     """List a data set named as ``skrhythm compare --data`` names it, reading no audio.
 
     Parameters
@@ -67,12 +86,21 @@ def list_data(data, *, n_per_class, duration, seed, n_jobs=None, tempo_scale=1.0
         Tracks of the embedded data rendered in parallel (same data whatever its value).
     tempo_scale : float, default=1.0
         The embedded data's tempos times this factor (see ``make_ballroom_like``).
+    cv : str or None, default=None
+        The fold scheme the listing's ``groups`` serve: ``"album"`` (Ballroom's
+        albums and replicas), ``"artist"`` (Extended Ballroom's artists and
+        duplicates), ``"group"`` (an audio folder's ``groups.csv``, else one
+        folder level per group); otherwise each loader's default groups
+        (replicas, duplicates, none).
 
     Returns
     -------
     listing : DataListing
     """
     kind, path = parse_data_spec(data)
+    problem = grouping_problem(kind, cv)
+    if problem:
+        raise OptionError("cv", cv, problem)
     if kind == "embedded":
         from ..datasets import make_ballroom_like
 
@@ -87,7 +115,10 @@ def list_data(data, *, n_per_class, duration, seed, n_jobs=None, tempo_scale=1.0
                            f"embedded ({n_per_class} per class)", generate)
     from .. import datasets
 
-    bunch = getattr(datasets, DATA_LOADERS[kind])(path)
+    options = GROUPINGS[cv][2] if cv in GROUPINGS else {}
+    if cv == "group":
+        options = {"groups": "csv" if (path / datasets.GROUPS_FILE).is_file() else "subfolders"}
+    bunch = getattr(datasets, DATA_LOADERS[kind])(path, **options)
     y = np.asarray(bunch.target)
     tempo = np.asarray(bunch.get("tempo", np.full(len(y), np.nan)), dtype=float)
     return DataListing(y, bunch.get("groups"), tempo, f"{kind}:{path.resolve()}",
@@ -125,7 +156,10 @@ def make_folds(y, groups, n_folds, cv, seed, repeat=0):
     groups : array-like or None
         Tracks of one group (e.g. replicas) stay in the same fold.
     n_folds : int
-    cv : {"stratified", "paper"}
+    cv : {"stratified", "paper", "album", "artist", "group"}
+        ``"paper"``: plain shuffled K-fold with seed 11; the others stratified
+        folds, group-aware when there are groups (required for the
+        group-aware schemes).
     seed : int
         Shuffling seed of the stratified folds (the paper protocol uses 11).
     repeat : int, default=0
@@ -140,7 +174,9 @@ def make_folds(y, groups, n_folds, cv, seed, repeat=0):
     seed = seed + repeat
     if cv == "paper":
         return list(KFold(n_folds, shuffle=True, random_state=11 + repeat).split(X_dummy))
-    if groups is not None and len(np.unique(groups)) < len(groups):
+    if cv in GROUPINGS and groups is None:
+        raise ValueError(f"cv={cv!r} needs the tracks' groups")
+    if groups is not None and (cv in GROUPINGS or len(np.unique(groups)) < len(groups)):
         splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
         return list(splitter.split(X_dummy, y, groups))
     return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(X_dummy, y))
@@ -154,6 +190,8 @@ def check_folds(listing, *, n_folds, cv, seed, repeats=1, train_split=None, prot
     validation tracks held out of every training fold, stratified) does not
     fit the smallest training fold.
     """
+    if cv in GROUPINGS:
+        _check_groups(listing, n_folds, cv)
     smallest = None
     for repeat in range(repeats):
         try:
@@ -169,6 +207,31 @@ def check_folds(listing, *, n_folds, cv, seed, repeats=1, train_split=None, prot
             f"smallest training fold of these data has {smallest} tracks of {n_classes} "
             "classes (each class needs a track on both sides); use more data or the quick "
             "protocol"))
+
+
+def _check_groups(listing, n_folds, cv):
+    """Refuse group-aware folds that cannot give every class a group in every fold."""
+    what = GROUPINGS[cv][1]
+    y, groups = np.asarray(listing.y), np.asarray(listing.groups)
+    few = [(label, len(np.unique(groups[y == label]))) for label in np.unique(y)]
+    few = [(label, n) for label, n in few if n < n_folds]
+    if few:
+        raise OptionError("cv", cv, (
+            f"{n_folds} {what[:-1]}-aware folds need every class in {n_folds} {what} or more; "
+            + ", ".join(f"{label} has {n}" for label, n in few)
+            + " (use fewer folds, or another fold scheme)"))
+
+
+def describe_grouping(cv, groups):
+    """How a run's folds were made, in words, for its report."""
+    if cv == "paper":
+        return "shuffled K-fold, as the paper's code (seed 11)"
+    if cv in GROUPINGS:
+        return (f"stratified, {GROUPINGS[cv][1][:-1]}-aware ({len(np.unique(groups))} groups: "
+                f"no {GROUPINGS[cv][1][:-1]} on both sides of a split)")
+    if groups is not None and len(np.unique(groups)) < len(groups):
+        return "stratified, group-aware (replicas or duplicates kept on one side)"
+    return "stratified"
 
 
 def comparison_features(data, *, protocol, seed, cache_dir, n_jobs=None, progress=True,

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 import torch
 from sklearn.dummy import DummyClassifier
 
@@ -150,7 +151,27 @@ def test_time_left_is_weighted_by_each_models_cost():
     assert progress.seconds_left() == pytest.approx(2 * 10.0 + 3 * 10.0 * time / onet)
     progress.finished({"model": "time", "hop": 80, "repeat": 0, "fold": 0, "fit_time": 100.0,
                        "accuracy": 0.5})
-    assert progress.seconds_left() == pytest.approx(2 * 10.0 + 2 * 100.0)  # measured costs
+    rate = 110.0 / (onet + time)  # seconds per unit of cost, over every fit so far
+    assert progress.seconds_left() == pytest.approx(rate * (2 * onet + 2 * time))
+
+
+def test_one_quick_fit_does_not_halve_the_time_left():
+    """Reported: 'about 9 min left' at [15/24], 'about 3 min' at [16/24] after one Time fit
+    ran quickly, then the two remaining Time fits took 177 s and 388 s."""
+    protocol = experiments.make_protocol("quick")
+    names = ("onet", "pnet", "2onet", "o+p", "2pnet")
+    tasks = [(m, 250, 0, f) for m in names for f in range(3)]
+    tasks += [("time", 80, 0, f) for f in range(3)]
+    progress = FitProgress(tasks, 0, protocol, 1292, 1, enabled=False)
+    rate = 0.5  # seconds per unit of cost of the 15 CNN fits
+    for name, hop, repeat, fold in tasks[:15]:
+        progress.finished({"model": name, "hop": hop, "repeat": repeat, "fold": fold,
+                           "accuracy": 0.5, "fit_time": rate * progress.cost[(name, hop)]})
+    before = progress.seconds_left()
+    assert before == pytest.approx(3 * rate * progress.cost[("time", 80)])
+    progress.finished({"model": "time", "hop": 80, "repeat": 0, "fold": 0, "accuracy": 0.5,
+                       "fit_time": before / 3 / 2})  # one fit at twice the expected speed
+    assert progress.seconds_left() > 0.8 * 2 * before / 3
 
 
 def test_epoch_progress_reports_every_epoch_without_colours():
@@ -256,13 +277,99 @@ def test_pairwise_differences_are_written_as_computed(descriptors):
 def test_results_md_states_the_tests_and_the_claim(descriptors):
     out, result = descriptors
     text = (out / "results.md").read_text()
-    assert "2 folds x 2 repeat(s)" in text
+    assert "2 folds (stratified) x 2 repeat(s)" in text
     assert "## Paired differences" in text and "Nadeau & Bengio" in text
     diff = 100 * stats.pairwise(in_model_order(result.records))["difference"][0]
     assert f"| Rhythm descriptor + SVM | Tempo only + SVM | {diff:+.1f}" in text
     assert "## Poster claim 1" in text and "cannot be tested" in text
     claims = json.loads((out / "results.json").read_text())["statistics"]["claims"]
     assert claims["hops"] == [] and "cannot be tested" in claims["summary"]
+
+
+def test_mean_and_per_class_recall_agree_with_scikit_learn(descriptors):
+    from sklearn.metrics import recall_score
+
+    out, result = descriptors
+    written = pd.read_csv(out / "results.csv")
+    per_class = pd.read_csv(out / "class_recall.csv")
+    for model in ("tempo", "rhythm"):
+        folds = [r for r in result.records if r["model"] == model]
+        recalls = [recall_score(r["y_true"], r["y_pred"], average="macro") for r in folds]
+        row = written[written["model"] == model].iloc[0]
+        assert row["mean_recall"] == pytest.approx(np.mean(recalls))
+        assert row["mean_recall_std"] == pytest.approx(np.std(recalls, ddof=1))
+        expected = stats.model_summary(stats.mean_recall_records(folds))
+        assert row["recall_ci_low"] == pytest.approx(expected["ci_low"][0])
+        first = [r for r in folds if r["repeat"] == 0]
+        y_true = np.concatenate([r["y_true"] for r in first])
+        y_pred = np.concatenate([r["y_pred"] for r in first])
+        labels = np.unique(y_true)
+        got = per_class[per_class["model"] == model][list(labels)].to_numpy()[0]
+        np.testing.assert_allclose(got, recall_score(y_true, y_pred, labels=labels,
+                                                     average=None))
+        confusion = pd.read_csv(out / "confusion" / f"{model}_hop0.csv", index_col=0)
+        assert confusion.to_numpy().sum() == len(y_true)
+        np.testing.assert_allclose(np.diag(confusion.to_numpy()) / confusion.sum(axis=1), got)
+    text = (out / "results.md").read_text()
+    assert "mean recall (%)" in text and "## Recall per class" in text
+    assert "## Paired differences in mean recall" in text
+    assert "judged on track accuracy" in text and "Judged on track accuracy" in text
+    recall_pairs = pd.read_csv(out / "pairwise_mean_recall.csv")
+    diff = np.mean([recall_score(a["y_true"], a["y_pred"], average="macro")
+                    - recall_score(b["y_true"], b["y_pred"], average="macro")
+                    for a, b in zip(*[sorted((r for r in result.records if r["model"] == m),
+                                             key=lambda r: (r["repeat"], r["fold"]))
+                                      for m in ("rhythm", "tempo")])])
+    assert recall_pairs.loc[0, "difference"] == pytest.approx(diff)
+    assert recall_pairs["p_mcnemar"].isna().all()  # a test of accuracy, not of recall
+
+
+@pytest.fixture(scope="module")
+def albums(tmp_path_factory):
+    """Generated tracks in <style>/<album>/<file>: 3 albums of 2 tracks per style."""
+    from skrhythm.datasets import make_ballroom_like
+
+    root = tmp_path_factory.mktemp("albums")
+    data = make_ballroom_like(n_per_class=6, duration=6.0, sr=22050, random_state=0)
+    for i, (wave, style) in enumerate(zip(data.data, data.target)):
+        path = root / style / f"album{i % 3}" / f"track{i}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, wave, 22050)
+    return root
+
+
+def test_group_aware_folds_never_split_a_group(albums, tmp_path):
+    from skrhythm.datasets import load_audio_folder
+
+    data = load_audio_folder(albums, groups="subfolders")
+    result = experiments.compare(f"folder:{albums}", out_dir=tmp_path / "run", cv="group",
+                                 models=("tempo",), n_folds=3, tempo_shifts=(),
+                                 progress=False, verbose=False)
+    assert len(result.records) == 3
+    for record in result.records:
+        test = np.asarray(record["test_index"])
+        train = np.setdiff1d(np.arange(len(data.groups)), test)
+        assert not set(data.groups[train]) & set(data.groups[test])
+        assert len(set(np.asarray(data.target)[test])) == 8  # stratified as groups allow
+    assert "group-aware (24 groups" in (tmp_path / "run" / "results.md").read_text()
+
+
+def test_too_few_groups_for_the_folds_are_refused_before_any_audio(albums, tmp_path,
+                                                                    monkeypatch):
+    from skrhythm import features
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("audio was decoded before the groups were checked")
+
+    monkeypatch.setattr(features, "load_audio", no_decoding)
+    with pytest.raises(experiments.OptionError, match="4 group-aware folds need every class "
+                       "in 4 groups or more; ChaChaCha has 3"):
+        experiments.compare(f"folder:{albums}", out_dir=tmp_path / "run", cv="group",
+                            models=("tempo",), n_folds=4, progress=False, verbose=False)
+    with pytest.raises(experiments.OptionError, match="album-aware folds need ballroom:PATH"):
+        experiments.compare(f"folder:{albums}", out_dir=tmp_path / "run2", cv="album",
+                            models=("tempo",), progress=False, verbose=False)
+    assert not (tmp_path / "run2").exists()
 
 
 @pytest.mark.slow
@@ -311,8 +418,10 @@ def test_a_tie_for_the_most_accurate_cnn_is_named(tmp_path, monkeypatch):
 def test_markdown_intervals_are_clipped_to_percentages():
     table = pd.DataFrame([{"label": "A", "hop": 250, "params": 10, "accuracy": 0.9,
                            "accuracy_std": 0.2, "ci_low": 0.5, "ci_high": 1.3,
-                           "patch_accuracy": 0.8, "fit_time": 1.0}])
-    assert "| 50.0 to 100.0 |" in experiments.markdown_table(table)
+                           "mean_recall": 0.2, "mean_recall_std": 0.1, "recall_ci_low": -0.1,
+                           "recall_ci_high": 0.5, "patch_accuracy": 0.8, "fit_time": 1.0}])
+    text = experiments.markdown_table(table)
+    assert "| 90.00 +- 20.00 | 50.0 to 100.0 | 20.00 +- 10.00 | 0.0 to 50.0 |" in text
 
 
 # -- the tempo-robustness test ------------------------------------------------------------
@@ -396,7 +505,7 @@ def test_files_are_time_stretched_and_cached(tmp_path, monkeypatch):
 @pytest.mark.parametrize(("options", "match"), [
     ({"tempo_shifts": (0.1,)}, "tempo_shifts=\\(0.1,\\): expected 1 to 64 tempo factors"),
     ({"tempo_shifts": ("fast",)}, "tempo_shifts="),
-    ({"tempo_augment": (1.2, 0.8)}, "tempo_augment=\\(1.2, 0.8\\): expected a range"),
+    ({"tempo_augment": (1.2, 0.8)}, "tempo_augment=\\(1.2, 0.8\\): expected None or a range"),
     ({"tempo_augment": "fast"}, "tempo_augment='fast'"),
 ])
 def test_bad_tempo_options_name_the_option(options, match):

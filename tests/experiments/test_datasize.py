@@ -221,7 +221,7 @@ def test_the_command_runs_the_experiment_on_generated_data(tmp_path, capsys, mon
 
     monkeypatch.setattr(_data, "list_data", lambda *a, **k: pytest.fail("data read"))
     assert cli.main(["datasize", "--models", "onet,rhythm", "--out", str(tmp_path / "x")]) == 1
-    assert "--models must include o+p" in capsys.readouterr().err
+    assert "--models onet,rhythm: must include o+p" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -275,3 +275,17 @@ def test_progress_bars_only_on_a_terminal(tmp_path, capsys):
                      "4", "--folds", "2", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
     assert "%|" not in err and "\r" not in err and "skrhythm datasize:" in err
+
+
+def test_lead_intervals_are_clipped_to_what_a_difference_can_be():
+    """Reported: 'an interval of -202.6 to +152.6' points."""
+    from skrhythm.experiments.datasize import _claim_words
+
+    rival = {"label": "Black-box", "lead_small": -0.25, "lead_small_low": -2.026,
+             "lead_small_high": 1.526, "lead_large": 0.0, "lead_large_low": -0.1,
+             "lead_large_high": 0.1, "change": -0.25, "p_holm": 0.5, "verdict": "not shown"}
+    report = {"claim": "c", "verdict": "not shown", "alpha": 0.05, "confidence": 0.95,
+              "sizes": [2, 8], "rivals": [rival]}
+    text = _claim_words(report, "O-net + P-net")
+    assert "interval -100.0 to +100.0) with 2 tracks per class" in text
+    assert "-202.6" not in text
