@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
-
 from .._spec import MODELS
 
 __all__ = ["EpochBar", "FitProgress", "effective_jobs", "say"]
@@ -50,10 +48,12 @@ class EpochBar:
 class FitProgress:
     """What the user sees of the fits: bars in a terminal, else one line per finished fit.
 
-    The time left is estimated per (model, hop): the mean of that model's
-    fits so far, or, for a model not yet timed, its prior cost
-    (:meth:`skrhythm._spec.ModelSpec.prior_cost`) at the
-    measured seconds per unit of cost, divided by the workers.
+    The time left is estimated fit by fit from the cost of the fit's own
+    model and hop (:meth:`skrhythm._spec.ModelSpec.prior_cost`) at the
+    seconds per unit of cost measured over every fit so far, divided by the
+    workers. One fit that ran faster or slower than its cost says (a busy
+    machine) moves the estimate by its share of all the timed fits, not by
+    the whole weight of its model.
     """
 
     def __init__(self, tasks, n_done, protocol, n_frames, n_jobs, enabled):
@@ -62,7 +62,7 @@ class FitProgress:
         self.left = {}
         for task in tasks:
             self.left[task[:2]] = self.left.get(task[:2], 0) + 1
-        self.times = {}
+        self.seconds = self.timed_cost = 0.0
         self.done, self.total = n_done, n_done + len(tasks)
         self.workers = effective_jobs(n_jobs)
         self.enabled = enabled
@@ -80,17 +80,15 @@ class FitProgress:
 
     def seconds_left(self):
         """Estimated seconds until the last fit ends, or None before any fit is timed."""
-        if not self.times:
+        if not self.timed_cost:
             return None
-        rate = (sum(sum(t) for t in self.times.values())
-                / sum(self.cost[k] * len(t) for k, t in self.times.items()))
-        seconds = sum(n * (np.mean(self.times[k]) if k in self.times else rate * self.cost[k])
-                      for k, n in self.left.items())
-        return seconds / self.workers
+        rate = self.seconds / self.timed_cost
+        return rate * sum(self.cost[k] * n for k, n in self.left.items()) / self.workers
 
     def finished(self, record):
         key = (record["model"], record["hop"])
-        self.times.setdefault(key, []).append(record["fit_time"])
+        self.seconds += record["fit_time"]
+        self.timed_cost += self.cost[key]
         self.left[key] -= 1
         self.done += 1
         if not self.enabled:
