@@ -205,8 +205,10 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
     Returns
     -------
     ax : matplotlib Axes
-        Cells hold the difference in points with ``*`` when ``p < alpha``;
-        the colour is the difference (red: row better, blue: column better).
+        Each pair once, below the diagonal: the row model (the later in
+        ``order``) minus the column model, in points, with ``*`` when
+        ``p < alpha``; the colour is the difference (red: row better, blue:
+        column better).
     """
     keys, names = [], {}
     for side in ("a", "b"):
@@ -226,25 +228,28 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
         d, p = 100 * row.difference, getattr(row, p_column)
         diff[i, j], diff[j, i] = d, -d
         marked[i, j] = marked[j, i] = bool(np.isfinite(p) and p < alpha)
-    ax = _axes(ax, (1.1 * n + 3.5, 0.9 * n + 2.5))
+    # each pair once: row i below column j < i (row - column), the last column and first
+    # row, which would hold nothing, left out
+    ax = _axes(ax, (max(6.0, 1.1 * n + 2.5), max(4.5, 0.9 * n + 1.5)))
     scaled = np.array([k[0] in set(scale_models or ()) for k in keys])
     block = diff[np.ix_(scaled, scaled)] if scaled.sum() >= 2 else diff
     limit = (np.nanmax(np.abs(block)) if np.isfinite(block).any() else 0.0) or 1.0
-    image = ax.imshow(np.clip(diff, -limit, limit), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    lower = np.ma.masked_where(np.triu(np.ones((n, n), bool)), diff)[1:, :-1]
+    image = ax.imshow(np.ma.clip(lower, -limit, limit), cmap="RdBu_r", vmin=-limit, vmax=limit)
     clipped = False
-    for i in range(n):
-        for j in range(n):
-            if i != j and np.isfinite(diff[i, j]):
+    for i in range(1, n):
+        for j in range(i):
+            if np.isfinite(diff[i, j]):
                 value = round(diff[i, j], 1) + 0.0  # no "-0.0"
                 text = f"{value:+.1f}" + ("*" if marked[i, j] else "")
                 if abs(diff[i, j]) > limit + 1e-9:
                     text, clipped = f"[{text}]", True
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                ax.text(j, i - 1, text, ha="center", va="center", fontsize=9,
                         color="white" if abs(value) > 0.6 * limit else "black",
                         fontweight="bold" if marked[i, j] else "normal")
     labels = [names[k] for k in keys]
-    ax.set_xticks(range(n), labels, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_xticks(range(n - 1), labels[:-1], rotation=40, ha="right", fontsize=9)
+    ax.set_yticks(range(n - 1), labels[1:], fontsize=9)
     ax.set_xlabel("column model")
     ax.set_ylabel("row model")
     ax.set_title("Track accuracy difference, row - column (points)")
@@ -257,8 +262,8 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
     scale = (f" Colour scale: +-{limit:.1f} points, the largest difference among "
              f"{'the CNNs' if scaled.sum() >= 2 else 'the models'}"
              + ("; [bracketed] cells lie beyond it." if clipped else ".")) if scale_models else ""
-    _caption(ax, f"{data}Mean over {int(table['folds'].max())} shared folds; "
-                 f"* and bold: {test} p < {alpha}.{scale}")
+    _caption(ax, f"{data}Mean over {int(table['folds'].max())} shared folds; each pair once, "
+                 f"row - column; * and bold: {test} p < {alpha}.{scale}")
     return ax
 
 
@@ -281,21 +286,39 @@ def plot_tempo_robustness(tempo, ax=None, *, data_name=None):
     """
     from ._spec import MODELS
 
-    ax = _axes(ax, (7.5, 4.8))
-    for (model, hop), rows in tempo.groupby(["model", "hop"], sort=False):
+    ax = _axes(ax, (8, 5))
+    groups = list(tempo.groupby(["model", "hop", "label"], sort=False))
+    factors = np.sort(tempo["factor"].unique())
+    gap = np.diff(factors).min() if len(factors) > 1 else 0.1
+    markers = "os^vDP*Xph<>"
+    for k, ((model, hop, label), rows) in enumerate(groups):
         rows = rows.sort_values("factor")
         network = model in MODELS and MODELS[model].network
-        ax.plot(rows["factor"], 100 * rows["accuracy"], marker=_HOP_MARKERS.get(hop, "o"),
-                linestyle="-" if network else "--", label=run_label(rows["label"].iloc[0], hop))
+        # side by side around each factor, so that models of equal accuracy stay apart
+        x = rows["factor"] + gap * 0.35 * (k - (len(groups) - 1) / 2) / max(len(groups), 1)
+        accuracy = 100 * rows["accuracy"].to_numpy()
+        base = accuracy[rows["factor"].to_numpy() == 1.0]
+        below = above = np.zeros_like(accuracy)
+        if base.size:  # the drop's interval, as an interval of the accuracy at each factor
+            low = base[0] - 100 * rows["drop_high"].to_numpy()
+            high = base[0] - 100 * rows["drop_low"].to_numpy()
+            below = np.nan_to_num(np.clip(accuracy - low, 0, None))
+            above = np.nan_to_num(np.clip(high - accuracy, 0, None))
+        ax.errorbar(x, accuracy, yerr=(below, above), marker=markers[k % len(markers)],
+                    markersize=6, capsize=3, linestyle="-" if network else "--",
+                    label=run_label(label, hop))
     ax.axvline(1.0, color="0.6", linewidth=0.8, zorder=0)
+    ax.set_xticks(factors, [f"x{f:g}" for f in factors])
     ax.set_xlabel("tempo factor (test tracks played this many times as fast)")
     ax.set_ylabel("track accuracy (%)")
     ax.set_title("Tempo robustness: accuracy when the tempo moves")
-    ax.legend(fontsize=7, loc="best", ncol=2)
+    ax.legend(fontsize=8, loc="best", ncol=2)
     ax.grid(alpha=0.3)
     data = f"Data: {data_name}. " if data_name else ""
     _caption(ax, f"{data}The same test folds at each tempo; a model of the rhythms stays level, "
-                 "one of the tempos falls away from 1. Solid: CNNs; dashed: other models.")
+                 "one of the tempos falls away from 1. Solid: CNNs; dashed: other models; "
+                 "models side by side at each factor; bars: the confidence interval of the "
+                 "drop from x1.")
     return ax
 
 
@@ -419,12 +442,14 @@ def plot_filters(classifier, ax=None, max_per_length=None, *, frame_rate=44100 /
                   if g]
         ratios = [max(max(n for n, _ in g), 60) for g in groups]
         periodic = filter_periodicity(module, frame_rate=frame_rate)
+        # the filters side by side above, their periodicity across the whole width below
+        mosaic = [list(range(len(groups)))]
         if len(periodic[0]):
-            ratios.append(150)
-        fig, axes = plt.subplots(1, len(ratios), figsize=(6 + 0.03 * sum(ratios), 6),
-                                 layout="constrained", squeeze=False,
-                                 gridspec_kw={"width_ratios": ratios})
-        axes = list(axes[0])
+            mosaic.append([len(groups)] * len(groups))
+        fig, panels = plt.subplot_mosaic(
+            mosaic, figsize=(11, 5.5 + 4.5 * (len(mosaic) > 1)), layout="constrained",
+            width_ratios=ratios, height_ratios=[1.2, 1][:len(mosaic)])
+        axes = [panels[k] for k in sorted(panels)]
     else:
         groups, axes, fig, periodic = [filters], [ax], ax.figure, None
     image = None
@@ -441,7 +466,7 @@ def plot_filters(classifier, ax=None, max_per_length=None, *, frame_rate=44100 /
         fig.suptitle(title)
         for panel, group in zip(axes, groups):
             panel.set_title("onset scale (n <= 43 frames)" if group[-1][0] <= 43
-                            else "pattern scale (n > 43 frames)", fontsize=9)
+                            else "pattern scale (n > 43 frames)", fontsize=10)
     else:
         axes[0].set_title(title)
     return axes[0]
@@ -450,22 +475,29 @@ def plot_filters(classifier, ax=None, max_per_length=None, *, frame_rate=44100 /
 def _periodicity_image(ax, lengths, bpm, magnitude, tempo_ranges):
     ax.imshow(magnitude, aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest",
               extent=(bpm[0], bpm[-1], len(lengths), 0))
-    ax.scatter(bpm[magnitude.argmax(axis=1)], np.arange(len(lengths)) + 0.5, s=8,
+    ax.scatter(bpm[magnitude.argmax(axis=1)], np.arange(len(lengths)) + 0.5, s=10,
                color="cyan", label="each filter's peak")
-    for i, (label, (low, high)) in enumerate(sorted((tempo_ranges or {}).items(),
-                                                    key=lambda item: item[1][0])):
-        color = f"C{i % 10}"
+    # class names above the panel, in as many lanes as keep overlapping ranges' names apart
+    per_char = (bpm[-1] - bpm[0]) / 110  # bpm a character of 9-point text takes, about
+    lanes = []  # where the last name of each lane ends (bpm)
+    ranges = sorted((tempo_ranges or {}).items(), key=lambda item: sum(item[1]))
+    for i, (label, (low, high)) in enumerate(ranges):
+        color, centre = f"C{i % 10}", (low + high) / 2
+        half = (len(str(label)) + 1) * per_char / 2
+        lane = next((k for k, end in enumerate(lanes) if end < centre - half), len(lanes))
+        lanes[lane:lane + 1] = [centre + half]
         ax.axvspan(low, high, facecolor=color, alpha=0.35, edgecolor=color, lw=1.5)
-        ax.annotate(str(label), ((low + high) / 2, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(0, 3), textcoords="offset points", rotation=90, ha="center",
-                    va="bottom", fontsize=7, color=color)
+        ax.annotate(str(label), (centre, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(0, 3 + 13 * lane), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=9, color=color, fontweight="bold")
     starts = [i for i, n in enumerate(lengths) if i == 0 or n != lengths[i - 1]]
     step = max(1, len(starts) // 12)
     ax.set_yticks([s + 0.5 for s in starts[::step]],
-                  [f"n={lengths[s]}" for s in starts[::step]], fontsize=7)
+                  [f"n={lengths[s]}" for s in starts[::step]], fontsize=9)
+    ax.tick_params(axis="x", labelsize=9)
     ax.set_xlabel("tempo (bpm)")
-    ax.set_title("periodicity of the pattern-scale filters", fontsize=9,
-                 pad=60 if tempo_ranges else 6)
+    ax.set_title("periodicity of the pattern-scale filters", fontsize=10,
+                 pad=8 + 13 * len(lanes))
     ranges = ("; shaded: the training classes' tempo ranges" if tempo_ranges else "")
     _caption(ax, f"Magnitude spectrum of each filter (mean removed, scaled to 1){ranges}.")
 
@@ -481,7 +513,8 @@ def _filter_image(ax, filters, frame_rate, tempo):
     starts = [i for i, n in enumerate(lengths) if i == 0 or n != lengths[i - 1]]
     step = max(1, len(starts) // 12)
     ax.set_yticks([s + 0.5 for s in starts[::step]],
-                  [f"n={lengths[s]}" for s in starts[::step]], fontsize=7)
+                  [f"n={lengths[s]}" for s in starts[::step]], fontsize=9)
+    ax.tick_params(axis="x", labelsize=9)
     ax.set_ylabel("filter (by length in frames)")
     ax.set_xlabel("time (s)")
     top = ax.secondary_xaxis("top", functions=(lambda s: s * tempo / 60,

@@ -105,23 +105,25 @@ def test_pairwise_matrix_marks_significant_differences():
     table = pairwise(_records())
     ax = plot_pairwise(table, data_name="generated")
     image = next(a for a in ax.get_children() if isinstance(a, AxesImage))
-    values = image.get_array()
-    assert values.shape == (3, 3) and np.ma.getmaskarray(values).diagonal().all()
-    assert values[0, 1] == pytest.approx(30) and values[1, 0] == pytest.approx(-30)
+    values = image.get_array()  # each pair once: rows 2 and 3 against columns 1 and 2
+    assert values.shape == (2, 2) and np.ma.getmaskarray(values)[0, 1]
+    assert values[0, 0] == pytest.approx(-30)  # onet - o+p
     # o+p - onet: +3 tracks of 10 on every fold, zero variance: p undefined, no star
     texts = _texts(ax)
-    assert "+30.0" in texts and "-30.0" in texts
+    assert "-30.0" in texts and "+30.0" not in texts  # shown once
     assert [t.get_text() for t in ax.get_xticklabels()] == [
-        "O-net + P-net (hop 250)", "O-net (hop 250)", "Rhythm descriptor + SVM"]
+        "O-net + P-net (hop 250)", "O-net (hop 250)"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "O-net (hop 250)", "Rhythm descriptor + SVM"]
     assert ax.get_xlabel() == "column model" and ax.get_ylabel() == "row model"
     assert "Holm-adjusted p < 0.05" in " ".join(texts)
     reordered = plot_pairwise(table, order=["rhythm", "onet"])
     assert [t.get_text() for t in reordered.get_yticklabels()] == [
-        "Rhythm descriptor + SVM", "O-net (hop 250)", "O-net + P-net (hop 250)"]
+        "O-net (hop 250)", "O-net + P-net (hop 250)"]
     marked = table.assign(p_holm=[0.01, 0.5, 0.2])
     texts = _texts(plot_pairwise(marked))
-    assert "+30.0*" in texts and "-30.0*" in texts
-    assert sum(t.endswith("*") for t in texts) == 2
+    assert "-30.0*" in texts
+    assert sum(t.endswith("*") for t in texts) == 1
 
 
 def test_confusion_matrix_shows_counts_and_labels():
@@ -226,7 +228,7 @@ def test_pairwise_colour_scale_follows_the_cnns():
     image = next(c for c in ax.get_children() if isinstance(c, AxesImage))
     assert image.norm.vmax == pytest.approx(4.0) and image.norm.vmin == pytest.approx(-4.0)
     texts = _texts(ax)
-    assert "[+26.0]" in texts and "-4.0" in texts  # beyond the scale: bracketed
+    assert "[-26.0]" in texts and "+4.0" in texts  # beyond the scale: bracketed
     assert "+-4.0 points, the largest difference among the CNNs" in " ".join(texts)
     whole = plot_pairwise(table)
     assert next(c for c in whole.get_children()
