@@ -64,13 +64,46 @@ def _riff_data_size(f, big_endian):
         f.seek(chunk_size + chunk_size % 2, os.SEEK_CUR)
 
 
-def _declared_shortfall(path):
-    """Fraction of the sample data a WAV, AIFF or AU header announces that is missing on disk.
+def _mp3_stream_size(f, head):
+    """Where an MP3 stream starts and the bytes its Xing, Info or VBRI header announces.
 
-    libsndfile quietly shortens such files to what is there, so the data
-    size written in the header is compared with the bytes on disk. Other
-    files, and streamed ones whose header leaves the size open (0 or
-    0xFFFFFFFF), give 0.
+    The header (written by LAME and most encoders into the first frame)
+    gives the stream's total size; a CBR file without one announces nothing
+    beyond what is on disk, and gives None.
+    """
+    start = 0
+    if head[:3] == b"ID3" and len(head) >= 10:  # ID3v2 tag: syncsafe size, optional footer
+        size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+        start = 10 + size + (10 if head[5] & 0x10 else 0)
+    f.seek(start)
+    frame = f.read(2048)
+    sync = next((i for i in range(len(frame) - 1)
+                 if frame[i] == 0xFF and frame[i + 1] & 0xE0 == 0xE0), None)
+    if sync is None:
+        return None
+    start, frame = start + sync, frame[sync:]
+    for tag in (b"Xing", b"Info"):
+        at = frame.find(tag, 4, 200)
+        if at >= 0 and len(frame) >= at + 16:
+            flags = struct.unpack(">I", frame[at + 4:at + 8])[0]
+            if flags & 0x2:  # a byte count, after the frame count when there is one
+                field = at + 8 + (4 if flags & 0x1 else 0)
+                return start, struct.unpack(">I", frame[field:field + 4])[0]
+            return None
+    if frame[36:40] == b"VBRI" and len(frame) >= 50:
+        return start, struct.unpack(">I", frame[46:50])[0]
+    return None
+
+
+def _declared_shortfall(path):
+    """Fraction of the audio data a file's header announces that is missing on disk.
+
+    Decoders quietly shorten such files to what is there, so the data size
+    written in the header is compared with the bytes on disk: the data chunk
+    of WAV, AIFF and AU, and the stream size of an MP3's Xing, Info or VBRI
+    header. Other files, streamed ones whose header leaves the size open (0
+    or 0xFFFFFFFF), and MP3s without such a header (whose bit rate then
+    measures only what is on disk), give 0.
     """
     size = path.stat().st_size
     with open(path, "rb") as f:
@@ -80,6 +113,12 @@ def _declared_shortfall(path):
             start = offset
         elif head[:4] in (b"RIFF", b"FORM") and head[8:12] in (b"WAVE", b"AIFF", b"AIFC"):
             found = _riff_data_size(f, big_endian=head[:4] == b"FORM")
+            if found is None:
+                return 0
+            start, declared = found
+        elif head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF
+                                     and head[1] & 0xE0 == 0xE0):
+            found = _mp3_stream_size(f, head)
             if found is None:
                 return 0
             start, declared = found

@@ -134,6 +134,28 @@ def test_truncated_files(tmp_path, fmt):
     assert "cut." in str(info.value)
 
 
+@pytest.mark.parametrize("id3", [False, True], ids=["bare", "id3v2-tagged"])
+def test_truncated_mp3_is_named_when_only_its_start_is_read(tmp_path, id3):
+    """Reported: 'head -c 100000 song.mp3' was predicted as a short recording, padded, without
+    a word. The stream size its Xing header announces tells what is missing, also when only
+    the first seconds are decoded (predict --duration)."""
+    whole = tmp_path / "whole.mp3"
+    sf.write(whole, _tone(44100, seconds=6.0), 44100, format="MP3")
+    data = whole.read_bytes()
+    assert b"Xing" in data[:200] or b"Info" in data[:200]  # the header written by LAME
+    if id3:  # an ID3v2 tag of 20 bytes (syncsafe size 10) before the stream
+        data = b"ID3\x04\x00\x00\x00\x00\x00\x0a" + b"\x00" * 10 + data
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(AudioDecodeError, match=r"cut.mp3' is truncated: its header announces"):
+        load_audio(cut)  # decoded to its end: fewer frames than the header counts
+    with pytest.raises(AudioDecodeError, match=r"cut.mp3' is truncated: (5\d|4[6-9])% of"):
+        load_audio(cut, duration=1.0)  # its start decodes: the stream's size tells
+    tagged = tmp_path / "tagged.mp3"
+    tagged.write_bytes(data)
+    assert load_audio(tagged, duration=1.0)[0].size == 44100  # whole files pass
+
+
 def test_unsupported_format_names_file_and_format(tmp_path):
     path = tmp_path / "song.m4a"
     path.write_bytes(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 200)
