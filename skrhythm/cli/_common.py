@@ -18,8 +18,8 @@ from .._spec import DATA_HELP, DEFAULT_TEMPO_AUGMENT, MODELS, OptionError, resol
 
 __all__ = [
     "AUGMENT_HELP", "DEVICE_HELP", "EPILOG", "SEED_HELP", "THREADS_HELP", "CLIError",
-    "Interrupted", "add_data", "augment", "factors", "in_cli_words", "model_names", "n_jobs",
-    "positive", "say", "warnings_as_lines",
+    "Interrupted", "add_data", "augment", "factors", "in_cli_words", "library_errors",
+    "model_names", "n_jobs", "positive", "say", "warnings_as_lines",
 ]
 
 
@@ -188,6 +188,23 @@ def in_cli_words(error):
         return f"{FLAGS[option]} {value.strip(chr(39)).strip('()[]').replace(', ', ',')}"
 
     return _PARAMETER.sub(flag, text)
+
+
+@contextmanager
+def library_errors():
+    """A run refused by a run folder's lock, or stopped by Ctrl-C, as the command's own lines.
+
+    The library's KeyboardInterrupt says what was kept; it becomes an
+    :class:`Interrupted` (exit code 130) with that message.
+    """
+    from ..experiments import RunFolderLocked
+
+    try:
+        yield
+    except RunFolderLocked as exc:
+        raise CLIError(str(exc)) from None
+    except KeyboardInterrupt as exc:
+        raise Interrupted(str(exc) or "interrupted") from None
 
 
 @contextmanager

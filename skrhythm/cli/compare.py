@@ -11,11 +11,10 @@ from ._common import (
     EPILOG,
     SEED_HELP,
     THREADS_HELP,
-    CLIError,
-    Interrupted,
     add_data,
     augment,
     factors,
+    library_errors,
     model_names,
     n_jobs,
     positive,
@@ -75,20 +74,14 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    from ..experiments import RunFolderLocked, compare
+    from ..experiments import compare
     from ..parallel import dask_backend
 
-    try:
-        with dask_backend(args.scheduler):
-            compare(args.data, protocol=args.protocol, out_dir=args.out, models=args.models,
-                    n_folds=args.folds, cv=args.cv, max_epochs=args.epochs,
-                    n_per_class=args.n_per_class, tempo_shifts=args.tempo_shifts,
-                    tempo_augment=args.augment, repeats=args.repeats, seed=args.seed,
-                    device=args.device, n_jobs=args.n_jobs, threads=args.threads,
-                    resume=args.resume, confusion=args.confusion,
-                    progress=not args.no_progress)
-    except RunFolderLocked as exc:
-        raise CLIError(str(exc)) from None
-    except KeyboardInterrupt as exc:
-        raise Interrupted(str(exc) or "interrupted") from None
+    with library_errors(), dask_backend(args.scheduler):
+        compare(args.data, protocol=args.protocol, out_dir=args.out, models=args.models,
+                n_folds=args.folds, cv=args.cv, max_epochs=args.epochs,
+                n_per_class=args.n_per_class, tempo_shifts=args.tempo_shifts,
+                tempo_augment=args.augment, repeats=args.repeats, seed=args.seed,
+                device=args.device, n_jobs=args.n_jobs, threads=args.threads,
+                resume=args.resume, confusion=args.confusion, progress=not args.no_progress)
     return 0

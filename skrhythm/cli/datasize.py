@@ -10,9 +10,8 @@ from ._common import (
     EPILOG,
     SEED_HELP,
     THREADS_HELP,
-    CLIError,
-    Interrupted,
     add_data,
+    library_errors,
     model_names,
     n_jobs,
     positive,
@@ -66,17 +65,12 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    from ..experiments import RunFolderLocked
     from ..experiments.datasize import datasize_experiment
 
-    try:
+    with library_errors():
         datasize_experiment(args.data, out_dir=args.out, models=args.models, sizes=args.sizes,
                             n_folds=args.folds, hop=args.hop, max_epochs=args.epochs,
                             n_per_class=args.n_per_class, seed=args.seed, device=args.device,
                             n_jobs=args.n_jobs, threads=args.threads,
                             progress=not args.no_progress)
-    except RunFolderLocked as exc:
-        raise CLIError(str(exc)) from None
-    except KeyboardInterrupt as exc:
-        raise Interrupted(str(exc) or "interrupted") from None
     return 0

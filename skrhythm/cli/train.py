@@ -9,10 +9,10 @@ from ._common import (
     DEVICE_HELP,
     EPILOG,
     SEED_HELP,
-    Interrupted,
     add_data,
     augment,
     factors,
+    library_errors,
     model_names,
     n_jobs,
     positive,
@@ -72,12 +72,10 @@ def add_parser(subparsers, parents):
 def run(args):
     from ..experiments import train_models
 
-    try:
+    with library_errors():
         train_models(args.data, args.models, out=args.out, hop=args.hop,
                      max_epochs=args.epochs, tempo_augment=args.augment, valid=args.valid,
                      tempo_shifts=args.tempo_shifts, n_per_class=args.n_per_class,
                      seed=args.seed, device=args.device, n_jobs=args.n_jobs,
                      threads=args.threads)
-    except KeyboardInterrupt as exc:
-        raise Interrupted(str(exc) or "interrupted") from None
     return 0
