@@ -230,7 +230,7 @@ def plot_pairwise(table, ax=None, *, p_column="p_holm", alpha=0.05, data_name=No
         marked[i, j] = marked[j, i] = bool(np.isfinite(p) and p < alpha)
     # each pair once: row i below column j < i (row - column), the last column and first
     # row, which would hold nothing, left out
-    ax = _axes(ax, (max(6.0, 1.1 * n + 2.5), max(4.5, 0.9 * n + 1.5)))
+    ax = _axes(ax, (max(6.0, 0.65 * n + 3.6), max(4.5, 0.8 * n + 2.4)))
     scaled = np.array([k[0] in set(scale_models or ()) for k in keys])
     block = diff[np.ix_(scaled, scaled)] if scaled.sum() >= 2 else diff
     limit = (np.nanmax(np.abs(block)) if np.isfinite(block).any() else 0.0) or 1.0
@@ -300,8 +300,9 @@ def plot_tempo_robustness(tempo, ax=None, *, data_name=None):
         base = accuracy[rows["factor"].to_numpy() == 1.0]
         below = above = np.zeros_like(accuracy)
         if base.size:  # the drop's interval, as an interval of the accuracy at each factor
-            low = base[0] - 100 * rows["drop_high"].to_numpy()
-            high = base[0] - 100 * rows["drop_low"].to_numpy()
+            # (clipped to the 0-100 % an accuracy can take)
+            low = np.clip(base[0] - 100 * rows["drop_high"].to_numpy(), 0, 100)
+            high = np.clip(base[0] - 100 * rows["drop_low"].to_numpy(), 0, 100)
             below = np.nan_to_num(np.clip(accuracy - low, 0, None))
             above = np.nan_to_num(np.clip(high - accuracy, 0, None))
         ax.errorbar(x, accuracy, yerr=(below, above), marker=markers[k % len(markers)],
@@ -311,6 +312,7 @@ def plot_tempo_robustness(tempo, ax=None, *, data_name=None):
     ax.set_xticks(factors, [f"x{f:g}" for f in factors])
     ax.set_xlabel("tempo factor (test tracks played this many times as fast)")
     ax.set_ylabel("track accuracy (%)")
+    ax.set_ylim(top=min(ax.get_ylim()[1], 102))
     ax.set_title("Tempo robustness: accuracy when the tempo moves")
     ax.legend(fontsize=8, loc="best", ncol=2)
     ax.grid(alpha=0.3)
