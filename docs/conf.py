@@ -8,10 +8,16 @@ import skrhythm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))  # the examples' _common module
-sys.path.insert(0, str(Path(__file__).parent))  # _gallery
-# The gallery runs every example in its fast mode (seconds each), with plots off-screen.
+# The gallery runs every example in its fast mode (about a minute each), its figures
+# drawn off-screen and shown on the example's page (sphinx-gallery's matplotlib scraper).
 os.environ.setdefault("SKRHYTHM_EXAMPLES_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# How to cite, as every model card gives it: written here for the index page to include.
+from skrhythm.experiments._card import CITATION  # noqa: E402
+
+(Path(__file__).parent / "_generated").mkdir(exist_ok=True)
+(Path(__file__).parent / "_generated" / "citation.bib").write_text(CITATION + "\n")
 
 project = "skrhythm"
 author = "the skrhythm developers"
@@ -27,7 +33,7 @@ extensions = [
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
+exclude_patterns = ["_build", "_generated", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5"]
 templates_path = ["_templates"]
 
@@ -51,7 +57,9 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "within_subsection_order": "FileNameSortKey",
     "plot_gallery": "True",
-    "reset_argv": "_gallery.example_argv",  # by name: the configuration stays cacheable
+    "image_scrapers": ("matplotlib",),
+    "capture_repr": (),  # what the examples print, not the repr of a last Axes
+    "matplotlib_animations": False,
 }
 
 html_theme = "pydata_sphinx_theme"
