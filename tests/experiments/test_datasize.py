@@ -111,6 +111,20 @@ def test_summary_and_differences(table):
         datasize_differences(table, reference="nope")
 
 
+def test_mean_recall_of_every_fit_agrees_with_scikit_learn(table):
+    from sklearn.metrics import recall_score
+
+    for row in table.itertuples():
+        assert row.mean_recall == pytest.approx(
+            recall_score(row.y_true, row.y_pred, labels=sorted(set(row.y_true)),
+                         average="macro"))
+    summary = summarize_datasize(table)
+    g = table[(table["model"] == "time") & (table["n_per_class"] == 2)]
+    row = summary[(summary["model"] == "time") & (summary["n_per_class"] == 2)].iloc[0]
+    expected = corrected_interval(g["mean_recall"], n_train=6, n_test=6)
+    assert (row.mean_recall, row.recall_ci_low, row.recall_ci_high) == pytest.approx(expected)
+
+
 def test_plot_has_a_line_per_model(table, tmp_path):
     summary = summarize_datasize(table)
     ax = plot_datasize(summary, data_name="generated spectrograms")
