@@ -138,10 +138,23 @@ def _metadata(card=None):
     return metadata
 
 
-def _check_metadata(metadata, path):
-    """Check a file's metadata, read before anything in it is built."""
+def _require_model_file(metadata, path):
+    """Refuse a file whose metadata (a dict, or None when unreadable) are not save_model's."""
     if not isinstance(metadata, dict) or metadata.get("kind") != _FILE_KIND:
         raise ValueError(f"{os.fspath(path)!r} is not a model file written by skrhythm.save_model")
+
+
+def _pickle_metadata(f):
+    """The metadata at the start of a joblib/pickle model file, or None; no class is built."""
+    try:
+        return _MetadataUnpickler(f).load()
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        return None
+
+
+def _check_metadata(metadata, path):
+    """Check a file's metadata, read before anything in it is built."""
+    _require_model_file(metadata, path)
     check_format(metadata.get("format"), repr(os.fspath(path)))
     # (another skrhythm version is reported by the estimators as they load)
     for library, version in (("torch", str(torch.__version__)), ("sklearn", sklearn.__version__)):
@@ -223,17 +236,12 @@ def read_card(path):
     ValueError
         If the file is not a model file written by :func:`save_model`.
     """
-    fmt = _format(path)
-    if fmt == "skops":
+    if _format(path) == "skops":
         metadata = _skops_metadata(path)
     else:
         with open(path, "rb") as f:
-            try:
-                metadata = _MetadataUnpickler(f).load()
-            except (pickle.UnpicklingError, EOFError, ValueError):
-                metadata = None
-    if not isinstance(metadata, dict) or metadata.get("kind") != _FILE_KIND:
-        raise ValueError(f"{os.fspath(path)!r} is not a model file written by skrhythm.save_model")
+            metadata = _pickle_metadata(f)
+    _require_model_file(metadata, path)
     card = metadata.get("card")
     return card if isinstance(card, str) else None
 
@@ -322,13 +330,7 @@ def load_model(path, *, trusted=None):
             "line. Share models as .skops files, which load safely"
         )
     with open(path, "rb") as f:
-        try:
-            metadata = _MetadataUnpickler(f).load()
-        except (pickle.UnpicklingError, EOFError, ValueError) as exc:
-            raise ValueError(
-                f"{os.fspath(path)!r} is not a model file written by skrhythm.save_model"
-            ) from exc
-        _check_metadata(metadata, path)
+        _check_metadata(_pickle_metadata(f), path)
         with _naming(path):
             return joblib.load(f) if fmt == "joblib" else pickle.load(f)
 
