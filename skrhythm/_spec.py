@@ -14,8 +14,8 @@ from ._limits import tempo_factors_problem, tempo_range_problem
 
 __all__ = ["CV_SCHEMES", "DATASIZE_MODELS", "DATA_HELP", "DATA_LOADERS", "DEFAULT_TEMPO_AUGMENT",
            "MODELS", "PAPER_TRAINING", "PROTOCOLS",
-           "ModelSpec", "OptionError", "Protocol", "check_tempo_factors", "parse_data_spec",
-           "resolve_tempo_augment", "run_label"]
+           "ModelSpec", "OptionError", "Protocol", "check_model_names", "check_tempo_factors",
+           "parse_data_spec", "resolve_tempo_augment", "run_label"]
 
 
 class OptionError(ValueError):
@@ -246,6 +246,22 @@ CV_SCHEMES = ("stratified", "paper", "album", "artist", "group")
 #: train's 50 epochs but cost accuracy in the quick protocol's 30 (0.75-1.33: 85.4 % at
 #: x1 and a 13.5-point drop; 0.8-1.25: 89.6 % and 6.2; this range 91.7 % and 3.1).
 DEFAULT_TEMPO_AUGMENT = (0.85, 1.18)
+
+
+def check_model_names(models, option="models"):
+    """Model names as a tuple, each once; the one check that they are keys of :data:`MODELS`.
+
+    Raises
+    ------
+    OptionError
+        Naming ``option``, when a name is unknown or there is none.
+    """
+    models = (models,) if isinstance(models, str) else tuple(models)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise OptionError(option, ",".join(models), f"unknown model(s) "
+                          f"{', '.join(unknown) or 'none given'}; choose from {', '.join(MODELS)}")
+    return tuple(dict.fromkeys(models))
 
 
 def resolve_tempo_augment(value, option="tempo_augment"):

@@ -26,6 +26,7 @@ from .._spec import (
     MODELS,
     PROTOCOLS,
     OptionError,
+    check_model_names,
     check_tempo_factors,
     parse_data_spec,
     resolve_tempo_augment,
@@ -370,10 +371,8 @@ def make_protocol(protocol="quick", *, models=None, n_folds=None, cv=None, max_e
         if protocol not in PROTOCOLS:
             raise OptionError("protocol", protocol, f"choose from {', '.join(PROTOCOLS)}")
         protocol = PROTOCOLS[protocol]
-    unknown = [m for m in models or () if m not in MODELS]
-    if unknown:
-        raise OptionError("models", ",".join(models),
-                          f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if models:
+        models = check_model_names(models)
     if cv not in (None, *CV_SCHEMES):
         raise OptionError("cv", cv, f"choose {', '.join(map(repr, CV_SCHEMES))}")
     for name, value, least in (("n_folds", n_folds, 2), ("max_epochs", max_epochs, 1),
@@ -483,8 +482,9 @@ def compare(data="embedded", *, protocol="quick", out_dir="skrhythm-results", mo
     if set(confusion) - set(protocol.models):
         raise OptionError("confusion", ",".join(confusion), "name models of the run: "
                           f"{', '.join(protocol.models)}")
-    if grouping_problem(kind, protocol.cv):
-        raise OptionError("cv", protocol.cv, grouping_problem(kind, protocol.cv))
+    problem = grouping_problem(kind, protocol.cv)  # (list_data checks it too, later)
+    if problem:
+        raise OptionError("cv", protocol.cv, problem)
     threads = default_threads(n_jobs, threads)
     report = say if verbose else (lambda message: None)
     out_dir = Path(out_dir)

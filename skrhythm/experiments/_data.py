@@ -54,12 +54,12 @@ class DataListing:
     audio: object
 
 
-#: Group-aware fold schemes: the data kind each needs, what it groups, and the loader's
-#: argument that gives those groups.
+#: Group-aware fold schemes: the data kind each needs, what a group is, and the loader's
+#: arguments that give those groups (for a folder: its groups.csv, else its sub-folders).
 GROUPINGS = {
-    "album": ("ballroom", "albums", {"group_by": "album"}),
-    "artist": ("extended-ballroom", "artists", {"group_by": "artist"}),
-    "group": ("folder", "groups", None),  # groups.csv, else one sub-folder level per group
+    "album": ("ballroom", "album", {"group_by": "album"}),
+    "artist": ("extended-ballroom", "artist", {"group_by": "artist"}),
+    "group": ("folder", "group", None),
 }
 
 
@@ -67,9 +67,14 @@ def grouping_problem(kind, cv):
     """Why fold scheme ``cv`` cannot split data of ``kind`` (None if it can)."""
     if cv in GROUPINGS and GROUPINGS[cv][0] != kind:
         need, what, _ = GROUPINGS[cv]
-        return (f"{what[:-1]}-aware folds need {need}:PATH data (album: Ballroom, artist: Extended "
+        return (f"{what}-aware folds need {need}:PATH data (album: Ballroom, artist: Extended "
                 "Ballroom, group: an audio folder with groups.csv or a folder per group)")
     return None
+
+
+def _shares_groups(groups):
+    """Whether some tracks share a group (replicas, duplicates): folds must then keep them."""
+    return groups is not None and len(np.unique(groups)) < len(groups)
 
 
 def list_data(data, *, n_per_class, duration, seed, n_jobs=None, tempo_scale=1.0, cv=None):
@@ -176,7 +181,7 @@ def make_folds(y, groups, n_folds, cv, seed, repeat=0):
         return list(KFold(n_folds, shuffle=True, random_state=11 + repeat).split(X_dummy))
     if cv in GROUPINGS and groups is None:
         raise ValueError(f"cv={cv!r} needs the tracks' groups")
-    if groups is not None and (cv in GROUPINGS or len(np.unique(groups)) < len(groups)):
+    if cv in GROUPINGS or _shares_groups(groups):
         splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
         return list(splitter.split(X_dummy, y, groups))
     return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(X_dummy, y))
@@ -217,7 +222,7 @@ def _check_groups(listing, n_folds, cv):
     few = [(label, n) for label, n in few if n < n_folds]
     if few:
         raise OptionError("cv", cv, (
-            f"{n_folds} {what[:-1]}-aware folds need every class in {n_folds} {what} or more; "
+            f"{n_folds} {what}-aware folds need every class in {n_folds} {what}s or more; "
             + ", ".join(f"{label} has {n}" for label, n in few)
             + " (use fewer folds, or another fold scheme)"))
 
@@ -227,9 +232,10 @@ def describe_grouping(cv, groups):
     if cv == "paper":
         return "shuffled K-fold, as the paper's code (seed 11)"
     if cv in GROUPINGS:
-        return (f"stratified, {GROUPINGS[cv][1][:-1]}-aware ({len(np.unique(groups))} groups: "
-                f"no {GROUPINGS[cv][1][:-1]} on both sides of a split)")
-    if groups is not None and len(np.unique(groups)) < len(groups):
+        what = GROUPINGS[cv][1]
+        return (f"stratified, {what}-aware ({len(np.unique(groups))} groups: no {what} on both "
+                "sides of a split)")
+    if _shares_groups(groups):
         return "stratified, group-aware (replicas or duplicates kept on one side)"
     return "stratified"
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._cnn_base import resolve_device
 from .._spec import (
     MODELS,
     OptionError,
+    check_model_names,
     check_tempo_factors,
     parse_data_spec,
     resolve_tempo_augment,
@@ -76,15 +78,6 @@ def model_paths(models, out):
         if problem:
             refuse(problem)
     return paths
-
-
-def _check_models(models):
-    models = (models,) if isinstance(models, str) else tuple(models)
-    unknown = [m for m in models if m not in MODELS]
-    if unknown or not models:
-        raise OptionError("models", ",".join(models), f"unknown model(s) "
-                          f"{', '.join(unknown) or 'none given'}; choose from {', '.join(MODELS)}")
-    return tuple(dict.fromkeys(models))
 
 
 def _validation_fraction(y, fraction, report):
@@ -191,7 +184,7 @@ def train_models(data="embedded", models=("o+p",), *, out=None, hop=80, max_epoc
     from ..training import show_epochs
 
     report = say if verbose else (lambda message: None)
-    models = _check_models(models)
+    models = check_model_names(models)
     paths = model_paths(models, out) if out is not None else {}
     if isinstance(hop, bool) or not isinstance(hop, int) or hop < 1:
         raise OptionError("hop", hop, "expected a positive integer")
@@ -234,7 +227,7 @@ def train_models(data="embedded", models=("o+p",), *, out=None, hop=80, max_epoc
                                  random_state=seed).validation_split(y)[1]
     held_out = [inputs[i] for i in valid_index] if tempo_shifts else []
     del inputs  # the embedded data's waveforms: 5 MB a track
-    if str(device) == "cpu" and any(MODELS[name].filterbank for name in models):
+    if resolve_device(device) == "cpu" and any(MODELS[name].filterbank for name in models):
         prepare_kernels(notify=lambda message: report(f"  {message}..."))
     result = Bunch(models={}, paths=paths, cards={}, runs={})
     for name in models:
